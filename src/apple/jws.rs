@@ -1,0 +1,167 @@
+//! Compact JWS parsing (RFC 7515) as Apple uses it: three base64url segments, an `ES256` header
+//! carrying an `x5c` chain, and a raw 64-byte `r||s` signature. Parsing checks the shape only;
+//! trust is decided in `verify`.
+
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde_json::{Map, Value};
+
+use super::error::VerifyError;
+
+/// base64url that accepts both unpadded (the norm) and padded segments.
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Larger than any real App Store JWS by two orders of magnitude; refuses absurd input early.
+pub const MAX_JWS_BYTES: usize = 1 << 20;
+
+/// A structurally valid compact JWS, not yet trusted.
+#[derive(Debug)]
+pub struct CompactJws<'a> {
+    /// The exact bytes `segment0.segment1` that were signed.
+    pub signing_input: &'a [u8],
+    /// The `x5c` entries, still in standard base64 as sent.
+    pub x5c: Vec<String>,
+    pub payload: Map<String, Value>,
+    pub signature: Vec<u8>,
+}
+
+pub fn parse(token: &str) -> Result<CompactJws<'_>, VerifyError> {
+    let malformed = |what: &str| VerifyError::Malformed(what.to_string());
+    if token.len() > MAX_JWS_BYTES {
+        return Err(malformed("longer than 1 MiB"));
+    }
+    let token = token.trim();
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed("a compact JWS has exactly three dot-separated segments"));
+    };
+    let header = decode_object(h).map_err(|e| VerifyError::Malformed(format!("header {e}")))?;
+    let payload = decode_object(p).map_err(|e| VerifyError::Malformed(format!("payload {e}")))?;
+    let signature = B64URL
+        .decode(s)
+        .map_err(|e| VerifyError::Malformed(format!("signature is not base64url: {e}")))?;
+
+    let x5c = match header.get("x5c") {
+        None | Some(Value::Null) => return Err(VerifyError::MissingX5c),
+        Some(Value::Array(items)) if items.is_empty() => return Err(VerifyError::MissingX5c),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| malformed("x5c entries must be strings"))?,
+        Some(_) => return Err(malformed("x5c must be an array")),
+    };
+    match header.get("alg") {
+        Some(Value::String(alg)) if alg == "ES256" => {}
+        Some(Value::String(alg)) => return Err(VerifyError::Algorithm(alg.clone())),
+        Some(other) => return Err(VerifyError::Algorithm(other.to_string())),
+        None => return Err(VerifyError::Algorithm("(missing)".into())),
+    }
+    let signing_input = &token.as_bytes()[..h.len() + 1 + p.len()];
+    Ok(CompactJws {
+        signing_input,
+        x5c,
+        payload,
+        signature,
+    })
+}
+
+/// Decodes a payload without verifying it. Only for routing decisions that verification then
+/// confirms (for example, choosing which configured app a notification claims to be for).
+pub fn peek_payload(token: &str) -> Result<Map<String, Value>, VerifyError> {
+    let payload = token
+        .trim()
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| VerifyError::Malformed("no payload segment".into()))?;
+    decode_object(payload).map_err(|e| VerifyError::Malformed(format!("payload {e}")))
+}
+
+fn decode_object(segment: &str) -> Result<Map<String, Value>, String> {
+    let bytes = B64URL
+        .decode(segment)
+        .map_err(|e| format!("is not base64url: {e}"))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("is not a JSON object".into()),
+        Err(e) => Err(format!("is not JSON: {e}")),
+    }
+}
+
+/// Encodes bytes as unpadded base64url (used by tests, the simulator and benches to sign).
+pub fn b64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(header: &str, payload: &str, sig: &[u8]) -> String {
+        format!(
+            "{}.{}.{}",
+            b64url(header.as_bytes()),
+            b64url(payload.as_bytes()),
+            b64url(sig)
+        )
+    }
+
+    #[test]
+    fn parses_a_well_formed_token_and_keeps_signing_input_exact() {
+        let t = token(r#"{"alg":"ES256","x5c":["a","b","c"]}"#, r#"{"x":1}"#, &[7; 64]);
+        let jws = parse(&t).unwrap();
+        assert_eq!(jws.x5c, vec!["a", "b", "c"]);
+        assert_eq!(jws.signature, vec![7; 64]);
+        let dot = t.rfind('.').unwrap();
+        assert_eq!(jws.signing_input, &t.as_bytes()[..dot]);
+        assert_eq!(jws.payload["x"], 1);
+    }
+
+    #[test]
+    fn tolerates_padding() {
+        let h = base64::engine::general_purpose::URL_SAFE.encode(r#"{"alg":"ES256","x5c":["a"]}"#);
+        let p = base64::engine::general_purpose::URL_SAFE.encode(r#"{"a":1}"#);
+        assert!(h.ends_with('=') || p.ends_with('='));
+        let t = format!("{h}.{p}.{}", b64url(&[1; 64]));
+        assert!(parse(&t).is_ok());
+    }
+
+    #[test]
+    fn rejects_wrong_segment_counts() {
+        for t in ["", "a", "a.b", "a.b.c.d", "...."] {
+            assert!(matches!(parse(t), Err(VerifyError::Malformed(_))), "{t}");
+        }
+    }
+
+    #[test]
+    fn rejects_other_algorithms() {
+        for alg in ["none", "HS256", "ES384", "es256"] {
+            let t = token(&format!(r#"{{"alg":"{alg}","x5c":["a"]}}"#), "{}", &[0; 64]);
+            assert_eq!(parse(&t).unwrap_err(), VerifyError::Algorithm(alg.into()));
+        }
+        let t = token(r#"{"x5c":["a"]}"#, "{}", &[0; 64]);
+        assert!(matches!(parse(&t), Err(VerifyError::Algorithm(_))));
+    }
+
+    #[test]
+    fn rejects_missing_or_empty_x5c() {
+        for h in [r#"{"alg":"ES256"}"#, r#"{"alg":"ES256","x5c":[]}"#] {
+            assert_eq!(parse(&token(h, "{}", &[0; 64])).unwrap_err(), VerifyError::MissingX5c);
+        }
+        let t = token(r#"{"alg":"ES256","x5c":"abc"}"#, "{}", &[0; 64]);
+        assert!(matches!(parse(&t), Err(VerifyError::Malformed(_))));
+    }
+
+    #[test]
+    fn rejects_non_object_segments() {
+        let t = token(r#"{"alg":"ES256","x5c":["a"]}"#, "[1,2]", &[0; 64]);
+        assert!(matches!(parse(&t), Err(VerifyError::Malformed(_))));
+        let t = format!("!!!.{}.{}", b64url(b"{}"), b64url(&[0; 64]));
+        assert!(matches!(parse(&t), Err(VerifyError::Malformed(_))));
+    }
+}

@@ -1,0 +1,448 @@
+//! Verifying App Store signed data: the JWS, its chain (cached), then the identity checks in
+//! Apple's order (bundle and app id → INVALID_APP_IDENTIFIER, then environment →
+//! INVALID_ENVIRONMENT), and for notifications every nested signed payload the same way.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::ParsedPublicKey;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::chain::{self, Window};
+use super::error::VerifyError;
+use super::jws;
+use super::models::{AppTransaction, Environment, Identity, NotificationPayload, RenewalInfo, TransactionInfo};
+use super::roots::RootSet;
+
+/// Which instant certificates must be valid at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// The payload's own `signedDate` (`receiptCreationDate` for app transactions), or now when
+    /// absent. Lets retried and backfilled notifications verify after Apple rotates its leaf.
+    SignedDate,
+    Now,
+    /// A fixed instant, milliseconds since the epoch.
+    Fixed(i64),
+}
+
+/// What one configured app accepts. `None` / empty means "do not check".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppRule {
+    pub bundle_id: Option<String>,
+    /// Compared only for Production data (Apple's rule); required for Production in `serve`.
+    pub app_apple_id: Option<i64>,
+    pub environments: Vec<Environment>,
+}
+
+/// The apps a verifier call accepts; the first rule whose bundle matches applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub apps: Vec<AppRule>,
+    /// Nested payloads must carry the notification's environment (on by default). Apple's
+    /// libraries do not look inside a notification at all, and their own test data nests a
+    /// Sandbox transaction in a Production notification; `asnd verify` turns this off to give
+    /// Apple's verdict, `serve` keeps it on so one environment's data never lands as the other's.
+    pub nested_environment_must_match: bool,
+}
+
+impl Policy {
+    /// Accepts any app and environment that verifies (still never Xcode or LocalTesting).
+    pub fn any() -> Self {
+        Policy::single(AppRule::default())
+    }
+
+    pub fn single(rule: AppRule) -> Self {
+        Policy::new(vec![rule])
+    }
+
+    pub fn new(apps: Vec<AppRule>) -> Self {
+        Policy {
+            apps,
+            nested_environment_must_match: true,
+        }
+    }
+}
+
+/// A verified payload: the typed model, the full JSON (every field kept) and the root it chains to.
+#[derive(Debug, Clone)]
+pub struct Verified<T> {
+    pub value: T,
+    pub json: Map<String, Value>,
+    /// `apple-root-ca-g3` or `sha256:<fingerprint>` of the root that anchored the chain.
+    pub verified_by: String,
+}
+
+/// A verified notification with its nested signed payloads, each verified too.
+#[derive(Debug, Clone)]
+pub struct VerifiedNotification {
+    pub notification: Verified<NotificationPayload>,
+    pub transaction: Option<Verified<TransactionInfo>>,
+    pub renewal: Option<Verified<RenewalInfo>>,
+    pub app_transaction: Option<Verified<AppTransaction>>,
+    /// Index into [`Policy::apps`] of the rule that accepted it.
+    pub app_index: usize,
+}
+
+impl VerifiedNotification {
+    /// The notification as JSON with each nested payload decoded beside its signed field
+    /// (`transactionInfo`, `renewalInfo`, `appTransactionInfo` in the same container).
+    pub fn decoded_json(&self) -> Value {
+        let mut root = self.notification.json.clone();
+        for container in ["data", "appData"] {
+            if let Some(Value::Object(c)) = root.get_mut(container) {
+                if let Some(t) = &self.transaction {
+                    c.insert("transactionInfo".into(), Value::Object(t.json.clone()));
+                }
+                if let Some(r) = &self.renewal {
+                    c.insert("renewalInfo".into(), Value::Object(r.json.clone()));
+                }
+                if let Some(a) = &self.app_transaction {
+                    c.insert("appTransactionInfo".into(), Value::Object(a.json.clone()));
+                }
+            }
+        }
+        Value::Object(root)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Notification,
+    Transaction,
+    RenewalInfo,
+    AppTransaction,
+}
+
+struct CachedChain {
+    leaf_key: ParsedPublicKey,
+    root_index: usize,
+    window: Window,
+}
+
+/// Verified chains, keyed by the exact `x5c[0]` and `x5c[1]` text. The roots are fixed per
+/// verifier, so the key also determines the root. Bounded; oldest entries leave first.
+struct ChainCache {
+    capacity: usize,
+    inner: Mutex<(HashMap<[u8; 32], Arc<CachedChain>>, VecDeque<[u8; 32]>)>,
+}
+
+impl ChainCache {
+    fn key(x5c: &[String]) -> [u8; 32] {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        for cert in x5c.iter().take(2) {
+            ctx.update(&(cert.len() as u64).to_be_bytes());
+            ctx.update(cert.as_bytes());
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(ctx.finish().as_ref());
+        key
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Arc<CachedChain>> {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0.get(key).cloned()
+    }
+
+    fn put(&self, key: [u8; 32], value: Arc<CachedChain>) {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *guard;
+        if map.insert(key, value).is_none() {
+            order.push_back(key);
+        }
+        while map.len() > self.capacity {
+            match order.pop_front() {
+                Some(old) => {
+                    map.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn clear(&self) {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0.clear();
+        guard.1.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+    }
+}
+
+/// Verifies App Store signed data against a fixed set of roots. Cheap to share across threads.
+pub struct Verifier {
+    roots: RootSet,
+    cache: ChainCache,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("roots", &self.roots).finish()
+    }
+}
+
+/// Chains in flight at once are few (Apple rotates leaves every ~2 years); 256 is generous.
+const CACHE_CAPACITY: usize = 256;
+
+impl Verifier {
+    pub fn new(roots: RootSet) -> Self {
+        Verifier {
+            roots,
+            cache: ChainCache {
+                capacity: CACHE_CAPACITY,
+                inner: Mutex::new((HashMap::new(), VecDeque::new())),
+            },
+        }
+    }
+
+    /// Trusts only the built-in Apple Root CA - G3.
+    pub fn apple() -> Self {
+        Verifier::new(RootSet::apple())
+    }
+
+    pub fn roots(&self) -> &RootSet {
+        &self.roots
+    }
+
+    /// Forgets verified chains (benchmarks measure the cold path with it).
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+
+    pub fn cached_chains(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn verify_notification(
+        &self,
+        token: &str,
+        policy: &Policy,
+        at: At,
+    ) -> Result<VerifiedNotification, VerifyError> {
+        let notification: Verified<NotificationPayload> = self.verify_signed(token, "signedDate", at)?;
+        let identity = notification.value.identity();
+        let app_index = check_identity(policy, &identity, Kind::Notification)?;
+
+        // Nested payloads must belong to the same app and environment as the notification.
+        let nested = Policy::single(AppRule {
+            bundle_id: identity.bundle_id.clone(),
+            app_apple_id: identity.app_apple_id,
+            environments: match &identity.environment {
+                Some(env) if policy.nested_environment_must_match => vec![env.clone()],
+                _ => Vec::new(),
+            },
+        });
+        let container = notification
+            .value
+            .data
+            .as_ref()
+            .map(|d| (d.signed_transaction_info.as_deref(), d.signed_renewal_info.as_deref()));
+        let (signed_txn, signed_renewal) = container.unwrap_or((None, None));
+        let nest = |field: &'static str| move |e: VerifyError| VerifyError::Nested {
+            field,
+            source: Box::new(e),
+        };
+        let transaction = signed_txn
+            .map(|t| self.verify_transaction(t, &nested, at))
+            .transpose()
+            .map_err(nest("data.signedTransactionInfo"))?;
+        let renewal = signed_renewal
+            .map(|t| self.verify_renewal_info(t, &nested, at))
+            .transpose()
+            .map_err(nest("data.signedRenewalInfo"))?;
+        let app_transaction = notification
+            .value
+            .app_data
+            .as_ref()
+            .and_then(|a| a.signed_app_transaction_info.as_deref())
+            .map(|t| self.verify_app_transaction(t, &nested, at))
+            .transpose()
+            .map_err(nest("appData.signedAppTransactionInfo"))?;
+        Ok(VerifiedNotification {
+            notification,
+            transaction,
+            renewal,
+            app_transaction,
+            app_index,
+        })
+    }
+
+    pub fn verify_transaction(
+        &self,
+        token: &str,
+        policy: &Policy,
+        at: At,
+    ) -> Result<Verified<TransactionInfo>, VerifyError> {
+        let v: Verified<TransactionInfo> = self.verify_signed(token, "signedDate", at)?;
+        let identity = Identity {
+            bundle_id: v.value.bundle_id.clone(),
+            app_apple_id: None,
+            environment: v.value.environment.clone(),
+        };
+        check_identity(policy, &identity, Kind::Transaction)?;
+        Ok(v)
+    }
+
+    pub fn verify_renewal_info(
+        &self,
+        token: &str,
+        policy: &Policy,
+        at: At,
+    ) -> Result<Verified<RenewalInfo>, VerifyError> {
+        let v: Verified<RenewalInfo> = self.verify_signed(token, "signedDate", at)?;
+        let identity = Identity {
+            bundle_id: None,
+            app_apple_id: None,
+            environment: v.value.environment.clone(),
+        };
+        check_identity(policy, &identity, Kind::RenewalInfo)?;
+        Ok(v)
+    }
+
+    pub fn verify_app_transaction(
+        &self,
+        token: &str,
+        policy: &Policy,
+        at: At,
+    ) -> Result<Verified<AppTransaction>, VerifyError> {
+        let v: Verified<AppTransaction> = self.verify_signed(token, "receiptCreationDate", at)?;
+        let identity = Identity {
+            bundle_id: v.value.bundle_id.clone(),
+            app_apple_id: v.value.app_apple_id,
+            environment: v.value.receipt_type.clone(),
+        };
+        check_identity(policy, &identity, Kind::AppTransaction)?;
+        Ok(v)
+    }
+
+    /// JWS shape, chain at the effective date, ES256 signature, then the typed model.
+    fn verify_signed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        date_field: &str,
+        at: At,
+    ) -> Result<Verified<T>, VerifyError> {
+        let parsed = jws::parse(token)?;
+        let at_ms = match at {
+            At::Now => now_ms(),
+            At::Fixed(ms) => ms,
+            At::SignedDate => match parsed.payload.get(date_field) {
+                None | Some(Value::Null) => now_ms(),
+                Some(v) => v.as_i64().ok_or_else(|| {
+                    VerifyError::Payload(format!("{date_field} is not an integer of milliseconds"))
+                })?,
+            },
+        };
+        if parsed.x5c.len() != 3 {
+            return Err(VerifyError::ChainLength {
+                found: parsed.x5c.len(),
+            });
+        }
+        let key = ChainCache::key(&parsed.x5c);
+        let chain = match self.cache.get(&key) {
+            Some(hit) if hit.window.contains(at_ms) => hit,
+            _ => {
+                let fresh = chain::verify_chain(&parsed.x5c, &self.roots, at_ms)?;
+                let entry = Arc::new(CachedChain {
+                    leaf_key: fresh.leaf_key,
+                    root_index: fresh.root_index,
+                    window: fresh.window,
+                });
+                self.cache.put(key, entry.clone());
+                entry
+            }
+        };
+        if parsed.signature.len() != 64 {
+            return Err(VerifyError::Signature(format!(
+                "ES256 needs a raw 64-byte r||s signature, got {} bytes (DER is not accepted)",
+                parsed.signature.len()
+            )));
+        }
+        chain
+            .leaf_key
+            .verify_sig(parsed.signing_input, &parsed.signature)
+            .map_err(|_| VerifyError::Signature("ES256 signature does not match the leaf key".into()))?;
+        let value: T = serde_json::from_value(Value::Object(parsed.payload.clone()))
+            .map_err(|e| VerifyError::Payload(e.to_string()))?;
+        Ok(Verified {
+            value,
+            json: parsed.payload,
+            verified_by: self.roots.anchors()[chain.root_index].label(),
+        })
+    }
+}
+
+fn env_name(env: &Option<Environment>) -> String {
+    env.as_ref().map_or("(none)".into(), |e| e.as_str().to_string())
+}
+
+/// Apple's identity checks: bundle, then app id (Production only), then environment. Returns the
+/// index of the accepting rule.
+fn check_identity(policy: &Policy, id: &Identity, kind: Kind) -> Result<usize, VerifyError> {
+    let candidates: Vec<usize> = match kind {
+        // Renewal info carries no bundle id: any configured app may accept it.
+        Kind::RenewalInfo => (0..policy.apps.len()).collect(),
+        _ => (0..policy.apps.len())
+            .filter(|&i| match &policy.apps[i].bundle_id {
+                None => true,
+                Some(b) => id.bundle_id.as_deref() == Some(b.as_str()),
+            })
+            .collect(),
+    };
+    let Some(&first) = candidates.first() else {
+        let expected: Vec<&str> = policy.apps.iter().filter_map(|a| a.bundle_id.as_deref()).collect();
+        return Err(VerifyError::AppIdentifier(format!(
+            "bundleId {:?} is not a configured app ({})",
+            id.bundle_id.as_deref().unwrap_or("(none)"),
+            expected.join(", ")
+        )));
+    };
+    let rule = &policy.apps[first];
+
+    if matches!(kind, Kind::Notification | Kind::AppTransaction)
+        && let Some(expected) = rule.app_apple_id
+    {
+        let production_only = rule.environments == [Environment::Production];
+        let says_production = id.environment == Some(Environment::Production);
+        if (production_only || says_production) && id.app_apple_id != Some(expected) {
+            return Err(VerifyError::AppIdentifier(format!(
+                "appAppleId {} is not {expected}",
+                id.app_apple_id.map_or("(none)".into(), |v| v.to_string())
+            )));
+        }
+    }
+
+    let accepted = |rule: &AppRule| {
+        rule.environments.is_empty() || id.environment.as_ref().is_some_and(|e| rule.environments.contains(e))
+    };
+    let index = candidates
+        .iter()
+        .copied()
+        .find(|&i| accepted(&policy.apps[i]))
+        .ok_or_else(|| {
+            let wanted: Vec<&str> = rule.environments.iter().map(|e| e.as_str()).collect();
+            VerifyError::Environment(format!(
+                "environment {} is not {}",
+                env_name(&id.environment),
+                wanted.join(" or ")
+            ))
+        })?;
+    // Apple's libraries skip every check for Xcode and LocalTesting data; asnd never trusts it.
+    if matches!(id.environment, Some(Environment::Xcode) | Some(Environment::LocalTesting)) {
+        return Err(VerifyError::Environment(format!(
+            "data from the {} environment is never accepted",
+            env_name(&id.environment)
+        )));
+    }
+    Ok(index)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

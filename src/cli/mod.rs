@@ -1,0 +1,3 @@
+//! Subcommands that need more than a line of glue in `main.rs`.
+
+pub mod verify;

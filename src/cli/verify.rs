@@ -1,0 +1,143 @@
+//! `asnd verify`: checks one JWS (or a V2 body) offline and prints the decoded payload.
+//! The conformance runner depends on this contract: exit 0 + JSON on stdout when valid, exit 1
+//! with `STATUS_NAME: reason` as the first stderr line when rejected, exit 2 on usage errors.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::apple::models::Environment;
+use crate::apple::{AppRule, At, Policy, RootSet, Verifier, VerifyError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataKind {
+    Notification,
+    Transaction,
+    RenewalInfo,
+    AppTransaction,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// What the JWS holds.
+    #[arg(long, value_enum, default_value = "notification")]
+    pub kind: DataKind,
+    /// A trusted root (PEM or DER); repeatable. Replaces the built-in Apple Root CA - G3.
+    #[arg(long = "root", value_name = "FILE")]
+    pub roots: Vec<PathBuf>,
+    /// Expected environment (Sandbox or Production); omitted = not checked.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Expected bundle id; omitted = not checked.
+    #[arg(long)]
+    pub bundle_id: Option<String>,
+    /// Expected app Apple ID (compared for Production only); omitted = not checked.
+    #[arg(long)]
+    pub app_apple_id: Option<i64>,
+    /// Also require nested payloads to carry the notification's environment, as `serve` does.
+    /// Off by default so that the verdict is the one Apple's libraries give.
+    #[arg(long)]
+    pub strict_nested: bool,
+    /// When certificates must be valid: the payload's signed date, now, or UNIX seconds.
+    #[arg(long, default_value = "signed-date", value_parser = parse_at)]
+    pub at: At,
+    /// A file holding the JWS or a `{"signedPayload": ...}` body; `-` or nothing reads stdin.
+    pub input: Option<PathBuf>,
+}
+
+fn parse_at(s: &str) -> Result<At, String> {
+    match s {
+        "signed-date" => Ok(At::SignedDate),
+        "now" => Ok(At::Now),
+        n => n
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| secs.checked_mul(1000))
+            .map(At::Fixed)
+            .ok_or_else(|| format!("--at takes signed-date, now or UNIX seconds, not {n:?}")),
+    }
+}
+
+/// What `run` decided; `main` maps it to the exit code.
+pub enum Outcome {
+    Valid(Value),
+    Rejected(VerifyError),
+}
+
+/// Reads roots and input (exit-2 errors), then verifies.
+pub fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
+    let roots = if args.roots.is_empty() {
+        RootSet::apple()
+    } else {
+        let mut anchors = Vec::new();
+        for path in &args.roots {
+            let bytes = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("cannot read root {}: {e}", path.display()))?;
+            anchors.extend(
+                RootSet::parse_file(&bytes)
+                    .map_err(|e| anyhow::anyhow!("root {}: {e}", path.display()))?,
+            );
+        }
+        RootSet::new(anchors)
+    };
+    let raw = read_input(args.input.as_ref())?;
+    let token = extract_jws(&raw);
+    let mut policy = Policy::single(AppRule {
+        bundle_id: args.bundle_id.clone(),
+        app_apple_id: args.app_apple_id,
+        environments: args
+            .environment
+            .as_deref()
+            .map(|e| vec![Environment::from(e)])
+            .unwrap_or_default(),
+    });
+    policy.nested_environment_must_match = args.strict_nested;
+    let verifier = Verifier::new(roots);
+    let result = match args.kind {
+        DataKind::Notification => verifier
+            .verify_notification(&token, &policy, args.at)
+            .map(|v| v.decoded_json()),
+        DataKind::Transaction => verifier
+            .verify_transaction(&token, &policy, args.at)
+            .map(|v| Value::Object(v.json)),
+        DataKind::RenewalInfo => verifier
+            .verify_renewal_info(&token, &policy, args.at)
+            .map(|v| Value::Object(v.json)),
+        DataKind::AppTransaction => verifier
+            .verify_app_transaction(&token, &policy, args.at)
+            .map(|v| Value::Object(v.json)),
+    };
+    Ok(match result {
+        Ok(json) => Outcome::Valid(json),
+        Err(e) => Outcome::Rejected(e),
+    })
+}
+
+fn read_input(path: Option<&PathBuf>) -> anyhow::Result<String> {
+    let mut text = String::new();
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| anyhow::anyhow!("cannot read stdin: {e}"))?;
+        }
+    }
+    Ok(text)
+}
+
+/// A V2 body `{"signedPayload": "..."}` yields its JWS; anything else is taken as the JWS itself.
+fn extract_jws(raw: &str) -> String {
+    let trimmed = raw.trim();
+    if trimmed.starts_with('{')
+        && let Ok(Value::Object(body)) = serde_json::from_str::<Value>(trimmed)
+        && let Some(Value::String(jws)) = body.get("signedPayload")
+    {
+        return jws.clone();
+    }
+    trimmed.to_string()
+}

@@ -1,0 +1,5 @@
+//! asnd: receives Apple's App Store Server Notifications, proves them genuine, stores them in SQL.
+//! See `README.md` and `../shared/design/architecture.md` for the shape of the code.
+
+pub mod apple;
+pub mod cli;
