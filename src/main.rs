@@ -23,7 +23,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Verify(args) => match cli_verify::run(&args) {
             Ok(Outcome::Valid(json)) => {
-                println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json).unwrap_or_default()
+                );
                 ExitCode::SUCCESS
             }
             Ok(Outcome::Rejected(e)) => {

@@ -94,10 +94,7 @@ fn check_signed_by(cert: &X509Certificate<'_>, issuer_key: &CertKey) -> Result<(
         (curve, oid) => return Err(format!("unsupported signature {oid} with a {curve:?} key")),
     };
     signature::UnparsedPublicKey::new(alg, &issuer_key.point)
-        .verify(
-            cert.tbs_certificate.as_ref(),
-            &cert.signature_value.data,
-        )
+        .verify(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
         .map_err(|_| "certificate signature does not verify".to_string())
 }
 
@@ -163,7 +160,7 @@ fn decode_cert(index: usize, b64: &str) -> Result<Vec<u8>, VerifyError> {
 
 fn parse_cert(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, VerifyError> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(VerifyError::Certificate {
             index,
             reason: "trailing bytes after the certificate".into(),
@@ -176,7 +173,11 @@ fn parse_cert(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, VerifyErr
 }
 
 /// Verifies `x5c` (exactly three entries) at `at_ms` against `roots`.
-pub fn verify_chain(x5c: &[String], roots: &RootSet, at_ms: i64) -> Result<VerifiedChain, VerifyError> {
+pub fn verify_chain(
+    x5c: &[String],
+    roots: &RootSet,
+    at_ms: i64,
+) -> Result<VerifiedChain, VerifyError> {
     if roots.is_empty() {
         return Err(VerifyError::NoRoots);
     }
@@ -209,7 +210,9 @@ pub fn verify_chain(x5c: &[String], roots: &RootSet, at_ms: i64) -> Result<Verif
 
     // Leaf → intermediate.
     if leaf.issuer().as_raw() != inter.subject().as_raw() {
-        return Err(chain_err("the leaf is not issued by the intermediate".into()));
+        return Err(chain_err(
+            "the leaf is not issued by the intermediate".into(),
+        ));
     }
     let inter_key = cert_key(&inter).map_err(|e| chain_err(format!("intermediate: {e}")))?;
     check_signed_by(&leaf, &inter_key).map_err(|e| chain_err(format!("leaf: {e}")))?;
@@ -217,19 +220,27 @@ pub fn verify_chain(x5c: &[String], roots: &RootSet, at_ms: i64) -> Result<Verif
     // The intermediate must be a CA allowed to sign certificates.
     match inter.basic_constraints() {
         Ok(Some(bc)) if bc.value.ca => {}
-        Ok(_) => return Err(chain_err("the intermediate is not a CA (basicConstraints)".into())),
+        Ok(_) => {
+            return Err(chain_err(
+                "the intermediate is not a CA (basicConstraints)".into(),
+            ));
+        }
         Err(e) => return Err(chain_err(format!("intermediate basicConstraints: {e}"))),
     }
     match inter.key_usage() {
         Ok(Some(ku)) if !ku.value.key_cert_sign() => {
-            return Err(chain_err("the intermediate's keyUsage lacks keyCertSign".into()));
+            return Err(chain_err(
+                "the intermediate's keyUsage lacks keyCertSign".into(),
+            ));
         }
         Err(e) => return Err(chain_err(format!("intermediate keyUsage: {e}"))),
         _ => {}
     }
     match leaf.key_usage() {
         Ok(Some(ku)) if !ku.value.digital_signature() => {
-            return Err(chain_err("the leaf's keyUsage lacks digitalSignature".into()));
+            return Err(chain_err(
+                "the leaf's keyUsage lacks digitalSignature".into(),
+            ));
         }
         Err(e) => return Err(chain_err(format!("leaf keyUsage: {e}"))),
         _ => {}
@@ -250,8 +261,12 @@ pub fn verify_chain(x5c: &[String], roots: &RootSet, at_ms: i64) -> Result<Verif
     }
 
     // Validity of every certificate at the effective date.
-    let cert_window =
-        |c: &X509Certificate<'_>| Window::of(c.validity().not_before.timestamp(), c.validity().not_after.timestamp());
+    let cert_window = |c: &X509Certificate<'_>| {
+        Window::of(
+            c.validity().not_before.timestamp(),
+            c.validity().not_after.timestamp(),
+        )
+    };
     for (name, w) in [
         ("leaf", cert_window(&leaf)),
         ("intermediate", cert_window(&inter)),
@@ -272,7 +287,9 @@ pub fn verify_chain(x5c: &[String], roots: &RootSet, at_ms: i64) -> Result<Verif
 
     let leaf_ec = cert_key(&leaf).map_err(|e| chain_err(format!("leaf: {e}")))?;
     if leaf_ec.curve != Curve::P256 {
-        return Err(chain_err("the leaf key is not P-256, so it cannot sign ES256".into()));
+        return Err(chain_err(
+            "the leaf key is not P-256, so it cannot sign ES256".into(),
+        ));
     }
     let leaf_key = ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &leaf_ec.point)
         .map_err(|e| chain_err(format!("leaf public key: {e}")))?;
@@ -287,6 +304,9 @@ pub fn verify_chain(x5c: &[String], roots: &RootSet, at_ms: i64) -> Result<Verif
 pub(crate) fn fmt_ms(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| format!("{ms} ms"))
 }

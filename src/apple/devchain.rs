@@ -62,7 +62,10 @@ pub struct DevChain {
 fn dn(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
-    dn.push(DnType::OrganizationalUnitName, "asnd development (not Apple)");
+    dn.push(
+        DnType::OrganizationalUnitName,
+        "asnd development (not Apple)",
+    );
     dn.push(DnType::OrganizationName, "asnd");
     dn.push(DnType::CountryName, "US");
     dn
@@ -150,7 +153,10 @@ impl DevChain {
     /// Signs `payload` as Apple does: `{"alg":"ES256","x5c":[...]}`, raw r||s signature.
     pub fn sign(&self, payload: &Value) -> String {
         let header = json!({"alg": "ES256", "x5c": self.x5c()});
-        self.sign_raw(header.to_string().as_bytes(), payload.to_string().as_bytes())
+        self.sign_raw(
+            header.to_string().as_bytes(),
+            payload.to_string().as_bytes(),
+        )
     }
 
     /// Signs arbitrary header and payload bytes (tests use it to forge odd headers).

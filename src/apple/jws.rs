@@ -36,9 +36,12 @@ pub fn parse(token: &str) -> Result<CompactJws<'_>, VerifyError> {
     }
     let token = token.trim();
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(malformed("a compact JWS has exactly three dot-separated segments"));
+        return Err(malformed(
+            "a compact JWS has exactly three dot-separated segments",
+        ));
     };
     let header = decode_object(h).map_err(|e| VerifyError::Malformed(format!("header {e}")))?;
     let payload = decode_object(p).map_err(|e| VerifyError::Malformed(format!("payload {e}")))?;
@@ -113,7 +116,11 @@ mod tests {
 
     #[test]
     fn parses_a_well_formed_token_and_keeps_signing_input_exact() {
-        let t = token(r#"{"alg":"ES256","x5c":["a","b","c"]}"#, r#"{"x":1}"#, &[7; 64]);
+        let t = token(
+            r#"{"alg":"ES256","x5c":["a","b","c"]}"#,
+            r#"{"x":1}"#,
+            &[7; 64],
+        );
         let jws = parse(&t).unwrap();
         assert_eq!(jws.x5c, vec!["a", "b", "c"]);
         assert_eq!(jws.signature, vec![7; 64]);
@@ -151,7 +158,10 @@ mod tests {
     #[test]
     fn rejects_missing_or_empty_x5c() {
         for h in [r#"{"alg":"ES256"}"#, r#"{"alg":"ES256","x5c":[]}"#] {
-            assert_eq!(parse(&token(h, "{}", &[0; 64])).unwrap_err(), VerifyError::MissingX5c);
+            assert_eq!(
+                parse(&token(h, "{}", &[0; 64])).unwrap_err(),
+                VerifyError::MissingX5c
+            );
         }
         let t = token(r#"{"alg":"ES256","x5c":"abc"}"#, "{}", &[0; 64]);
         assert!(matches!(parse(&t), Err(VerifyError::Malformed(_))));

@@ -12,3 +12,6 @@ pub mod verify;
 pub use error::{Status, VerifyError};
 pub use roots::{RootSet, TrustAnchor};
 pub use verify::{AppRule, At, Policy, Verified, VerifiedNotification, Verifier};
+
+#[cfg(test)]
+mod tests;

@@ -63,7 +63,9 @@ impl TrustAnchor {
 
 impl fmt::Debug for TrustAnchor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrustAnchor").field("label", &self.label()).finish()
+        f.debug_struct("TrustAnchor")
+            .field("label", &self.label())
+            .finish()
     }
 }
 
@@ -85,9 +87,7 @@ impl RootSet {
 
     /// Parses every certificate in a file's bytes: DER, or PEM with one or more certificates.
     pub fn parse_file(bytes: &[u8]) -> Result<Vec<TrustAnchor>, String> {
-        let is_pem = bytes
-            .windows(11)
-            .any(|w| w == b"-----BEGIN ");
+        let is_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
         if !is_pem {
             return Ok(vec![TrustAnchor::from_der(bytes)?]);
         }
@@ -139,8 +139,14 @@ mod tests {
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der)
         );
         assert_eq!(RootSet::parse_file(der).unwrap().len(), 1);
-        assert_eq!(RootSet::parse_file(pem.as_bytes()).unwrap()[0].label(), APPLE_ROOT_LABEL);
+        assert_eq!(
+            RootSet::parse_file(pem.as_bytes()).unwrap()[0].label(),
+            APPLE_ROOT_LABEL
+        );
         assert!(RootSet::parse_file(b"not a certificate").is_err());
-        assert!(RootSet::parse_file(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(
+            RootSet::parse_file(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
     }
 }

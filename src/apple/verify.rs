@@ -13,7 +13,9 @@ use serde_json::{Map, Value};
 use super::chain::{self, Window};
 use super::error::VerifyError;
 use super::jws;
-use super::models::{AppTransaction, Environment, Identity, NotificationPayload, RenewalInfo, TransactionInfo};
+use super::models::{
+    AppTransaction, Environment, Identity, NotificationPayload, RenewalInfo, TransactionInfo,
+};
 use super::roots::RootSet;
 
 /// Which instant certificates must be valid at.
@@ -125,8 +127,11 @@ struct CachedChain {
 /// verifier, so the key also determines the root. Bounded; oldest entries leave first.
 struct ChainCache {
     capacity: usize,
-    inner: Mutex<(HashMap<[u8; 32], Arc<CachedChain>>, VecDeque<[u8; 32]>)>,
+    inner: Mutex<CacheEntries>,
 }
+
+/// The entries and their insertion order (for eviction).
+type CacheEntries = (HashMap<[u8; 32], Arc<CachedChain>>, VecDeque<[u8; 32]>);
 
 impl ChainCache {
     fn key(x5c: &[String]) -> [u8; 32] {
@@ -180,7 +185,9 @@ pub struct Verifier {
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("roots", &self.roots).finish()
+        f.debug_struct("Verifier")
+            .field("roots", &self.roots)
+            .finish()
     }
 }
 
@@ -222,7 +229,8 @@ impl Verifier {
         policy: &Policy,
         at: At,
     ) -> Result<VerifiedNotification, VerifyError> {
-        let notification: Verified<NotificationPayload> = self.verify_signed(token, "signedDate", at)?;
+        let notification: Verified<NotificationPayload> =
+            self.verify_signed(token, "signedDate", at)?;
         let identity = notification.value.identity();
         let app_index = check_identity(policy, &identity, Kind::Notification)?;
 
@@ -235,15 +243,18 @@ impl Verifier {
                 _ => Vec::new(),
             },
         });
-        let container = notification
-            .value
-            .data
-            .as_ref()
-            .map(|d| (d.signed_transaction_info.as_deref(), d.signed_renewal_info.as_deref()));
+        let container = notification.value.data.as_ref().map(|d| {
+            (
+                d.signed_transaction_info.as_deref(),
+                d.signed_renewal_info.as_deref(),
+            )
+        });
         let (signed_txn, signed_renewal) = container.unwrap_or((None, None));
-        let nest = |field: &'static str| move |e: VerifyError| VerifyError::Nested {
-            field,
-            source: Box::new(e),
+        let nest = |field: &'static str| {
+            move |e: VerifyError| VerifyError::Nested {
+                field,
+                source: Box::new(e),
+            }
         };
         let transaction = signed_txn
             .map(|t| self.verify_transaction(t, &nested, at))
@@ -364,7 +375,9 @@ impl Verifier {
         chain
             .leaf_key
             .verify_sig(parsed.signing_input, &parsed.signature)
-            .map_err(|_| VerifyError::Signature("ES256 signature does not match the leaf key".into()))?;
+            .map_err(|_| {
+                VerifyError::Signature("ES256 signature does not match the leaf key".into())
+            })?;
         let value: T = serde_json::from_value(Value::Object(parsed.payload.clone()))
             .map_err(|e| VerifyError::Payload(e.to_string()))?;
         Ok(Verified {
@@ -376,7 +389,8 @@ impl Verifier {
 }
 
 fn env_name(env: &Option<Environment>) -> String {
-    env.as_ref().map_or("(none)".into(), |e| e.as_str().to_string())
+    env.as_ref()
+        .map_or("(none)".into(), |e| e.as_str().to_string())
 }
 
 /// Apple's identity checks: bundle, then app id (Production only), then environment. Returns the
@@ -393,7 +407,11 @@ fn check_identity(policy: &Policy, id: &Identity, kind: Kind) -> Result<usize, V
             .collect(),
     };
     let Some(&first) = candidates.first() else {
-        let expected: Vec<&str> = policy.apps.iter().filter_map(|a| a.bundle_id.as_deref()).collect();
+        let expected: Vec<&str> = policy
+            .apps
+            .iter()
+            .filter_map(|a| a.bundle_id.as_deref())
+            .collect();
         return Err(VerifyError::AppIdentifier(format!(
             "bundleId {:?} is not a configured app ({})",
             id.bundle_id.as_deref().unwrap_or("(none)"),
@@ -416,7 +434,11 @@ fn check_identity(policy: &Policy, id: &Identity, kind: Kind) -> Result<usize, V
     }
 
     let accepted = |rule: &AppRule| {
-        rule.environments.is_empty() || id.environment.as_ref().is_some_and(|e| rule.environments.contains(e))
+        rule.environments.is_empty()
+            || id
+                .environment
+                .as_ref()
+                .is_some_and(|e| rule.environments.contains(e))
     };
     let index = candidates
         .iter()
@@ -431,7 +453,10 @@ fn check_identity(policy: &Policy, id: &Identity, kind: Kind) -> Result<usize, V
             ))
         })?;
     // Apple's libraries skip every check for Xcode and LocalTesting data; asnd never trusts it.
-    if matches!(id.environment, Some(Environment::Xcode) | Some(Environment::LocalTesting)) {
+    if matches!(
+        id.environment,
+        Some(Environment::Xcode) | Some(Environment::LocalTesting)
+    ) {
         return Err(VerifyError::Environment(format!(
             "data from the {} environment is never accepted",
             env_name(&id.environment)
