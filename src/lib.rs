@@ -3,3 +3,8 @@
 
 pub mod apple;
 pub mod cli;
+pub mod store;
+pub mod ingest;
+pub mod server;
+pub mod logging;
+pub mod config;

@@ -1,8 +1,13 @@
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use asnd::cli::dev;
 use asnd::cli::verify::{self as cli_verify, Outcome, VerifyArgs};
+use asnd::config::Config;
+use asnd::server::{self, Server};
 
 /// asnd receives App Store Server Notifications, proves them genuine and stores them in SQL.
 #[derive(Debug, Parser)]
@@ -14,6 +19,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Receive notifications over TLS and store them.
+    Serve {
+        /// The configuration file (TOML); `ASND_*` environment variables override it.
+        #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+        config: Option<PathBuf>,
+        /// Development mode: creates ./asnd-dev/ (self-signed certificate, SQLite, loopback sources).
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Verify one signed payload offline and print it decoded.
     Verify(VerifyArgs),
 }
@@ -21,22 +40,77 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Verify(args) => match cli_verify::run(&args) {
-            Ok(Outcome::Valid(json)) => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&json).unwrap_or_default()
-                );
-                ExitCode::SUCCESS
-            }
-            Ok(Outcome::Rejected(e)) => {
-                eprintln!("{}", e.report());
-                ExitCode::from(1)
-            }
-            Err(e) => {
-                eprintln!("asnd verify: {e:#}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Verify(args) => verify(&args),
+        Command::Serve { config, dev } => exit(runtime().and_then(|rt| rt.block_on(serve(config, dev)))),
+        Command::Migrate { config } => exit(runtime().and_then(|rt| rt.block_on(migrate(&config)))),
     }
+}
+
+fn verify(args: &VerifyArgs) -> ExitCode {
+    match cli_verify::run(args) {
+        Ok(Outcome::Valid(json)) => {
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::Rejected(e)) => {
+            eprintln!("{}", e.report());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("asnd verify: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("asnd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    let config = Config::load(Some(path)).with_context(|| format!("configuration {}", path.display()))?;
+    config.validate().with_context(|| format!("configuration {}", path.display()))?;
+    Ok(config)
+}
+
+async fn serve(config: Option<PathBuf>, dev_mode: bool) -> anyhow::Result<()> {
+    let path = match (config, dev_mode) {
+        (_, true) => dev::prepare(std::path::Path::new(dev::DEV_DIR))?,
+        (Some(p), false) => p,
+        (None, false) => anyhow::bail!("serve needs --config FILE or --dev"),
+    };
+    let config = load(&path)?;
+    asnd::logging::init(&config.log);
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let server = Server::start(&config, listener).await?;
+    let scheme = if config.server.tls { "https" } else { "http" };
+    let url = format!("{scheme}://{}{}", server.local_addr(), config.server.path);
+    if dev_mode {
+        println!("{}", dev::banner(&url.replace("127.0.0.1", "localhost")));
+    }
+    tracing::info!(%url, database = %asnd::store::redact_url(&config.database.url), "asnd serving");
+    server.run_until_signalled().await?;
+    Ok(())
+}
+
+async fn migrate(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut config = load(path)?;
+    asnd::logging::init(&config.log);
+    config.database.migrate_on_start = true;
+    let store = server::open_store(&config).await?;
+    store.close().await;
+    println!("migrations applied to {}", asnd::store::redact_url(&config.database.url));
+    Ok(())
 }

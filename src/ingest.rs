@@ -1,0 +1,323 @@
+//! The pipeline of one notification, from the bytes Apple posted to an outcome: classify the body,
+//! verify it (signature, chain, app, environment, nested payloads), derive the rows, store them in
+//! one transaction. And the one rule that keeps data safe: 200 only after commit.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::apple::models::{NotificationPayload, RenewalInfo, TransactionInfo};
+use crate::apple::{At, Policy, Verified, VerifiedNotification, Verifier, VerifyError};
+use crate::store::{
+    NewNotification, Rejection, SaveOutcome, Store, SubscriptionRow, TransactionRow,
+};
+
+/// What happened to one request, and so what Apple is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed: Apple may forget it.
+    Stored { uuid: String, notification_type: String },
+    /// Already stored earlier: nothing changed, Apple may forget it.
+    Duplicate { uuid: String, notification_type: String },
+    /// Not a notification body at all.
+    BadRequest(String),
+    /// A notification that did not verify; kept in quarantine.
+    Rejected(String),
+    /// Not stored because the database failed or was too slow: Apple must retry.
+    Unavailable(String),
+    /// A bug: a panic or a failed task. Apple retries.
+    Internal(String),
+}
+
+impl Outcome {
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Outcome::Stored { .. } | Outcome::Duplicate { .. } => 200,
+            Outcome::BadRequest(_) => 400,
+            Outcome::Rejected(_) => 422,
+            Outcome::Unavailable(_) => 503,
+            Outcome::Internal(_) => 500,
+        }
+    }
+
+    /// The `status` word of the response body and the log's `outcome`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Stored { .. } => "stored",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::BadRequest(_) => "bad_request",
+            Outcome::Rejected(_) => "rejected",
+            Outcome::Unavailable(_) => "unavailable",
+            Outcome::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Stored { .. } | Outcome::Duplicate { .. } => None,
+            Outcome::BadRequest(r) | Outcome::Rejected(r) | Outcome::Unavailable(r) | Outcome::Internal(r) => {
+                Some(r)
+            }
+        }
+    }
+
+    pub fn notification(&self) -> Option<(&str, &str)> {
+        match self {
+            Outcome::Stored { uuid, notification_type } | Outcome::Duplicate { uuid, notification_type } => {
+                Some((uuid, notification_type))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Everything one notification needs; shared by every request.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub verifier: Arc<Verifier>,
+    pub policy: Arc<Policy>,
+    pub store: Arc<dyn Store>,
+    /// Bound on the store step; Apple expects an answer within seconds.
+    pub store_timeout: Duration,
+}
+
+/// A request's body and where it came from.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub body: bytes::Bytes,
+    pub source: IpAddr,
+    pub received_at_ms: i64,
+}
+
+impl Pipeline {
+    pub async fn ingest(&self, req: Received) -> Outcome {
+        let outcome = match classify(&req.body) {
+            Err(reason) => Outcome::BadRequest(reason),
+            Ok(Body::V1) => Outcome::BadRequest("V1 notifications (notification_type) are not supported yet".into()),
+            Ok(Body::V2(token)) => self.ingest_v2(token, &req).await,
+        };
+        if matches!(outcome, Outcome::BadRequest(_) | Outcome::Rejected(_)) {
+            self.quarantine(&req, &outcome).await;
+        }
+        outcome
+    }
+
+    async fn ingest_v2(&self, token: String, req: &Received) -> Outcome {
+        let verifier = self.verifier.clone();
+        let policy = self.policy.clone();
+        // Signature checks are CPU work: keep them off the I/O threads.
+        let verified =
+            tokio::task::spawn_blocking(move || verifier.verify_notification(&token, &policy, At::SignedDate)).await;
+        let verified = match verified {
+            Ok(Ok(v)) => v,
+            Ok(Err(VerifyError::Malformed(m))) => return Outcome::BadRequest(format!("signedPayload is not a JWS: {m}")),
+            Ok(Err(e)) => return Outcome::Rejected(e.report()),
+            Err(e) => return Outcome::Internal(format!("verification task failed: {e}")),
+        };
+        let record = match to_record(&verified, req) {
+            Ok(r) => r,
+            Err(reason) => return Outcome::Rejected(reason),
+        };
+        let (uuid, notification_type) = (record.notification_uuid.clone(), record.notification_type.clone());
+        match tokio::time::timeout(self.store_timeout, self.store.save_notification(&record)).await {
+            Ok(Ok(SaveOutcome::Stored)) => Outcome::Stored { uuid, notification_type },
+            Ok(Ok(SaveOutcome::Duplicate)) => Outcome::Duplicate { uuid, notification_type },
+            Ok(Err(e)) => Outcome::Unavailable(format!("not stored: {e}")),
+            Err(_) => Outcome::Unavailable(format!("not stored: the database did not answer within {:?}", self.store_timeout)),
+        }
+    }
+
+    /// Best effort: a quarantine row helps people see what was refused, but failing to write it
+    /// changes nothing for Apple (the request is refused either way).
+    async fn quarantine(&self, req: &Received, outcome: &Outcome) {
+        let rejection = Rejection {
+            received_at: req.received_at_ms,
+            source_address: req.source.to_string(),
+            reason: outcome.reason().unwrap_or_default().to_string(),
+            http_status: outcome.http_status(),
+            raw_body: req.body.to_vec(),
+        };
+        match tokio::time::timeout(self.store_timeout, self.store.save_rejection(&rejection)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not write the quarantine row"),
+            Err(_) => tracing::warn!("could not write the quarantine row: database timeout"),
+        }
+    }
+}
+
+enum Body {
+    V2(String),
+    V1,
+}
+
+fn classify(body: &[u8]) -> Result<Body, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let Value::Object(map) = value else {
+        return Err("body is not a JSON object".into());
+    };
+    match (map.get("signedPayload"), map.get("notification_type")) {
+        (Some(Value::String(token)), _) => Ok(Body::V2(token.clone())),
+        (Some(_), _) => Err("signedPayload is not a string".into()),
+        (None, Some(_)) => Ok(Body::V1),
+        (None, None) => Err("neither a V2 body (signedPayload) nor a V1 body (notification_type)".into()),
+    }
+}
+
+/// The rows one verified notification produces.
+fn to_record(v: &VerifiedNotification, req: &Received) -> Result<NewNotification, String> {
+    let n: &NotificationPayload = &v.notification.value;
+    let uuid = n
+        .notification_uuid
+        .clone()
+        .filter(|u| !u.is_empty())
+        .ok_or("VERIFICATION_FAILURE: the notification has no notificationUUID")?;
+    let notification_type = n
+        .notification_type
+        .as_ref()
+        .map(|t| t.as_str().to_string())
+        .filter(|t| !t.is_empty())
+        .ok_or("VERIFICATION_FAILURE: the notification has no notificationType")?;
+    let subtype = n.subtype.as_ref().map(|s| s.as_str().to_string());
+    let identity = n.identity();
+    let txn = v.transaction.as_ref();
+    let renewal = v.renewal.as_ref();
+    // The state's date: the notification's signedDate, else its newest nested one, else arrival.
+    let state_date = n
+        .signed_date
+        .or_else(|| renewal.and_then(|r| r.value.signed_date))
+        .or_else(|| txn.and_then(|t| t.value.signed_date))
+        .unwrap_or(req.received_at_ms);
+    let transaction = txn.and_then(|t| transaction_row(t, state_date, &uuid));
+    let status = n.data.as_ref().and_then(|d| d.status).map(|s| s.value());
+    let subscription = subscription_row(
+        txn.map(|t| &t.value),
+        renewal,
+        status,
+        state_date,
+        (&uuid, &notification_type, subtype.as_deref()),
+    )
+    .map(|mut s| {
+        s.bundle_id = s.bundle_id.or_else(|| identity.bundle_id.clone());
+        s
+    });
+    Ok(NewNotification {
+        notification_uuid: uuid,
+        notification_type,
+        subtype,
+        version: n.version.clone().unwrap_or_else(|| "2.0".into()),
+        environment: identity.environment.map(|e| e.as_str().to_string()),
+        bundle_id: identity.bundle_id,
+        app_apple_id: identity.app_apple_id,
+        signed_date: n.signed_date,
+        received_at: req.received_at_ms,
+        source_address: req.source.to_string(),
+        transaction_id: txn.and_then(|t| t.value.transaction_id.clone()),
+        original_transaction_id: txn
+            .and_then(|t| t.value.original_transaction_id.clone())
+            .or_else(|| renewal.and_then(|r| r.value.original_transaction_id.clone())),
+        verified_by: v.notification.verified_by.clone(),
+        raw_body: req.body.to_vec(),
+        payload: v.decoded_json(),
+        transaction,
+        subscription,
+    })
+}
+
+fn transaction_row(t: &Verified<TransactionInfo>, fallback_date: i64, uuid: &str) -> Option<TransactionRow> {
+    let v = &t.value;
+    Some(TransactionRow {
+        transaction_id: v.transaction_id.clone()?,
+        original_transaction_id: v.original_transaction_id.clone(),
+        bundle_id: v.bundle_id.clone(),
+        product_id: v.product_id.clone(),
+        product_type: v.product_type.as_ref().map(|p| p.as_str().to_string()),
+        purchase_date: v.purchase_date,
+        original_purchase_date: v.original_purchase_date,
+        expires_date: v.expires_date,
+        revocation_date: v.revocation_date,
+        revocation_reason: v.revocation_reason.map(|r| r.value()),
+        revocation_type: v.revocation_type.as_ref().map(|r| r.as_str().to_string()),
+        environment: v.environment.as_ref().map(|e| e.as_str().to_string()),
+        app_account_token: v.app_account_token.clone(),
+        in_app_ownership_type: v.in_app_ownership_type.as_ref().map(|o| o.as_str().to_string()),
+        transaction_reason: v.transaction_reason.as_ref().map(|r| r.as_str().to_string()),
+        web_order_line_item_id: v.web_order_line_item_id.clone(),
+        storefront: v.storefront.clone(),
+        price: v.price,
+        currency: v.currency.clone(),
+        quantity: v.quantity.map(i64::from),
+        offer_type: v.offer_type.map(|o| o.value()),
+        offer_identifier: v.offer_identifier.clone(),
+        signed_date: v.signed_date.unwrap_or(fallback_date),
+        last_notification_uuid: uuid.to_string(),
+        payload: Value::Object(t.json.clone()),
+    })
+}
+
+/// Only auto-renewable subscriptions have a state: Apple sends `status` or renewal info for them.
+fn subscription_row(
+    txn: Option<&TransactionInfo>,
+    renewal: Option<&Verified<RenewalInfo>>,
+    status: Option<i64>,
+    state_date: i64,
+    (uuid, notification_type, subtype): (&str, &str, Option<&str>),
+) -> Option<SubscriptionRow> {
+    if renewal.is_none() && status.is_none() {
+        return None;
+    }
+    let r = renewal.map(|r| &r.value);
+    let original_transaction_id = r
+        .and_then(|r| r.original_transaction_id.clone())
+        .or_else(|| txn.and_then(|t| t.original_transaction_id.clone()))?;
+    Some(SubscriptionRow {
+        original_transaction_id,
+        bundle_id: txn.and_then(|t| t.bundle_id.clone()),
+        environment: r
+            .and_then(|r| r.environment.as_ref())
+            .or_else(|| txn.and_then(|t| t.environment.as_ref()))
+            .map(|e| e.as_str().to_string()),
+        status,
+        product_id: txn.and_then(|t| t.product_id.clone()).or_else(|| r.and_then(|r| r.product_id.clone())),
+        auto_renew_product_id: r.and_then(|r| r.auto_renew_product_id.clone()),
+        auto_renew_status: r.and_then(|r| r.auto_renew_status).map(|s| s.value()),
+        expires_date: txn.and_then(|t| t.expires_date).or_else(|| r.and_then(|r| r.renewal_date)),
+        grace_period_expires_date: r.and_then(|r| r.grace_period_expires_date),
+        is_in_billing_retry_period: r.and_then(|r| r.is_in_billing_retry_period),
+        expiration_intent: r.and_then(|r| r.expiration_intent).map(|e| e.value()),
+        app_account_token: txn
+            .and_then(|t| t.app_account_token.clone())
+            .or_else(|| r.and_then(|r| r.app_account_token.clone())),
+        signed_date: state_date,
+        last_notification_uuid: uuid.to_string(),
+        last_notification_type: notification_type.to_string(),
+        last_subtype: subtype.map(str::to_string),
+        renewal_info: renewal.map(|r| Value::Object(r.json.clone())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_bodies() {
+        assert!(matches!(classify(br#"{"signedPayload":"a.b.c"}"#), Ok(Body::V2(t)) if t == "a.b.c"));
+        assert!(matches!(classify(br#"{"notification_type":"DID_RENEW"}"#), Ok(Body::V1)));
+        for bad in [&b"not json"[..], b"[1]", b"{}", br#"{"signedPayload":7}"#, b"", b"\xff\xfe"] {
+            assert!(classify(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_follow_apples_retry_rule() {
+        let stored = Outcome::Stored { uuid: "u".into(), notification_type: "TEST".into() };
+        assert_eq!(stored.http_status(), 200);
+        assert_eq!(Outcome::Duplicate { uuid: "u".into(), notification_type: "TEST".into() }.http_status(), 200);
+        assert_eq!(Outcome::BadRequest(String::new()).http_status(), 400);
+        assert_eq!(Outcome::Rejected(String::new()).http_status(), 422);
+        assert_eq!(Outcome::Unavailable(String::new()).http_status(), 503);
+        assert_eq!(Outcome::Internal(String::new()).http_status(), 500);
+    }
+}

@@ -1,0 +1,288 @@
+//! The daemon: accept loop with a connection bound, TLS handshake deadline, HTTP/1.1 and HTTP/2,
+//! graceful shutdown (drain, finish in-flight requests within a bound, close the pool) and
+//! certificate reload. Handlers live in `routes`; they call `ingest` and never touch SQL.
+
+pub mod routes;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use ipnet::IpNet;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::apple::{AppRule, Policy, RootSet, Verifier};
+use crate::apple::models::Environment;
+use crate::config::{Config, ConfigError};
+use crate::ingest::Pipeline;
+use crate::store::{self, Store, StoreError, StoreOptions};
+use routes::ClientAddr;
+use tls::CertReloader;
+
+/// Shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub pipeline: Pipeline,
+    pub allow: Vec<IpNet>,
+    pub path: String,
+    pub max_body_bytes: usize,
+    pub body_timeout: Duration,
+    pub handler_timeout: Duration,
+    /// Set when shutdown begins: `/readyz` answers 503 so balancers stop sending.
+    pub draining: AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("TLS setup: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("verify.roots: {0}")]
+    Roots(String),
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// A running daemon.
+pub struct Server {
+    local_addr: SocketAddr,
+    state: Arc<AppState>,
+    certs: Option<Arc<CertReloader>>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// The verifier's roots: the configured files, or Apple Root CA - G3 when none are listed.
+pub fn load_roots(paths: &[std::path::PathBuf]) -> Result<RootSet, ServerError> {
+    if paths.is_empty() {
+        return Ok(RootSet::apple());
+    }
+    let mut anchors = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?;
+        anchors.extend(RootSet::parse_file(&bytes).map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?);
+    }
+    Ok(RootSet::new(anchors))
+}
+
+/// The configured apps as a verification policy.
+pub fn policy(config: &Config) -> Policy {
+    Policy::new(
+        config
+            .apps
+            .iter()
+            .map(|app| AppRule {
+                bundle_id: Some(app.bundle_id.clone()),
+                app_apple_id: app.app_apple_id,
+                environments: app.environments.iter().map(|e| Environment::from(e.as_str())).collect(),
+            })
+            .collect(),
+    )
+}
+
+/// Opens the configured database, applying migrations unless turned off.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
+    let options = StoreOptions {
+        max_connections: config.database.max_connections,
+        acquire_timeout: config.database.timeout(),
+    };
+    let store = store::connect(&config.database.url, &options).await?;
+    if config.database.migrate_on_start {
+        store.migrate().await?;
+    }
+    Ok(store)
+}
+
+impl Server {
+    /// Validates the configuration, opens the store and serves on `listener`.
+    pub async fn start(config: &Config, listener: TcpListener) -> Result<Server, ServerError> {
+        config.validate()?;
+        let store = open_store(config).await?;
+        Server::start_with_store(config, listener, store).await
+    }
+
+    pub async fn start_with_store(
+        config: &Config,
+        listener: TcpListener,
+        store: Arc<dyn Store>,
+    ) -> Result<Server, ServerError> {
+        let verifier = Arc::new(Verifier::new(load_roots(&config.verify.roots)?));
+        let state = Arc::new(AppState {
+            pipeline: Pipeline {
+                verifier,
+                policy: Arc::new(policy(config)),
+                store,
+                store_timeout: config.database.timeout(),
+            },
+            allow: config.sources.allow.clone(),
+            path: config.server.path.clone(),
+            max_body_bytes: config.server.max_body_bytes,
+            body_timeout: config.server.body_timeout(),
+            handler_timeout: config.server.handler_timeout(),
+            draining: AtomicBool::new(false),
+        });
+        let certs = if config.server.tls {
+            Some(Arc::new(CertReloader::load(config.server.tls_cert.clone(), config.server.tls_key.clone())?))
+        } else {
+            tracing::warn!("server.tls = false: serving plain HTTP; only do this behind a TLS-terminating balancer");
+            None
+        };
+        let acceptor = match &certs {
+            Some(c) => Some(TlsAcceptor::from(tls::server_config(c.clone())?)),
+            None => None,
+        };
+        let local_addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let limits = Limits {
+            max_connections: config.server.max_connections,
+            handshake_timeout: config.server.handshake_timeout(),
+            header_timeout: config.server.header_timeout(),
+            shutdown_grace: config.server.shutdown_grace(),
+        };
+        let task = tokio::spawn(accept_loop(listener, acceptor, state.clone(), limits, shutdown_rx));
+        Ok(Server { local_addr, state, certs, shutdown, task })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Reads the certificate and key files again (what SIGHUP does).
+    pub fn reload_tls(&self) -> Result<(), ConfigError> {
+        match &self.certs {
+            Some(c) => c.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the server as draining (readiness turns 503) without stopping it yet.
+    pub fn start_draining(&self) {
+        self.state.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops accepting, lets in-flight requests finish within the grace period, closes the pool.
+    pub async fn shutdown(self) {
+        self.start_draining();
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.state.pipeline.store.close().await;
+    }
+
+    /// Serves until SIGTERM or SIGINT; reloads the certificate on SIGHUP.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+                _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+                _ = hup.recv() => match self.reload_tls() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: TLS reload failed; the old certificate stays in use"),
+                },
+            }
+        }
+        self.shutdown().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    handshake_timeout: Duration,
+    header_timeout: Duration,
+    shutdown_grace: Duration,
+}
+
+/// Resolves once shutdown is requested (at once if it already was).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    state: Arc<AppState>,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let router = routes::router(state);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        // At the connection bound, stop accepting until a connection ends.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Usually EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let client = ClientAddr(peer.ip().to_canonical());
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(client);
+                router.clone().oneshot(req.map(routes::HttpBody::new))
+            });
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+            builder.http2().timer(TokioTimer::new());
+            match acceptor {
+                Some(acceptor) => {
+                    let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(tcp), service);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown grace period over: closing the remaining connections");
+    }
+}

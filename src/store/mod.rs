@@ -1,0 +1,198 @@
+//! Durable storage of notifications: a `Store` trait with a PostgreSQL and an SQLite
+//! implementation, chosen by the URL scheme. Each verified notification is written in ONE database
+//! transaction (event row + derived transaction and subscription rows), idempotent on its UUID.
+//!
+//! Times cross this interface as integer milliseconds since the epoch (Apple's unit); each backend
+//! stores them in its natural type (`timestamptz` in PostgreSQL, ISO-8601 UTC text in SQLite).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub mod postgres;
+pub mod sqlite;
+
+/// One verified notification and the rows derived from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    pub notification_uuid: String,
+    pub notification_type: String,
+    pub subtype: Option<String>,
+    /// `"2.0"` for V2 (as sent; `"2.0"` when absent), `"1"` for V1.
+    pub version: String,
+    pub environment: Option<String>,
+    pub bundle_id: Option<String>,
+    pub app_apple_id: Option<i64>,
+    pub signed_date: Option<i64>,
+    pub received_at: i64,
+    pub source_address: String,
+    pub transaction_id: Option<String>,
+    pub original_transaction_id: Option<String>,
+    /// `apple-root-ca-g3`, `sha256:<fingerprint>` of another root, or `v1-shared-secret`.
+    pub verified_by: String,
+    /// The exact bytes received.
+    pub raw_body: Vec<u8>,
+    /// The decoded payload, nested signed payloads decoded too.
+    pub payload: Value,
+    pub transaction: Option<TransactionRow>,
+    pub subscription: Option<SubscriptionRow>,
+}
+
+/// One row of `transactions`: newest `signed_date` wins.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TransactionRow {
+    pub transaction_id: String,
+    pub original_transaction_id: Option<String>,
+    pub bundle_id: Option<String>,
+    pub product_id: Option<String>,
+    /// Apple's `type`, e.g. `Auto-Renewable Subscription`.
+    pub product_type: Option<String>,
+    pub purchase_date: Option<i64>,
+    pub original_purchase_date: Option<i64>,
+    pub expires_date: Option<i64>,
+    pub revocation_date: Option<i64>,
+    pub revocation_reason: Option<i64>,
+    pub revocation_type: Option<String>,
+    pub environment: Option<String>,
+    pub app_account_token: Option<String>,
+    pub in_app_ownership_type: Option<String>,
+    pub transaction_reason: Option<String>,
+    pub web_order_line_item_id: Option<String>,
+    pub storefront: Option<String>,
+    pub price: Option<i64>,
+    pub currency: Option<String>,
+    pub quantity: Option<i64>,
+    pub offer_type: Option<i64>,
+    pub offer_identifier: Option<String>,
+    /// The transaction's own `signedDate`; falls back to the notification's.
+    pub signed_date: i64,
+    pub last_notification_uuid: String,
+    /// The decoded transaction JSON, every field kept.
+    pub payload: Value,
+}
+
+/// One row of `subscriptions`: the current state of an auto-renewable subscription, never
+/// overwritten by a state with an older `signed_date` (Apple does not deliver in order).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SubscriptionRow {
+    pub original_transaction_id: String,
+    pub bundle_id: Option<String>,
+    pub environment: Option<String>,
+    /// Apple's `data.status`: 1 active, 2 expired, 3 billing retry, 4 grace period, 5 revoked.
+    pub status: Option<i64>,
+    pub product_id: Option<String>,
+    pub auto_renew_product_id: Option<String>,
+    pub auto_renew_status: Option<i64>,
+    pub expires_date: Option<i64>,
+    pub grace_period_expires_date: Option<i64>,
+    pub is_in_billing_retry_period: Option<bool>,
+    pub expiration_intent: Option<i64>,
+    pub app_account_token: Option<String>,
+    /// The `signedDate` of the notification that carried this state.
+    pub signed_date: i64,
+    pub last_notification_uuid: String,
+    pub last_notification_type: String,
+    pub last_subtype: Option<String>,
+    /// The decoded renewal info JSON, when there was one.
+    pub renewal_info: Option<Value>,
+}
+
+/// A request that was refused after its body was read (quarantine).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub received_at: i64,
+    pub source_address: String,
+    /// `STATUS_NAME: detail` or another short reason.
+    pub reason: String,
+    /// The HTTP status that was answered.
+    pub http_status: u16,
+    pub raw_body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Stored,
+    /// Already stored earlier (or concurrently): nothing changed.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use postgres://... or sqlite://...")]
+    Url(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Pool and timing settings shared by both backends.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection before giving up.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Applies pending migrations; safe to call from several processes at once.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Writes the notification and its derived rows in one transaction, or nothing.
+    async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError>;
+    async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError>;
+    /// The database answers and every migration is applied.
+    async fn ready(&self) -> Result<bool, StoreError>;
+    async fn close(&self);
+}
+
+/// Opens the backend named by the URL scheme (`postgres://`, `postgresql://`, `sqlite://`).
+pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url, options).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url, options).await?))
+    } else {
+        Err(StoreError::Url(redact_url(url)))
+    }
+}
+
+/// A URL safe for logs: any password replaced, in the userinfo (`user:***@host`) and in a
+/// `password=` query parameter (which the PostgreSQL driver also accepts).
+pub fn redact_url(url: &str) -> String {
+    // Everything between the user name and the last `@` goes, so a password holding an
+    // unencoded `/`, `?` or `@` is hidden whole (an `@` later in the URL only hides more).
+    let redacted = match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    };
+    match redacted.split_once('?') {
+        Some((base, query)) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", pairs.join("&"))
+        }
+        None => redacted,
+    }
+}

@@ -1,0 +1,445 @@
+//! PostgreSQL store: times as `timestamptz`, decoded JSON as `jsonb`, raw bodies as `bytea`.
+//!
+//! Times arrive as milliseconds since the epoch and are converted in SQL with
+//! `to_timestamp($n::bigint / 1000.0)` (exact to the millisecond; NULL stays NULL).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
+
+use super::{
+    NewNotification, Rejection, SaveOutcome, Store, StoreError, StoreOptions, SubscriptionRow,
+    TransactionRow,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A pool of connections to one PostgreSQL database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// `host:port/database`, for `Debug`; never the password.
+    target: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .field("size", &self.pool.size())
+            .field("idle", &self.pool.num_idle())
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Opens a pool on `url` (`postgres://` or `postgresql://`) and checks that the server
+    /// answers within `options.acquire_timeout`.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
+        let connect_options = PgConnectOptions::from_str(url)
+            .map_err(|e| scrub(e, url))?
+            .application_name("asnd");
+        let target = format!(
+            "{}:{}/{}",
+            connect_options.get_host(),
+            connect_options.get_port(),
+            connect_options.get_database().unwrap_or_default()
+        );
+
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect_options.clone());
+
+        // Prove the server answers now, so that a wrong URL fails at start-up. The pool retries a
+        // refused connection until `acquire_timeout` and then reports only a timeout; in that case
+        // one direct attempt names the cause (connection refused, unknown host, ...).
+        match pool.acquire().await {
+            Ok(conn) => drop(conn),
+            Err(sqlx::Error::PoolTimedOut) => {
+                let budget = options.acquire_timeout.min(Duration::from_secs(2));
+                let cause = match tokio::time::timeout(
+                    budget,
+                    PgConnection::connect_with(&connect_options),
+                )
+                .await
+                {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(conn)) => {
+                        let _ = conn.close().await;
+                        sqlx::Error::PoolTimedOut
+                    }
+                    Err(_) => sqlx::Error::PoolTimedOut,
+                };
+                pool.close().await;
+                return Err(scrub(cause, url).into());
+            }
+            Err(e) => {
+                pool.close().await;
+                return Err(scrub(e, url).into());
+            }
+        }
+
+        Ok(PgStore { pool, target })
+    }
+
+    /// The underlying pool (for tests and administrative tools).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    /// sqlx's migrator holds a session-level `pg_advisory_lock` (keyed on the database name) from
+    /// before it creates `_sqlx_migrations` until it is done, so concurrent callers (other
+    /// processes included) wait for each other and then find the migrations applied.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        // `run_direct` is `run` on one connection we hold (`run(&mut *conn)` trips the
+        // "Acquire is not general enough" limitation inside an async_trait future).
+        match MIGRATOR.run_direct(&mut *conn).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // On failure the migrator returns without `pg_advisory_unlock`; closing this
+                // session releases the lock instead of handing it back to the pool.
+                let _ = conn.detach().close().await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+
+        // Concurrent inserts of one UUID: the later ones wait for the first to commit and then
+        // insert nothing, so exactly one caller sees a row inserted.
+        let inserted = sqlx::query(INSERT_NOTIFICATION)
+            .bind(&n.notification_uuid)
+            .bind(&n.notification_type)
+            .bind(&n.subtype)
+            .bind(&n.version)
+            .bind(&n.environment)
+            .bind(&n.bundle_id)
+            .bind(n.app_apple_id)
+            .bind(n.signed_date)
+            .bind(n.received_at)
+            .bind(&n.source_address)
+            .bind(&n.transaction_id)
+            .bind(&n.original_transaction_id)
+            .bind(&n.verified_by)
+            .bind(&n.raw_body)
+            .bind(&n.payload)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            return Ok(SaveOutcome::Duplicate);
+        }
+
+        if let Some(t) = &n.transaction {
+            upsert_transaction(&mut tx, t).await?;
+        }
+        if let Some(s) = &n.subscription {
+            upsert_subscription(&mut tx, s).await?;
+        }
+
+        tx.commit().await?;
+        Ok(SaveOutcome::Stored)
+    }
+
+    async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rejected_notifications
+                 (received_at, source_address, reason, http_status, raw_body)
+             VALUES (to_timestamp($1::bigint / 1000.0), $2, $3, $4, $5)",
+        )
+        .bind(r.received_at)
+        .bind(&r.source_address)
+        .bind(&r.reason)
+        .bind(i32::from(r.http_status))
+        .bind(&r.raw_body)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn ready(&self) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        let has_table: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&mut *conn)
+                .await?;
+        if !has_table {
+            return Ok(false);
+        }
+        let applied: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+                .fetch_all(&mut *conn)
+                .await?;
+        Ok(all_applied(&MIGRATOR, &applied))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Every up-migration this binary knows is recorded as applied with the same checksum.
+fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[(i64, Vec<u8>)]) -> bool {
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .all(|m| {
+            applied
+                .iter()
+                .any(|(version, checksum)| *version == m.version && **checksum == *m.checksum)
+        })
+}
+
+/// sqlx's messages do not echo connection URLs, but make sure: an error whose text contains the
+/// URL's password is replaced by one that does not.
+fn scrub(error: sqlx::Error, url: &str) -> sqlx::Error {
+    let text = error.to_string();
+    let leaks = secrets_in(url)
+        .iter()
+        .any(|secret| secret.len() >= 3 && text.contains(secret.as_str()));
+    if leaks {
+        sqlx::Error::Configuration(
+            format!(
+                "connecting to {} failed (details withheld: they contained the password)",
+                super::redact_url(url)
+            )
+            .into(),
+        )
+    } else {
+        error
+    }
+}
+
+/// The password of a URL, from its userinfo or a `password=` query parameter, raw and
+/// percent-decoded.
+fn secrets_in(url: &str) -> Vec<String> {
+    let mut raw = Vec::new();
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@') {
+            if let Some(colon) = authority[..at].find(':') {
+                raw.push(authority[colon + 1..at].to_string());
+            }
+        }
+    }
+    if let Some(q) = url.find('?') {
+        for pair in url[q + 1..].split(['&', '#']) {
+            if let Some(value) = pair.strip_prefix("password=") {
+                raw.push(value.to_string());
+            }
+        }
+    }
+    let mut all = raw.clone();
+    all.extend(raw.iter().map(|s| percent_decode(s)));
+    all
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const INSERT_NOTIFICATION: &str = "
+INSERT INTO notifications (
+    notification_uuid, notification_type, subtype, version, environment, bundle_id,
+    app_apple_id, signed_date, received_at, source_address, transaction_id,
+    original_transaction_id, verified_by, raw_body, payload
+) VALUES (
+    $1, $2, $3, $4, $5, $6,
+    $7, to_timestamp($8::bigint / 1000.0), to_timestamp($9::bigint / 1000.0), $10, $11,
+    $12, $13, $14, $15
+)
+ON CONFLICT (notification_uuid) DO NOTHING";
+
+const UPSERT_TRANSACTION: &str = "
+INSERT INTO transactions (
+    transaction_id, original_transaction_id, bundle_id, product_id, product_type,
+    purchase_date, original_purchase_date, expires_date, revocation_date,
+    revocation_reason, revocation_type, environment, app_account_token,
+    in_app_ownership_type, transaction_reason, web_order_line_item_id, storefront,
+    price, currency, quantity, offer_type, offer_identifier,
+    signed_date, last_notification_uuid, payload, updated_at
+) VALUES (
+    $1, $2, $3, $4, $5,
+    to_timestamp($6::bigint / 1000.0), to_timestamp($7::bigint / 1000.0),
+    to_timestamp($8::bigint / 1000.0), to_timestamp($9::bigint / 1000.0),
+    $10, $11, $12, $13,
+    $14, $15, $16, $17,
+    $18, $19, $20, $21, $22,
+    to_timestamp($23::bigint / 1000.0), $24, $25, now()
+)
+ON CONFLICT (transaction_id) DO UPDATE SET
+    original_transaction_id = excluded.original_transaction_id,
+    bundle_id = excluded.bundle_id,
+    product_id = excluded.product_id,
+    product_type = excluded.product_type,
+    purchase_date = excluded.purchase_date,
+    original_purchase_date = excluded.original_purchase_date,
+    expires_date = excluded.expires_date,
+    revocation_date = excluded.revocation_date,
+    revocation_reason = excluded.revocation_reason,
+    revocation_type = excluded.revocation_type,
+    environment = excluded.environment,
+    app_account_token = excluded.app_account_token,
+    in_app_ownership_type = excluded.in_app_ownership_type,
+    transaction_reason = excluded.transaction_reason,
+    web_order_line_item_id = excluded.web_order_line_item_id,
+    storefront = excluded.storefront,
+    price = excluded.price,
+    currency = excluded.currency,
+    quantity = excluded.quantity,
+    offer_type = excluded.offer_type,
+    offer_identifier = excluded.offer_identifier,
+    signed_date = excluded.signed_date,
+    last_notification_uuid = excluded.last_notification_uuid,
+    payload = excluded.payload,
+    updated_at = excluded.updated_at
+WHERE transactions.signed_date <= excluded.signed_date";
+
+const UPSERT_SUBSCRIPTION: &str = "
+INSERT INTO subscriptions (
+    original_transaction_id, bundle_id, environment, status, product_id,
+    auto_renew_product_id, auto_renew_status, expires_date, grace_period_expires_date,
+    is_in_billing_retry_period, expiration_intent, app_account_token,
+    signed_date, last_notification_uuid, last_notification_type, last_subtype,
+    renewal_info, updated_at
+) VALUES (
+    $1, $2, $3, $4, $5,
+    $6, $7, to_timestamp($8::bigint / 1000.0), to_timestamp($9::bigint / 1000.0),
+    $10, $11, $12,
+    to_timestamp($13::bigint / 1000.0), $14, $15, $16,
+    $17, now()
+)
+ON CONFLICT (original_transaction_id) DO UPDATE SET
+    bundle_id = excluded.bundle_id,
+    environment = excluded.environment,
+    status = excluded.status,
+    product_id = excluded.product_id,
+    auto_renew_product_id = excluded.auto_renew_product_id,
+    auto_renew_status = excluded.auto_renew_status,
+    expires_date = excluded.expires_date,
+    grace_period_expires_date = excluded.grace_period_expires_date,
+    is_in_billing_retry_period = excluded.is_in_billing_retry_period,
+    expiration_intent = excluded.expiration_intent,
+    app_account_token = excluded.app_account_token,
+    signed_date = excluded.signed_date,
+    last_notification_uuid = excluded.last_notification_uuid,
+    last_notification_type = excluded.last_notification_type,
+    last_subtype = excluded.last_subtype,
+    renewal_info = excluded.renewal_info,
+    updated_at = excluded.updated_at
+WHERE subscriptions.signed_date <= excluded.signed_date";
+
+async fn upsert_transaction(conn: &mut PgConnection, t: &TransactionRow) -> Result<(), sqlx::Error> {
+    sqlx::query(UPSERT_TRANSACTION)
+        .bind(&t.transaction_id)
+        .bind(&t.original_transaction_id)
+        .bind(&t.bundle_id)
+        .bind(&t.product_id)
+        .bind(&t.product_type)
+        .bind(t.purchase_date)
+        .bind(t.original_purchase_date)
+        .bind(t.expires_date)
+        .bind(t.revocation_date)
+        .bind(t.revocation_reason)
+        .bind(&t.revocation_type)
+        .bind(&t.environment)
+        .bind(&t.app_account_token)
+        .bind(&t.in_app_ownership_type)
+        .bind(&t.transaction_reason)
+        .bind(&t.web_order_line_item_id)
+        .bind(&t.storefront)
+        .bind(t.price)
+        .bind(&t.currency)
+        .bind(t.quantity)
+        .bind(t.offer_type)
+        .bind(&t.offer_identifier)
+        .bind(t.signed_date)
+        .bind(&t.last_notification_uuid)
+        .bind(&t.payload)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn upsert_subscription(
+    conn: &mut PgConnection,
+    s: &SubscriptionRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(UPSERT_SUBSCRIPTION)
+        .bind(&s.original_transaction_id)
+        .bind(&s.bundle_id)
+        .bind(&s.environment)
+        .bind(s.status)
+        .bind(&s.product_id)
+        .bind(&s.auto_renew_product_id)
+        .bind(s.auto_renew_status)
+        .bind(s.expires_date)
+        .bind(s.grace_period_expires_date)
+        .bind(s.is_in_billing_retry_period)
+        .bind(s.expiration_intent)
+        .bind(&s.app_account_token)
+        .bind(s.signed_date)
+        .bind(&s.last_notification_uuid)
+        .bind(&s.last_notification_type)
+        .bind(&s.last_subtype)
+        .bind(&s.renewal_info)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_passwords_in_userinfo_and_query() {
+        assert_eq!(
+            secrets_in("postgres://u:p%40ss@h/db"),
+            vec!["p%40ss".to_string(), "p@ss".to_string()]
+        );
+        assert_eq!(
+            secrets_in("postgres://h/db?user=u&password=hunter2"),
+            vec!["hunter2".to_string(), "hunter2".to_string()]
+        );
+        assert!(secrets_in("postgres://u@h/db").is_empty());
+    }
+
+    #[test]
+    fn scrubs_errors_that_mention_the_password() {
+        let e = sqlx::Error::Protocol("oops hunter2".into());
+        let scrubbed = scrub(e, "postgres://u:hunter2@h/db").to_string();
+        assert!(!scrubbed.contains("hunter2"), "{scrubbed}");
+        let e = sqlx::Error::Protocol("oops".into());
+        assert_eq!(scrub(e, "postgres://u:hunter2@h/db").to_string(), "encountered unexpected or invalid data: oops");
+    }
+}

@@ -1,0 +1,1323 @@
+//! One behavioural suite for both stores: SQLite in a temporary file, and PostgreSQL at
+//! `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`), where every test gets a
+//! fresh database `asnd_test_<random>` that is dropped afterwards. PostgreSQL being unreachable is
+//! a test failure, not a skip.
+//!
+//! Rows are read back with plain SQL: times are rendered as `YYYY-MM-DDTHH:MM:SS.mmmZ` (SQLite
+//! stores that text; PostgreSQL's `timestamptz` is formatted with `to_char` in UTC).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asnd::store::{
+    self, NewNotification, Rejection, SaveOutcome, Store, StoreError, StoreOptions,
+    SubscriptionRow, TransactionRow,
+};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Connection, Row};
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_PG_URL.to_string())
+}
+
+/// `url` with its database path replaced by `/name` (query string kept).
+fn with_database(url: &str, name: &str) -> String {
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let after = &rest[authority_end..];
+    let query = after.find('?').map(|q| &after[q..]).unwrap_or("");
+    format!(
+        "{}{}/{}{}",
+        &url[..scheme_end],
+        &rest[..authority_end],
+        name,
+        query
+    )
+}
+
+/// A direct pool on the test database, to look at rows behind the store's back.
+enum Db {
+    Pg(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// An empty database (not migrated) and the URL to reach it.
+struct TestDb {
+    backend: Backend,
+    url: String,
+    db: Db,
+    _dir: Option<tempfile::TempDir>,
+    /// (admin URL, database name) to drop afterwards.
+    pg_drop: Option<(String, String)>,
+}
+
+async fn admin_connection(admin: &str) -> sqlx::PgConnection {
+    let options = PgConnectOptions::from_str(admin)
+        .unwrap_or_else(|e| panic!("DATABASE_URL {} is not usable: {e}", store::redact_url(admin)));
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        sqlx::PgConnection::connect_with(&options),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => panic!(
+            "PostgreSQL is unreachable at {} ({e}). These tests need a PostgreSQL server: start one \
+             or point DATABASE_URL at one (default {DEFAULT_PG_URL}).",
+            store::redact_url(admin)
+        ),
+        Err(_) => panic!(
+            "PostgreSQL at {} did not answer within 10 s. These tests need a PostgreSQL server: \
+             start one or point DATABASE_URL at one (default {DEFAULT_PG_URL}).",
+            store::redact_url(admin)
+        ),
+    }
+}
+
+impl TestDb {
+    async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let path = dir.path().join("asnd.sqlite");
+                let url = format!("sqlite://{}", path.display());
+                let options = SqliteConnectOptions::from_str(&url)
+                    .expect("sqlite URL")
+                    .create_if_missing(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(options)
+                    .await
+                    .expect("open the SQLite test file");
+                TestDb {
+                    backend,
+                    url,
+                    db: Db::Sqlite(pool),
+                    _dir: Some(dir),
+                    pg_drop: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = admin_url();
+                let name = format!("asnd_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = admin_connection(&admin).await;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+                let _ = conn.close().await;
+                let url = with_database(&admin, &name);
+                let pool = PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect to {name}: {e}"));
+                TestDb {
+                    backend,
+                    url,
+                    db: Db::Pg(pool),
+                    _dir: None,
+                    pg_drop: Some((admin, name)),
+                }
+            }
+        }
+    }
+
+    async fn store(&self) -> Arc<dyn Store> {
+        store::connect(&self.url, &StoreOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("connect the {:?} store: {e}", self.backend))
+    }
+
+    async fn migrated(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        store.migrate().await.expect("migrate");
+        (db, store)
+    }
+
+    async fn exec(&self, sql: &str) {
+        match &self.db {
+            Db::Pg(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+            Db::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        match &self.db {
+            Db::Pg(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    async fn rows(&self, table: &str) -> i64 {
+        self.count(&format!("SELECT COUNT(*) FROM {table}")).await
+    }
+
+    /// Every column of every row, each column an expression that yields text (or NULL).
+    async fn texts(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        fn decode<R: Row>(row: &R) -> Vec<Option<String>>
+        where
+            usize: sqlx::ColumnIndex<R>,
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            (0..row.len())
+                .map(|i| {
+                    row.try_get::<Option<String>, _>(i)
+                        .unwrap_or_else(|e| panic!("column {i}: {e}"))
+                })
+                .collect()
+        }
+        match &self.db {
+            Db::Pg(pool) => sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .map(|rows| rows.iter().map(decode).collect()),
+            Db::Sqlite(pool) => sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .map(|rows| rows.iter().map(decode).collect()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The single row of `sql`, as texts.
+    async fn row(&self, sql: &str) -> Vec<Option<String>> {
+        let mut rows = self.texts(sql).await;
+        assert_eq!(rows.len(), 1, "expected one row from {sql}");
+        rows.remove(0)
+    }
+
+    async fn text(&self, sql: &str) -> Option<String> {
+        self.row(sql).await.remove(0)
+    }
+
+    async fn bytes(&self, sql: &str) -> Vec<u8> {
+        match &self.db {
+            Db::Pg(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    async fn json(&self, sql: &str) -> Option<Value> {
+        self.text(sql)
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap_or_else(|e| panic!("{sql}: {e}: {t}")))
+    }
+
+    /// A time column rendered as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    fn ts(&self, column: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!(
+                "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            ),
+            Backend::Sqlite => column.to_string(),
+        }
+    }
+
+    /// Any scalar column as text.
+    fn t(&self, column: &str) -> String {
+        format!("CAST({column} AS TEXT)")
+    }
+
+    /// A boolean column as `'true'`/`'false'` (NULL stays NULL).
+    fn b(&self, column: &str) -> String {
+        format!("CASE WHEN {column} IS NULL THEN NULL WHEN {column} THEN 'true' ELSE 'false' END")
+    }
+
+    /// Makes inserting a transaction (`table = "transactions"`) or subscription row whose
+    /// `product_id` is `'boom'` fail inside the database.
+    async fn forbid_boom(&self, table: &str) {
+        match self.backend {
+            Backend::Postgres => {
+                self.exec(&format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {table}_no_boom \
+                     CHECK (product_id IS DISTINCT FROM 'boom')"
+                ))
+                .await
+            }
+            Backend::Sqlite => {
+                self.exec(&format!(
+                    "CREATE TRIGGER {table}_no_boom BEFORE INSERT ON {table} \
+                     WHEN NEW.product_id = 'boom' \
+                     BEGIN SELECT RAISE(ABORT, 'product boom is forbidden'); END"
+                ))
+                .await
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg_drop.take() else {
+            return;
+        };
+        // Dropping needs async I/O; do it on a thread with its own runtime so it also runs when a
+        // test panics.
+        let result = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let mut conn = admin_connection(&admin).await;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = result {
+            eprintln!("could not drop the test database: {e}");
+        }
+    }
+}
+
+/// Generates `sqlite::<name>` and `postgres::<name>` tests that call `<name>(Backend)`.
+macro_rules! for_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+for_both_backends!(
+    store_then_duplicate,
+    concurrent_saves_of_one_uuid,
+    derived_rows_have_the_right_columns,
+    time_columns_are_queryable,
+    newest_state_wins,
+    concurrent_states_keep_the_newest,
+    notification_without_derived_rows,
+    rejection_row,
+    migrate_twice_is_harmless,
+    concurrent_migrate,
+    ready_only_after_migrate,
+    failed_transaction_row_leaves_nothing,
+    failed_subscription_row_leaves_nothing,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// 2026-11-29T18:27:38.123Z
+const RECEIVED: i64 = 1_795_976_858_123;
+/// 2026-11-29T18:27:37.001Z
+const SIGNED: i64 = 1_795_976_857_001;
+const PURCHASE: i64 = 1_793_298_457_999;
+const ORIGINAL_PURCHASE: i64 = 1_764_354_000_000;
+const EXPIRES: i64 = 1_795_976_857_000;
+const GRACE_EXPIRES: i64 = 1_796_408_857_500;
+const REVOKED: i64 = 1_795_000_000_010;
+
+/// What SQL should show for `ms`: `YYYY-MM-DDTHH:MM:SS.mmmZ`, computed independently of SQL.
+fn iso(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .expect("time in range");
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    .expect("format")
+}
+
+fn transaction(transaction_id: &str, original: &str, signed: i64, uuid: &str) -> TransactionRow {
+    TransactionRow {
+        transaction_id: transaction_id.to_string(),
+        original_transaction_id: Some(original.to_string()),
+        bundle_id: Some("com.example.app".into()),
+        product_id: Some("com.example.monthly".into()),
+        product_type: Some("Auto-Renewable Subscription".into()),
+        purchase_date: Some(PURCHASE),
+        original_purchase_date: Some(ORIGINAL_PURCHASE),
+        expires_date: Some(EXPIRES),
+        revocation_date: Some(REVOKED),
+        revocation_reason: Some(1),
+        revocation_type: Some("REFUND_FULL".into()),
+        environment: Some("Sandbox".into()),
+        app_account_token: Some("7e3fb20b-4cdb-47cc-936d-99d65f608138".into()),
+        in_app_ownership_type: Some("PURCHASED".into()),
+        transaction_reason: Some("RENEWAL".into()),
+        web_order_line_item_id: Some("2000000012345678".into()),
+        storefront: Some("USA".into()),
+        price: Some(9_990),
+        currency: Some("USD".into()),
+        quantity: Some(1),
+        offer_type: Some(2),
+        offer_identifier: Some("winback".into()),
+        signed_date: signed,
+        last_notification_uuid: uuid.to_string(),
+        payload: json!({
+            "transactionId": transaction_id,
+            "originalTransactionId": original,
+            "signedDate": signed,
+            "unknownFutureField": {"kept": true, "ünïcode": "✓"}
+        }),
+    }
+}
+
+fn subscription(original: &str, signed: i64, uuid: &str, status: i64) -> SubscriptionRow {
+    SubscriptionRow {
+        original_transaction_id: original.to_string(),
+        bundle_id: Some("com.example.app".into()),
+        environment: Some("Sandbox".into()),
+        status: Some(status),
+        product_id: Some("com.example.monthly".into()),
+        auto_renew_product_id: Some("com.example.yearly".into()),
+        auto_renew_status: Some(1),
+        expires_date: Some(EXPIRES),
+        grace_period_expires_date: Some(GRACE_EXPIRES),
+        is_in_billing_retry_period: Some(true),
+        expiration_intent: Some(2),
+        app_account_token: Some("7e3fb20b-4cdb-47cc-936d-99d65f608138".into()),
+        signed_date: signed,
+        last_notification_uuid: uuid.to_string(),
+        last_notification_type: "DID_RENEW".into(),
+        last_subtype: Some("BILLING_RECOVERY".into()),
+        renewal_info: Some(json!({"autoRenewStatus": 1, "signedDate": signed})),
+    }
+}
+
+/// A V2 notification for `original` signed at `signed`, carrying a transaction `<original>-t`
+/// and a subscription state with `status`.
+fn notification(uuid: &str, original: &str, signed: i64, status: i64) -> NewNotification {
+    NewNotification {
+        notification_uuid: uuid.to_string(),
+        notification_type: "DID_RENEW".into(),
+        subtype: Some("BILLING_RECOVERY".into()),
+        version: "2.0".into(),
+        environment: Some("Sandbox".into()),
+        bundle_id: Some("com.example.app".into()),
+        app_apple_id: Some(1_234_567_890),
+        signed_date: Some(signed),
+        received_at: RECEIVED,
+        source_address: "17.0.0.5".into(),
+        transaction_id: Some(format!("{original}-t")),
+        original_transaction_id: Some(original.to_string()),
+        verified_by: "apple-root-ca-g3".into(),
+        raw_body: format!("{{\"signedPayload\":\"{uuid}.{signed}\"}}\n").into_bytes(),
+        payload: json!({
+            "notificationType": "DID_RENEW",
+            "notificationUUID": uuid,
+            "data": {"status": status, "signedDate": signed},
+        }),
+        transaction: Some(transaction(&format!("{original}-t"), original, signed, uuid)),
+        subscription: Some(subscription(original, signed, uuid, status)),
+    }
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn save(store: &Arc<dyn Store>, n: &NewNotification) -> SaveOutcome {
+    store
+        .save_notification(n)
+        .await
+        .unwrap_or_else(|e| panic!("save {}: {e}", n.notification_uuid))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests run against both backends
+// ---------------------------------------------------------------------------------------------
+
+async fn store_then_duplicate(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    let id = uuid();
+    let first = notification(&id, "1000", SIGNED, 1);
+    assert_eq!(save(&store, &first).await, SaveOutcome::Stored);
+
+    // Same UUID, different content everywhere: nothing may change.
+    let mut again = notification(&id, "1000", SIGNED + 60_000, 5);
+    again.payload = json!({"different": true});
+    again.raw_body = b"different body".to_vec();
+    again.notification_type = "REFUND".into();
+    assert_eq!(save(&store, &again).await, SaveOutcome::Duplicate);
+    assert_eq!(save(&store, &first).await, SaveOutcome::Duplicate);
+
+    assert_eq!(db.rows("notifications").await, 1);
+    assert_eq!(db.rows("transactions").await, 1);
+    assert_eq!(db.rows("subscriptions").await, 1);
+    let row = db
+        .row(&format!(
+            "SELECT notification_type, {}, {} FROM notifications",
+            db.t("payload"),
+            db.ts("signed_date")
+        ))
+        .await;
+    assert_eq!(row[0].as_deref(), Some("DID_RENEW"));
+    assert_eq!(
+        serde_json::from_str::<Value>(row[1].as_deref().unwrap()).unwrap(),
+        first.payload
+    );
+    assert_eq!(row[2], Some(iso(SIGNED)));
+    assert_eq!(
+        db.bytes("SELECT raw_body FROM notifications").await,
+        first.raw_body
+    );
+    assert_eq!(
+        db.text(&format!("SELECT {} FROM subscriptions", db.t("status")))
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        db.text(&format!("SELECT {} FROM transactions", db.ts("signed_date")))
+            .await,
+        Some(iso(SIGNED))
+    );
+    store.close().await;
+}
+
+async fn concurrent_saves_of_one_uuid(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    let n = notification(&uuid(), "2000", SIGNED, 1);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            let n = n.clone();
+            tokio::spawn(async move { store.save_notification(&n).await })
+        })
+        .collect();
+    let mut stored = 0;
+    let mut duplicate = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(SaveOutcome::Stored) => stored += 1,
+            Ok(SaveOutcome::Duplicate) => duplicate += 1,
+            Err(e) => panic!("a concurrent save failed: {e}"),
+        }
+    }
+    assert_eq!((stored, duplicate), (1, 19));
+    assert_eq!(db.rows("notifications").await, 1);
+    assert_eq!(db.rows("transactions").await, 1);
+    assert_eq!(db.rows("subscriptions").await, 1);
+    store.close().await;
+}
+
+async fn derived_rows_have_the_right_columns(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    let id = uuid();
+    let n = notification(&id, "3000", SIGNED, 4);
+    assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+
+    let notif = db
+        .row(&format!(
+            "SELECT notification_uuid, notification_type, subtype, version, environment,
+                    bundle_id, {}, {}, {}, source_address, transaction_id,
+                    original_transaction_id, verified_by, {}
+             FROM notifications",
+            db.t("app_apple_id"),
+            db.ts("signed_date"),
+            db.ts("received_at"),
+            db.t("id"),
+        ))
+        .await;
+    let expected = [
+        Some(id.clone()),
+        Some("DID_RENEW".into()),
+        Some("BILLING_RECOVERY".into()),
+        Some("2.0".into()),
+        Some("Sandbox".into()),
+        Some("com.example.app".into()),
+        Some("1234567890".into()),
+        Some("2026-11-29T18:27:37.001Z".into()),
+        Some("2026-11-29T18:27:38.123Z".into()),
+        Some("17.0.0.5".into()),
+        Some("3000-t".into()),
+        Some("3000".into()),
+        Some("apple-root-ca-g3".into()),
+    ];
+    assert_eq!(&notif[..13], &expected[..]);
+    assert!(notif[13].is_some(), "id is assigned");
+    assert_eq!(
+        db.bytes("SELECT raw_body FROM notifications").await,
+        n.raw_body
+    );
+    assert_eq!(
+        db.json(&format!("SELECT {} FROM notifications", db.t("payload")))
+            .await,
+        Some(n.payload.clone())
+    );
+
+    let t = n.transaction.as_ref().unwrap();
+    let tx = db
+        .row(&format!(
+            "SELECT transaction_id, original_transaction_id, bundle_id, product_id, product_type,
+                    {}, {}, {}, {}, {}, revocation_type, environment, app_account_token,
+                    in_app_ownership_type, transaction_reason, web_order_line_item_id, storefront,
+                    {}, currency, {}, {}, offer_identifier, {}, last_notification_uuid, {}
+             FROM transactions",
+            db.ts("purchase_date"),
+            db.ts("original_purchase_date"),
+            db.ts("expires_date"),
+            db.ts("revocation_date"),
+            db.t("revocation_reason"),
+            db.t("price"),
+            db.t("quantity"),
+            db.t("offer_type"),
+            db.ts("signed_date"),
+            db.ts("updated_at"),
+        ))
+        .await;
+    let expected: Vec<Option<String>> = vec![
+        Some("3000-t".into()),
+        Some("3000".into()),
+        Some("com.example.app".into()),
+        Some("com.example.monthly".into()),
+        Some("Auto-Renewable Subscription".into()),
+        Some(iso(PURCHASE)),
+        Some(iso(ORIGINAL_PURCHASE)),
+        Some(iso(EXPIRES)),
+        Some(iso(REVOKED)),
+        Some("1".into()),
+        Some("REFUND_FULL".into()),
+        Some("Sandbox".into()),
+        Some("7e3fb20b-4cdb-47cc-936d-99d65f608138".into()),
+        Some("PURCHASED".into()),
+        Some("RENEWAL".into()),
+        Some("2000000012345678".into()),
+        Some("USA".into()),
+        Some("9990".into()),
+        Some("USD".into()),
+        Some("1".into()),
+        Some("2".into()),
+        Some("winback".into()),
+        Some(iso(SIGNED)),
+        Some(id.clone()),
+    ];
+    assert_eq!(&tx[..24], &expected[..]);
+    assert_iso_now(tx[24].as_deref());
+    assert_eq!(
+        db.json(&format!("SELECT {} FROM transactions", db.t("payload")))
+            .await,
+        Some(t.payload.clone())
+    );
+
+    let s = n.subscription.as_ref().unwrap();
+    let sub = db
+        .row(&format!(
+            "SELECT original_transaction_id, bundle_id, environment, {}, product_id,
+                    auto_renew_product_id, {}, {}, {}, {}, {}, app_account_token, {},
+                    last_notification_uuid, last_notification_type, last_subtype, {}
+             FROM subscriptions",
+            db.t("status"),
+            db.t("auto_renew_status"),
+            db.ts("expires_date"),
+            db.ts("grace_period_expires_date"),
+            db.b("is_in_billing_retry_period"),
+            db.t("expiration_intent"),
+            db.ts("signed_date"),
+            db.ts("updated_at"),
+        ))
+        .await;
+    let expected: Vec<Option<String>> = vec![
+        Some("3000".into()),
+        Some("com.example.app".into()),
+        Some("Sandbox".into()),
+        Some("4".into()),
+        Some("com.example.monthly".into()),
+        Some("com.example.yearly".into()),
+        Some("1".into()),
+        Some(iso(EXPIRES)),
+        Some(iso(GRACE_EXPIRES)),
+        Some("true".into()),
+        Some("2".into()),
+        Some("7e3fb20b-4cdb-47cc-936d-99d65f608138".into()),
+        Some(iso(SIGNED)),
+        Some(id.clone()),
+        Some("DID_RENEW".into()),
+        Some("BILLING_RECOVERY".into()),
+    ];
+    assert_eq!(&sub[..16], &expected[..]);
+    assert_iso_now(sub[16].as_deref());
+    assert_eq!(
+        db.json(&format!("SELECT {} FROM subscriptions", db.t("renewal_info")))
+            .await,
+        s.renewal_info.clone()
+    );
+
+    // The column types are the native ones.
+    match backend {
+        Backend::Postgres => {
+            let types = db
+                .texts(
+                    "SELECT table_name || '.' || column_name || ':' || data_type
+                     FROM information_schema.columns
+                     WHERE table_schema = current_schema()
+                       AND column_name IN ('received_at', 'signed_date', 'payload', 'raw_body',
+                                           'is_in_billing_retry_period', 'renewal_info', 'status')
+                     ORDER BY 1",
+                )
+                .await
+                .into_iter()
+                .map(|r| r[0].clone().unwrap())
+                .collect::<Vec<_>>();
+            assert_eq!(
+                types,
+                [
+                    "notifications.payload:jsonb",
+                    "notifications.raw_body:bytea",
+                    "notifications.received_at:timestamp with time zone",
+                    "notifications.signed_date:timestamp with time zone",
+                    "rejected_notifications.raw_body:bytea",
+                    "rejected_notifications.received_at:timestamp with time zone",
+                    "subscriptions.is_in_billing_retry_period:boolean",
+                    "subscriptions.renewal_info:jsonb",
+                    "subscriptions.signed_date:timestamp with time zone",
+                    "subscriptions.status:integer",
+                    "transactions.payload:jsonb",
+                    "transactions.signed_date:timestamp with time zone",
+                ]
+            );
+        }
+        Backend::Sqlite => {
+            let types = db
+                .row(
+                    "SELECT typeof(n.received_at), typeof(n.raw_body), typeof(n.payload),
+                            typeof(n.app_apple_id), typeof(s.status),
+                            typeof(s.is_in_billing_retry_period), CAST(s.is_in_billing_retry_period AS TEXT)
+                     FROM notifications n, subscriptions s",
+                )
+                .await;
+            assert_eq!(
+                types,
+                ["text", "blob", "text", "integer", "integer", "integer", "1"]
+                    .map(|s| Some(s.to_string()))
+            );
+        }
+    }
+    store.close().await;
+}
+
+/// `updated_at` is the time of the write: a well-formed time within a day of the test clock.
+fn assert_iso_now(value: Option<&str>) {
+    let value = value.expect("updated_at is set");
+    let parsed = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("updated_at {value:?}: {e}"));
+    assert_eq!(value.len(), "2026-11-29T18:27:38.123Z".len(), "{value}");
+    assert!(value.ends_with('Z'), "{value}");
+    let age = (time::OffsetDateTime::now_utc() - parsed).abs();
+    assert!(age < time::Duration::days(1), "updated_at {value} is not now");
+}
+
+async fn time_columns_are_queryable(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    // Milliseconds at the edges of a second, across a day boundary, and the epoch itself.
+    let times = [
+        0,
+        1,
+        999,
+        1_795_996_799_999, // 2026-11-29T23:59:59.999Z
+        1_795_996_800_000, // 2026-11-30T00:00:00.000Z
+        RECEIVED,
+    ];
+    for (i, ms) in times.iter().enumerate() {
+        let mut n = notification(&uuid(), &format!("t{i}"), *ms, 1);
+        n.received_at = *ms;
+        n.transaction = None;
+        n.subscription = None;
+        assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+    }
+    let rendered = db
+        .texts(&format!(
+            "SELECT {}, {} FROM notifications ORDER BY received_at DESC",
+            db.ts("received_at"),
+            db.ts("signed_date")
+        ))
+        .await;
+    let mut expected: Vec<_> = times.iter().map(|ms| iso(*ms)).collect();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(
+        rendered
+            .iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert!(rendered.iter().all(|r| r[0] == r[1]));
+    assert_eq!(iso(1_795_996_799_999), "2026-11-29T23:59:59.999Z");
+
+    // Per-day counts and range queries, the way people will query.
+    let (by_day, in_range) = match backend {
+        Backend::Postgres => (
+            "SELECT to_char((received_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') || '=' || COUNT(*)
+             FROM notifications GROUP BY 1 ORDER BY 1",
+            "SELECT COUNT(*) FROM notifications
+             WHERE received_at >= '2026-11-29T00:00:00Z' AND received_at < '2026-11-30T00:00:00Z'",
+        ),
+        Backend::Sqlite => (
+            "SELECT date(received_at) || '=' || COUNT(*)
+             FROM notifications GROUP BY date(received_at) ORDER BY 1",
+            "SELECT COUNT(*) FROM notifications
+             WHERE received_at >= '2026-11-29T00:00:00.000Z' AND received_at < '2026-11-30T00:00:00.000Z'",
+        ),
+    };
+    let days: Vec<_> = db
+        .texts(by_day)
+        .await
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
+    assert_eq!(days, ["1970-01-01=3", "2026-11-29=2", "2026-11-30=1"]);
+    assert_eq!(db.count(in_range).await, 2);
+
+    // Back to milliseconds, exactly.
+    let back = match backend {
+        Backend::Postgres => {
+            "SELECT CAST((extract(epoch FROM received_at) * 1000)::bigint AS TEXT)
+             FROM notifications ORDER BY received_at"
+        }
+        Backend::Sqlite => {
+            "SELECT CAST(CAST(round((julianday(received_at) - 2440587.5) * 86400000) AS INTEGER) AS TEXT)
+             FROM notifications ORDER BY received_at"
+        }
+    };
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    assert_eq!(
+        db.texts(back)
+            .await
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect::<Vec<_>>(),
+        sorted.iter().map(|ms| ms.to_string()).collect::<Vec<_>>()
+    );
+    store.close().await;
+}
+
+async fn newest_state_wins(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    let state = || async {
+        db.row(&format!(
+            "SELECT {}, s.last_notification_uuid, {}, t.last_notification_uuid, {}
+             FROM subscriptions s JOIN transactions t
+               ON t.original_transaction_id = s.original_transaction_id
+             WHERE s.original_transaction_id = '4000'",
+            db.t("s.status"),
+            db.ts("s.signed_date"),
+            db.t("t.price"),
+        ))
+        .await
+    };
+
+    // Newer first (status 1, price 100)...
+    let newer_id = uuid();
+    let mut newer = notification(&newer_id, "4000", SIGNED, 1);
+    newer.transaction.as_mut().unwrap().price = Some(100);
+    assert_eq!(save(&store, &newer).await, SaveOutcome::Stored);
+
+    // ...then an older one (status 2, price 200), delivered late: stored as an event, but the
+    // derived state stays the newer one.
+    let older_id = uuid();
+    let mut older = notification(&older_id, "4000", SIGNED - 1, 2);
+    older.transaction.as_mut().unwrap().price = Some(200);
+    assert_eq!(save(&store, &older).await, SaveOutcome::Stored);
+    assert_eq!(
+        state().await,
+        vec![
+            Some("1".into()),
+            Some(newer_id.clone()),
+            Some(iso(SIGNED)),
+            Some(newer_id.clone()),
+            Some("100".into())
+        ]
+    );
+    assert_eq!(db.rows("notifications").await, 2);
+
+    // A still newer one does update (status 5, price 300).
+    let newest_id = uuid();
+    let mut newest = notification(&newest_id, "4000", SIGNED + 1, 5);
+    newest.transaction.as_mut().unwrap().price = Some(300);
+    assert_eq!(save(&store, &newest).await, SaveOutcome::Stored);
+    assert_eq!(
+        state().await,
+        vec![
+            Some("5".into()),
+            Some(newest_id.clone()),
+            Some(iso(SIGNED + 1)),
+            Some(newest_id.clone()),
+            Some("300".into())
+        ]
+    );
+    assert_eq!(db.rows("notifications").await, 3);
+    assert_eq!(db.rows("transactions").await, 1);
+    assert_eq!(db.rows("subscriptions").await, 1);
+    store.close().await;
+}
+
+async fn concurrent_states_keep_the_newest(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    // 30 different notifications for one subscription, saved at once in a scrambled order.
+    let mut offsets: Vec<i64> = (0..30).map(|i| (i * 17) % 30).collect();
+    offsets.rotate_left(7);
+    let tasks: Vec<_> = offsets
+        .iter()
+        .map(|offset| {
+            let store = store.clone();
+            let n = notification(&uuid(), "5000", SIGNED + offset, 1 + offset % 5);
+            tokio::spawn(async move { store.save_notification(&n).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(
+            task.await.expect("task").expect("save"),
+            SaveOutcome::Stored
+        );
+    }
+    assert_eq!(db.rows("notifications").await, 30);
+    assert_eq!(
+        db.row(&format!(
+            "SELECT {}, {} FROM subscriptions",
+            db.ts("signed_date"),
+            db.t("status")
+        ))
+        .await,
+        vec![Some(iso(SIGNED + 29)), Some((1 + 29 % 5).to_string())]
+    );
+    assert_eq!(
+        db.text(&format!("SELECT {} FROM transactions", db.ts("signed_date")))
+            .await,
+        Some(iso(SIGNED + 29))
+    );
+    store.close().await;
+}
+
+async fn notification_without_derived_rows(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    // A V1-style notification: no signedDate, no environment, nothing derived.
+    let n = NewNotification {
+        notification_uuid: uuid(),
+        notification_type: "TEST".into(),
+        subtype: None,
+        version: "1".into(),
+        environment: None,
+        bundle_id: None,
+        app_apple_id: None,
+        signed_date: None,
+        received_at: RECEIVED,
+        source_address: "2001:db8::1".into(),
+        transaction_id: None,
+        original_transaction_id: None,
+        verified_by: "v1-shared-secret".into(),
+        raw_body: vec![0, 159, 146, 150, 255, b'{', b'}'],
+        payload: json!({}),
+        transaction: None,
+        subscription: None,
+    };
+    assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+    assert_eq!(db.rows("notifications").await, 1);
+    assert_eq!(db.rows("transactions").await, 0);
+    assert_eq!(db.rows("subscriptions").await, 0);
+    assert_eq!(
+        db.row(&format!(
+            "SELECT version, subtype, environment, bundle_id, {}, {}, {}, transaction_id,
+                    original_transaction_id, verified_by, source_address
+             FROM notifications",
+            db.t("app_apple_id"),
+            db.ts("signed_date"),
+            db.ts("received_at"),
+        ))
+        .await,
+        vec![
+            Some("1".into()),
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(iso(RECEIVED)),
+            None,
+            None,
+            Some("v1-shared-secret".into()),
+            Some("2001:db8::1".into()),
+        ]
+    );
+    assert_eq!(
+        db.bytes("SELECT raw_body FROM notifications").await,
+        n.raw_body
+    );
+    assert_eq!(
+        db.json(&format!("SELECT {} FROM notifications", db.t("payload")))
+            .await,
+        Some(json!({}))
+    );
+    store.close().await;
+}
+
+async fn rejection_row(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    let r = Rejection {
+        received_at: RECEIVED,
+        source_address: "17.0.0.9".into(),
+        reason: "CHAIN_INVALID: certificate expired".into(),
+        http_status: 422,
+        raw_body: vec![b'x', 0, 0xff, b'\n'],
+    };
+    store.save_rejection(&r).await.expect("save rejection");
+    store.save_rejection(&r).await.expect("save it again");
+    assert_eq!(db.rows("rejected_notifications").await, 2);
+    assert_eq!(db.rows("notifications").await, 0);
+    let rows = db
+        .texts(&format!(
+            "SELECT {}, {}, source_address, reason, {} FROM rejected_notifications ORDER BY id",
+            db.t("id"),
+            db.ts("received_at"),
+            db.t("http_status"),
+        ))
+        .await;
+    assert_eq!(rows.len(), 2);
+    assert_ne!(rows[0][0], rows[1][0], "each rejection has its own id");
+    for row in &rows {
+        assert_eq!(
+            &row[1..],
+            &[
+                Some("2026-11-29T18:27:38.123Z".to_string()),
+                Some("17.0.0.9".into()),
+                Some("CHAIN_INVALID: certificate expired".into()),
+                Some("422".into()),
+            ]
+        );
+    }
+    assert_eq!(
+        db.bytes("SELECT raw_body FROM rejected_notifications ORDER BY id LIMIT 1")
+            .await,
+        r.raw_body
+    );
+    store.close().await;
+}
+
+async fn migrate_twice_is_harmless(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    let n = notification(&uuid(), "6000", SIGNED, 1);
+    assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+    store.migrate().await.expect("second migrate");
+    // A second process (another store) migrating again is harmless too.
+    let other = db.store().await;
+    other.migrate().await.expect("migrate from another store");
+    assert!(other.ready().await.expect("ready"));
+    assert_eq!(db.rows("notifications").await, 1);
+    assert_eq!(save(&store, &n).await, SaveOutcome::Duplicate);
+    store.close().await;
+    other.close().await;
+}
+
+async fn concurrent_migrate(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let a = db.store().await;
+    let b = db.store().await;
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+    ra.expect("first concurrent migrate");
+    rb.expect("second concurrent migrate");
+    assert!(a.ready().await.expect("ready a"));
+    assert!(b.ready().await.expect("ready b"));
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM _sqlx_migrations").await,
+        1,
+        "each migration recorded once"
+    );
+    assert_eq!(
+        save(&a, &notification(&uuid(), "7000", SIGNED, 1)).await,
+        SaveOutcome::Stored
+    );
+    a.close().await;
+    b.close().await;
+}
+
+async fn ready_only_after_migrate(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    match store.ready().await {
+        Ok(false) | Err(_) => {}
+        Ok(true) => panic!("ready() on an unmigrated database"),
+    }
+    store.migrate().await.expect("migrate");
+    assert!(store.ready().await.expect("ready"));
+
+    // A failed migration record is not "applied".
+    db.exec("UPDATE _sqlx_migrations SET success = FALSE").await;
+    assert!(!store.ready().await.expect("ready with a failed migration"));
+    db.exec("UPDATE _sqlx_migrations SET success = TRUE").await;
+    assert!(store.ready().await.expect("ready again"));
+
+    // A closed store is not ready.
+    store.close().await;
+    assert!(!matches!(store.ready().await, Ok(true)));
+}
+
+async fn failed_transaction_row_leaves_nothing(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    db.forbid_boom("transactions").await;
+    let id = uuid();
+    let mut n = notification(&id, "8000", SIGNED, 1);
+    n.transaction.as_mut().unwrap().product_id = Some("boom".into());
+    match store.save_notification(&n).await {
+        Err(StoreError::Database(_)) => {}
+        other => panic!("expected a database error, got {other:?}"),
+    }
+    assert_eq!(db.rows("notifications").await, 0, "no half-written event");
+    assert_eq!(db.rows("transactions").await, 0);
+    assert_eq!(db.rows("subscriptions").await, 0);
+
+    // The UUID was not consumed: Apple's retry is stored in full.
+    n.transaction.as_mut().unwrap().product_id = Some("com.example.monthly".into());
+    assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+    assert_eq!(db.rows("notifications").await, 1);
+    assert_eq!(db.rows("transactions").await, 1);
+    assert_eq!(db.rows("subscriptions").await, 1);
+    store.close().await;
+}
+
+async fn failed_subscription_row_leaves_nothing(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    db.forbid_boom("subscriptions").await;
+    let mut n = notification(&uuid(), "8100", SIGNED, 1);
+    n.subscription.as_mut().unwrap().product_id = Some("boom".into());
+    match store.save_notification(&n).await {
+        Err(StoreError::Database(_)) => {}
+        other => panic!("expected a database error, got {other:?}"),
+    }
+    // The last statement failed: the event and the transaction row before it are gone too.
+    assert_eq!(db.rows("notifications").await, 0);
+    assert_eq!(db.rows("transactions").await, 0);
+    assert_eq!(db.rows("subscriptions").await, 0);
+    n.subscription.as_mut().unwrap().product_id = None;
+    assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+    assert_eq!(db.rows("subscriptions").await, 1);
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend-specific and backend-independent tests
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sqlite_connection_is_durable_and_waits_for_writers() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = store::sqlite::SqliteStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .expect("connect");
+    let mut conn = store.pool().acquire().await.expect("acquire");
+    let mut pragma = async |name: &str| -> String {
+        let row = sqlx::query(&format!("PRAGMA {name}"))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("PRAGMA {name}: {e}"));
+        match row.try_get::<String, _>(0) {
+            Ok(s) => s,
+            Err(_) => row.get::<i64, _>(0).to_string(),
+        }
+    };
+    assert_eq!(pragma("journal_mode").await, "wal");
+    assert_eq!(pragma("synchronous").await, "2", "synchronous = FULL");
+    assert_eq!(pragma("foreign_keys").await, "1");
+    assert_eq!(pragma("busy_timeout").await, "5000");
+    drop(conn);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_file_is_created_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    assert!(!path.exists());
+    let store = store::connect(
+        &format!("sqlite:{}", path.display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .expect("connect");
+    store.migrate().await.expect("migrate");
+    assert!(store.ready().await.unwrap());
+    assert!(path.exists());
+    store.close().await;
+
+    let missing_dir = dir.path().join("no/such/dir/x.db");
+    let err = store::connect(
+        &format!("sqlite://{}", missing_dir.display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .expect_err("a file in a missing directory cannot be created");
+    assert!(matches!(err, StoreError::Database(_)), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_works() {
+    let store = store::connect("sqlite::memory:", &StoreOptions::default())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    let tasks: Vec<_> = (0..5)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .save_notification(&notification(&uuid(), &format!("m{i}"), SIGNED, 1))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), SaveOutcome::Stored);
+    }
+    assert!(store.ready().await.unwrap());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_unreachable_is_a_clear_error_without_the_password() {
+    let options = StoreOptions {
+        max_connections: 2,
+        acquire_timeout: Duration::from_millis(500),
+    };
+    // Port 1 on loopback: nothing listens there.
+    let url = "postgres://asnd:hunter2-secret@127.0.0.1:1/asnd";
+    let started = std::time::Instant::now();
+    let err = store::connect(url, &options)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded wait");
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.to_lowercase().contains("refused") || text.contains("timed out"),
+        "the cause is named: {text}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_wrong_database_is_an_error() {
+    let url = with_database(&admin_url(), "asnd_test_does_not_exist");
+    // Make sure the server itself is reachable, so this test proves something.
+    drop(admin_connection(&admin_url()).await);
+    let err = store::connect(&url, &StoreOptions::default())
+        .await
+        .expect_err("no such database");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_store_debug_hides_the_password() {
+    let admin = admin_url();
+    drop(admin_connection(&admin).await);
+    // The server trusts local connections, so a made-up password is accepted and ignored.
+    let with_password = admin.replacen("postgres@", "postgres:hunter2@", 1);
+    let store = store::connect(&with_password, &StoreOptions::default())
+        .await
+        .expect("connect");
+    let debug = format!("{store:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgresql_scheme_is_accepted() {
+    let admin = admin_url();
+    drop(admin_connection(&admin).await);
+    let url = admin.replacen("postgres://", "postgresql://", 1);
+    let store = store::connect(&url, &StoreOptions::default())
+        .await
+        .expect("postgresql:// connects");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn unknown_url_scheme_is_an_error() {
+    for url in [
+        "mysql://root:hunter2@localhost/asnd",
+        "http://example.com",
+        "asnd.db",
+        "",
+    ] {
+        match store::connect(url, &StoreOptions::default()).await {
+            Err(StoreError::Url(shown)) => {
+                assert!(!shown.contains("hunter2"), "{shown}");
+                let message = StoreError::Url(shown).to_string();
+                assert!(message.contains("postgres://"), "{message}");
+                assert!(!message.contains("hunter2"), "{message}");
+            }
+            other => panic!("{url:?}: expected a URL error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn redact_url_hides_passwords() {
+    use store::redact_url;
+    assert_eq!(
+        redact_url("postgres://asnd:hunter2@db.example:5432/asnd"),
+        "postgres://asnd:***@db.example:5432/asnd"
+    );
+    assert_eq!(
+        redact_url("postgresql://asnd:p%40ss:w@rd@db/asnd?sslmode=require"),
+        "postgresql://asnd:***@db/asnd?sslmode=require"
+    );
+    assert_eq!(
+        redact_url("postgres://asnd@db/asnd"),
+        "postgres://asnd@db/asnd"
+    );
+    assert_eq!(
+        redact_url("sqlite:///var/lib/asnd/asnd.db"),
+        "sqlite:///var/lib/asnd/asnd.db"
+    );
+    assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+    let in_query = redact_url("postgres://db/asnd?user=asnd&password=hunter2&sslmode=require");
+    assert!(!in_query.contains("hunter2"), "{in_query}");
+    assert!(in_query.contains("sslmode=require"), "{in_query}");
+    let both = redact_url("postgres://u:hunter2@db/asnd?password=hunter3");
+    assert!(!both.contains("hunter2") && !both.contains("hunter3"), "{both}");
+}
+
+#[test]
+fn with_database_replaces_the_path() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}
