@@ -599,19 +599,16 @@ pub fn load_tls_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKe
     }
 }
 
-/// `url` with the password of its user part and any `password=` parameter replaced by `***`.
+/// `url` with the password of its user part and the value of any `password=` parameter replaced by
+/// `***`. Errs towards hiding too much: a malformed URL must not leak its password either.
 fn redact_url(url: &str) -> String {
-    let (base, query) = match url.find(['?', '#']) {
-        Some(i) => url.split_at(i),
-        None => (url, ""),
-    };
     let mut out = String::with_capacity(url.len());
-    match base.find("://") {
+    match url.find("://") {
         Some(s) => {
-            let (scheme, rest) = base.split_at(s + 3);
+            let (scheme, rest) = url.split_at(s + 3);
             out.push_str(scheme);
-            // The user part ends at the last '@' (an unescaped '@' or '/' in a password must not
-            // leak it); an absolute SQLite path ("sqlite:///a@b") has none.
+            // The user part ends at the last '@', so that an unescaped '@', '/', '?' or '#' in a
+            // password cannot leak it; an absolute SQLite path ("sqlite:///a@b") has none.
             match rest.rfind('@').filter(|_| !rest.starts_with('/')) {
                 Some(at) => {
                     let user_info = &rest[..at];
@@ -627,27 +624,18 @@ fn redact_url(url: &str) -> String {
                 None => out.push_str(rest),
             }
         }
-        None => out.push_str(base),
+        None => out.push_str(url),
     }
-    if let Some(params) = query.strip_prefix('?') {
-        let (params, fragment) = match params.find('#') {
-            Some(i) => params.split_at(i),
-            None => (params, ""),
-        };
-        out.push('?');
-        let redacted: Vec<String> = params
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
-                    format!("{name}=***")
-                }
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out.push_str(&redacted.join("&"));
-        out.push_str(fragment);
-    } else {
-        out.push_str(query);
+    // `password=` parameters, in a query string or a `key=value` connection string alike.
+    const NEEDLE: &str = "password=";
+    let mut from = 0;
+    while let Some(found) = out[from..].to_ascii_lowercase().find(NEEDLE) {
+        let start = from + found + NEEDLE.len();
+        let end = out[start..]
+            .find(['&', ' ', '#', ';'])
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+        from = start + 3;
     }
     out
 }
@@ -879,7 +867,7 @@ fn override_value(o: &Override) -> Result<Value, ConfigError> {
         }
         Probed::NoSuchPath { at, found } => {
             let what = match &o.path[at] {
-                Seg::Index(_) => "an index",
+                Seg::Index(_) => "numbered entries",
                 Seg::Key(_) => "keys",
             };
             return Err(ConfigError::env(
@@ -1002,7 +990,7 @@ fn set_in(root: &mut Value, path: &[Seg], value: Value, pad: bool) -> Result<(),
                     dotted(&path[..depth]),
                     other.type_str(),
                     match seg {
-                        Seg::Index(_) => "index",
+                        Seg::Index(_) => "numbered entries",
                         Seg::Key(_) => "keys",
                     }
                 ));
@@ -1445,8 +1433,10 @@ environments = ["Production", "Sandbox"]
                 environments: vec!["Production".into(), "Sandbox".into()],
             }]
         );
-        let mut expected = Config::default();
-        expected.apps = config.apps.clone();
+        let expected = Config {
+            apps: config.apps.clone(),
+            ..Config::default()
+        };
         assert_eq!(config, expected);
     }
 
@@ -1741,7 +1731,7 @@ environments = ["Production", "Sandbox"]
             .to_string();
         assert_eq!(
             err,
-            "environment variable ASND_SERVER__0: `server` is a section and has no an index"
+            "environment variable ASND_SERVER__0: `server` is a section and has no numbered entries"
         );
     }
 
@@ -2118,6 +2108,15 @@ environments = ["Production", "Sandbox"]
             ),
             ("postgres://:pw@db", "postgres://:***@db"),
             ("not a url", "not a url"),
+            (
+                "host=db password=secret user=x",
+                "host=db password=*** user=x",
+            ),
+            ("postgres://u:pa#ss?w@db/x", "postgres://u:***@db/x"),
+            (
+                "postgres://db/x?user=a@b&Password=pw",
+                "postgres://db/x?user=a@b&Password=***",
+            ),
         ] {
             assert_eq!(redact_url(url), redacted, "{url}");
         }

@@ -1,0 +1,149 @@
+//! The `asnd` binary as an operator runs it: `serve --dev` from an empty folder, SIGHUP reloads
+//! the certificate, SIGTERM drains and exits cleanly, a bad configuration refuses to start, and
+//! `migrate` applies the schema.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::client;
+
+fn asnd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_asnd"))
+}
+
+/// Starts `asnd serve --dev` in `dir` on a free port and returns it with its URL.
+fn start_dev(dir: &Path) -> (Child, String) {
+    let mut child = asnd()
+        .args(["serve", "--dev"])
+        .current_dir(dir)
+        .env("ASND_SERVER__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("asnd printed its URL").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("notifications:") {
+            break rest.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < within, "asnd did not exit in {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = start_dev(dir.path());
+    assert!(url.starts_with("https://localhost:") && url.ends_with("/notifications"), "{url}");
+    for file in ["asnd.toml", "tls.pem", "tls.key", "asnd.db"] {
+        assert!(dir.path().join("asnd-dev").join(file).exists(), "{file}");
+    }
+    let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
+    let der = rustls_pemfile::certs(&mut pem.as_slice()).next().unwrap().unwrap();
+    let health = url.replace("/notifications", "/healthz");
+    let http = client(der.as_ref());
+    assert_eq!(http.get(&health).send().await.unwrap().status().as_u16(), 200);
+    // Only Apple's root is trusted: Apple's own test data is refused and quarantined.
+    let mock = include_str!("fixtures/apple-mock/testNotification");
+    let resp = http.post(&url).body(format!("{{\"signedPayload\":\"{}\"}}", mock.trim())).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+
+    // A renewed certificate, then SIGHUP: new connections get it, no restart.
+    let renewed = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.path().join("asnd-dev/tls.pem"), renewed.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("asnd-dev/tls.key"), renewed.key_pair.serialize_pem()).unwrap();
+    signal(&child, "-HUP");
+    let fresh = client(renewed.cert.der());
+    let mut served = false;
+    for _ in 0..50 {
+        if fresh.get(&health).send().await.is_ok() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "the renewed certificate is served after SIGHUP");
+
+    signal(&child, "-TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(25));
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+
+    // A second start reuses the folder (same database, same config).
+    let (mut again, _) = start_dev(dir.path());
+    signal(&again, "-INT");
+    assert!(wait_exit(&mut again, Duration::from_secs(25)).success());
+}
+
+fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
+    let tls = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("tls.pem"), tls.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), tls.key_pair.serialize_pem()).unwrap();
+    let path = dir.join("asnd.toml");
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:8443\"\ntls_cert = \"{0}/tls.pem\"\ntls_key = \"{0}/tls.key\"\n[database]\nurl = \"sqlite://{0}/a.db\"\n{body}",
+        dir.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_bad_configuration_refuses_to_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n";
+    let cases = [
+        (format!("{app}[sources]\nallw = []\n"), "allw"),
+        ("".to_string(), "app"),
+        ("[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Production\"]\n".to_string(), "app_apple_id"),
+    ];
+    for (body, needle) in cases {
+        let path = write_config(dir.path(), &body);
+        let out = asnd().args(["serve", "--config"]).arg(&path).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    let path = write_config(dir.path(), app);
+    let out = asnd().args(["serve", "--config"]).arg(&path).env("ASND_SERVER__LISTEN", "0.0.0.0:80").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("443"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(dir.path().join("tls.key"), "garbage").unwrap();
+    let out = asnd().args(["serve", "--config"]).arg(&path).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls_key"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn migrate_applies_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n");
+    let out = asnd().args(["migrate", "--config"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("a.db").exists());
+    let again = asnd().args(["migrate", "--config"]).arg(&path).output().unwrap();
+    assert!(again.status.success(), "migrating twice is harmless");
+}

@@ -1,0 +1,151 @@
+//! The database goes away mid-run (a TCP proxy in front of PostgreSQL cuts every connection):
+//! requests answer 503, never 200 without a committed row, readiness turns 503; when the database
+//! returns, the same requests are stored exactly once.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::*;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// Forwards to PostgreSQL until cut; while cut, refuses new connections and kills open ones.
+struct CuttableProxy {
+    port: u16,
+    down: Arc<AtomicBool>,
+    cut: watch::Sender<u64>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: String) -> CuttableProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let (cut, cut_rx) = watch::channel(0u64);
+        let down2 = down.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                if down2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let mut cut_rx = cut_rx.clone();
+                cut_rx.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy { port, down, cut }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+fn upstream_addr() -> String {
+    let url = admin_url();
+    let after_at = url.rsplit_once('@').map_or(url.as_str(), |(_, h)| h);
+    let host_port = after_at.split('/').next().unwrap();
+    if host_port.contains(':') { host_port.to_string() } else { format!("{host_port}:5432") }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn database_outage_answers_503_and_loses_nothing() {
+    let fixture = Fixture::new();
+    let db = TestDb::new(Backend::Postgres, fixture.dir.path()).await;
+    let proxy = CuttableProxy::start(upstream_addr()).await;
+    let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+    let via_proxy = db_url(&format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port), &name);
+    let mut config = fixture.config(&via_proxy, LOOPBACK);
+    config.database.timeout = std::time::Duration::from_secs(1);
+    let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
+
+    let bodies: Vec<(String, String)> = (0..30)
+        .map(|i| {
+            let s = Sub { original_transaction_id: format!("30000000000{i:02}"), env: "Sandbox" };
+            let n = notification("DID_RENEW", None, &s, &format!("40000000000{i:02}"), now_ms(), Some(1));
+            (n["notificationUUID"].as_str().unwrap().to_string(), json!({"signedPayload": chain().sign(&n)}).to_string())
+        })
+        .collect();
+
+    // Ten go through; the database is cut while the other twenty are in flight.
+    let mut acknowledged = HashSet::new();
+    for (uuid, body) in &bodies[..10] {
+        assert_eq!(daemon.post(body.clone()).await.0, 200);
+        acknowledged.insert(uuid.clone());
+    }
+    let mut tasks = Vec::new();
+    for (uuid, body) in bodies[10..].iter().cloned() {
+        let client = daemon.client.clone();
+        let url = daemon.url("/notifications");
+        tasks.push(tokio::spawn(async move {
+            let resp = client.post(url).body(body).send().await.unwrap();
+            let retry_after = resp.headers().get("retry-after").is_some();
+            (uuid, resp.status().as_u16(), retry_after)
+        }));
+        if tasks.len() == 5 {
+            proxy.cut();
+        }
+    }
+    let mut refused = 0;
+    for t in tasks {
+        let (uuid, status, retry_after) = t.await.unwrap();
+        match status {
+            200 => {
+                acknowledged.insert(uuid);
+            }
+            503 => {
+                assert!(retry_after, "503 carries Retry-After");
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(refused > 0, "the outage was noticed");
+    let ready = daemon.client.get(daemon.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503, "not ready without a database");
+    let (status, reply) = daemon.post(bodies[29].1.clone()).await;
+    assert_eq!(status, 503, "{reply}");
+
+    // Every 200 has its committed row.
+    proxy.restore();
+    let stored: HashSet<String> = db.column("SELECT notification_uuid FROM notifications").await.into_iter().collect();
+    assert!(acknowledged.is_subset(&stored), "a request answered 200 without a committed row");
+
+    // Apple retries everything that was not acknowledged (and some that were): each stored once.
+    let mut ok = false;
+    for _ in 0..50 {
+        if daemon.client.get(daemon.url("/readyz")).send().await.unwrap().status().as_u16() == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "ready again once the database is back");
+    for (_, body) in &bodies {
+        let (status, reply) = daemon.post(body.clone()).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    assert_eq!(db.count("notifications").await, 30);
+    assert_eq!(db.count("transactions").await, 30);
+    assert_eq!(db.count("subscriptions").await, 30);
+    daemon.server.shutdown().await;
+    db.drop_db().await;
+}
