@@ -9,12 +9,14 @@
 //! matches no key is an error naming the variable.
 //!
 //! The value is read according to the type of the key it sets, learnt from the configuration types
-//! themselves (see [`probe`]): text keys take the value verbatim (`ASND_APPS__0__BUNDLE_ID=123` stays
+//! themselves (see `probe` below): text keys take the value verbatim (`ASND_APPS__0__BUNDLE_ID=123` stays
 //! the text "123"), numbers and booleans are parsed, lists are a TOML array (`["a", "b"]`) or, for
 //! lists of text, comma-separated (`17.0.0.0/8,10.0.0.0/8`), and a whole table can be given inline
 //! (`ASND_APPS__0='{ bundle_id = "x", environments = ["Sandbox"] }'`).
 //!
-//! Adding a key is adding a field: the unknown-key check and the environment mapping follow the types.
+//! Adding a key is adding a field (with a default): the unknown-key check and the environment mapping
+//! follow the types, including nested optional tables such as a future `[apps.api]` or `[admin]`.
+//! A field holding a secret must keep it out of `Debug` (as `DatabaseConfig` does for its URL).
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -1871,6 +1873,71 @@ environments = ["Production", "Sandbox"]
                 expected: &["bundle_id", "app_apple_id", "environments"]
             }
         );
+    }
+
+    #[test]
+    fn probe_follows_optional_nested_tables() {
+        // The shape later sections will have ([admin], [apps.api]): optional tables inside lists.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Outer {
+            admin: Option<Inner>,
+            apps: Vec<App>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct App {
+            api: Option<Inner>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Inner {
+            #[serde(with = "humantime_serde")]
+            interval: Duration,
+            secrets: Vec<String>,
+        }
+        let key = |s: &str| Seg::Key(s.to_owned());
+        assert_eq!(
+            probe::<Outer>(&[key("admin"), key("interval")]),
+            Probed::Found(Kind::String)
+        );
+        assert_eq!(
+            probe::<Outer>(&[key("apps"), Seg::Index(1), key("api"), key("secrets")]),
+            Probed::Found(Kind::Array)
+        );
+        assert_eq!(
+            probe::<Outer>(&[key("apps"), Seg::Index(1), key("api"), key("key")]),
+            Probed::UnknownKey {
+                at: 3,
+                expected: &["interval", "secrets"]
+            }
+        );
+    }
+
+    #[test]
+    fn load_reads_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("asnd.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.apps[0].bundle_id, "com.example.app");
+        std::fs::write(&path, "[server]\nbogus = 1\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "unknown key `server.bogus` in {}, line 2",
+                path.display()
+            )),
+            "{err}"
+        );
+        let missing = dir.path().join("missing.toml");
+        assert!(matches!(
+            Config::load(Some(&missing)),
+            Err(ConfigError::Read { .. })
+        ));
     }
 
     #[test]

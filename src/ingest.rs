@@ -18,9 +18,15 @@ use crate::store::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Committed: Apple may forget it.
-    Stored { uuid: String, notification_type: String },
+    Stored {
+        uuid: String,
+        notification_type: String,
+    },
     /// Already stored earlier: nothing changed, Apple may forget it.
-    Duplicate { uuid: String, notification_type: String },
+    Duplicate {
+        uuid: String,
+        notification_type: String,
+    },
     /// Not a notification body at all.
     BadRequest(String),
     /// A notification that did not verify; kept in quarantine.
@@ -57,17 +63,23 @@ impl Outcome {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Outcome::Stored { .. } | Outcome::Duplicate { .. } => None,
-            Outcome::BadRequest(r) | Outcome::Rejected(r) | Outcome::Unavailable(r) | Outcome::Internal(r) => {
-                Some(r)
-            }
+            Outcome::BadRequest(r)
+            | Outcome::Rejected(r)
+            | Outcome::Unavailable(r)
+            | Outcome::Internal(r) => Some(r),
         }
     }
 
     pub fn notification(&self) -> Option<(&str, &str)> {
         match self {
-            Outcome::Stored { uuid, notification_type } | Outcome::Duplicate { uuid, notification_type } => {
-                Some((uuid, notification_type))
+            Outcome::Stored {
+                uuid,
+                notification_type,
             }
+            | Outcome::Duplicate {
+                uuid,
+                notification_type,
+            } => Some((uuid, notification_type)),
             _ => None,
         }
     }
@@ -95,7 +107,9 @@ impl Pipeline {
     pub async fn ingest(&self, req: Received) -> Outcome {
         let outcome = match classify(&req.body) {
             Err(reason) => Outcome::BadRequest(reason),
-            Ok(Body::V1) => Outcome::BadRequest("V1 notifications (notification_type) are not supported yet".into()),
+            Ok(Body::V1) => Outcome::BadRequest(
+                "V1 notifications (notification_type) are not supported yet".into(),
+            ),
             Ok(Body::V2(token)) => self.ingest_v2(token, &req).await,
         };
         if matches!(outcome, Outcome::BadRequest(_) | Outcome::Rejected(_)) {
@@ -108,11 +122,15 @@ impl Pipeline {
         let verifier = self.verifier.clone();
         let policy = self.policy.clone();
         // Signature checks are CPU work: keep them off the I/O threads.
-        let verified =
-            tokio::task::spawn_blocking(move || verifier.verify_notification(&token, &policy, At::SignedDate)).await;
+        let verified = tokio::task::spawn_blocking(move || {
+            verifier.verify_notification(&token, &policy, At::SignedDate)
+        })
+        .await;
         let verified = match verified {
             Ok(Ok(v)) => v,
-            Ok(Err(VerifyError::Malformed(m))) => return Outcome::BadRequest(format!("signedPayload is not a JWS: {m}")),
+            Ok(Err(VerifyError::Malformed(m))) => {
+                return Outcome::BadRequest(format!("signedPayload is not a JWS: {m}"));
+            }
             Ok(Err(e)) => return Outcome::Rejected(e.report()),
             Err(e) => return Outcome::Internal(format!("verification task failed: {e}")),
         };
@@ -120,12 +138,25 @@ impl Pipeline {
             Ok(r) => r,
             Err(reason) => return Outcome::Rejected(reason),
         };
-        let (uuid, notification_type) = (record.notification_uuid.clone(), record.notification_type.clone());
-        match tokio::time::timeout(self.store_timeout, self.store.save_notification(&record)).await {
-            Ok(Ok(SaveOutcome::Stored)) => Outcome::Stored { uuid, notification_type },
-            Ok(Ok(SaveOutcome::Duplicate)) => Outcome::Duplicate { uuid, notification_type },
+        let (uuid, notification_type) = (
+            record.notification_uuid.clone(),
+            record.notification_type.clone(),
+        );
+        match tokio::time::timeout(self.store_timeout, self.store.save_notification(&record)).await
+        {
+            Ok(Ok(SaveOutcome::Stored)) => Outcome::Stored {
+                uuid,
+                notification_type,
+            },
+            Ok(Ok(SaveOutcome::Duplicate)) => Outcome::Duplicate {
+                uuid,
+                notification_type,
+            },
             Ok(Err(e)) => Outcome::Unavailable(format!("not stored: {e}")),
-            Err(_) => Outcome::Unavailable(format!("not stored: the database did not answer within {:?}", self.store_timeout)),
+            Err(_) => Outcome::Unavailable(format!(
+                "not stored: the database did not answer within {:?}",
+                self.store_timeout
+            )),
         }
     }
 
@@ -139,7 +170,8 @@ impl Pipeline {
             http_status: outcome.http_status(),
             raw_body: req.body.to_vec(),
         };
-        match tokio::time::timeout(self.store_timeout, self.store.save_rejection(&rejection)).await {
+        match tokio::time::timeout(self.store_timeout, self.store.save_rejection(&rejection)).await
+        {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "could not write the quarantine row"),
             Err(_) => tracing::warn!("could not write the quarantine row: database timeout"),
@@ -153,7 +185,8 @@ enum Body {
 }
 
 fn classify(body: &[u8]) -> Result<Body, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
     let Value::Object(map) = value else {
         return Err("body is not a JSON object".into());
     };
@@ -161,7 +194,9 @@ fn classify(body: &[u8]) -> Result<Body, String> {
         (Some(Value::String(token)), _) => Ok(Body::V2(token.clone())),
         (Some(_), _) => Err("signedPayload is not a string".into()),
         (None, Some(_)) => Ok(Body::V1),
-        (None, None) => Err("neither a V2 body (signedPayload) nor a V1 body (notification_type)".into()),
+        (None, None) => {
+            Err("neither a V2 body (signedPayload) nor a V1 body (notification_type)".into())
+        }
     }
 }
 
@@ -225,7 +260,11 @@ fn to_record(v: &VerifiedNotification, req: &Received) -> Result<NewNotification
     })
 }
 
-fn transaction_row(t: &Verified<TransactionInfo>, fallback_date: i64, uuid: &str) -> Option<TransactionRow> {
+fn transaction_row(
+    t: &Verified<TransactionInfo>,
+    fallback_date: i64,
+    uuid: &str,
+) -> Option<TransactionRow> {
     let v = &t.value;
     Some(TransactionRow {
         transaction_id: v.transaction_id.clone()?,
@@ -241,8 +280,14 @@ fn transaction_row(t: &Verified<TransactionInfo>, fallback_date: i64, uuid: &str
         revocation_type: v.revocation_type.as_ref().map(|r| r.as_str().to_string()),
         environment: v.environment.as_ref().map(|e| e.as_str().to_string()),
         app_account_token: v.app_account_token.clone(),
-        in_app_ownership_type: v.in_app_ownership_type.as_ref().map(|o| o.as_str().to_string()),
-        transaction_reason: v.transaction_reason.as_ref().map(|r| r.as_str().to_string()),
+        in_app_ownership_type: v
+            .in_app_ownership_type
+            .as_ref()
+            .map(|o| o.as_str().to_string()),
+        transaction_reason: v
+            .transaction_reason
+            .as_ref()
+            .map(|r| r.as_str().to_string()),
         web_order_line_item_id: v.web_order_line_item_id.clone(),
         storefront: v.storefront.clone(),
         price: v.price,
@@ -279,10 +324,14 @@ fn subscription_row(
             .or_else(|| txn.and_then(|t| t.environment.as_ref()))
             .map(|e| e.as_str().to_string()),
         status,
-        product_id: txn.and_then(|t| t.product_id.clone()).or_else(|| r.and_then(|r| r.product_id.clone())),
+        product_id: txn
+            .and_then(|t| t.product_id.clone())
+            .or_else(|| r.and_then(|r| r.product_id.clone())),
         auto_renew_product_id: r.and_then(|r| r.auto_renew_product_id.clone()),
         auto_renew_status: r.and_then(|r| r.auto_renew_status).map(|s| s.value()),
-        expires_date: txn.and_then(|t| t.expires_date).or_else(|| r.and_then(|r| r.renewal_date)),
+        expires_date: txn
+            .and_then(|t| t.expires_date)
+            .or_else(|| r.and_then(|r| r.renewal_date)),
         grace_period_expires_date: r.and_then(|r| r.grace_period_expires_date),
         is_in_billing_retry_period: r.and_then(|r| r.is_in_billing_retry_period),
         expiration_intent: r.and_then(|r| r.expiration_intent).map(|e| e.value()),
@@ -303,18 +352,40 @@ mod tests {
 
     #[test]
     fn classifies_bodies() {
-        assert!(matches!(classify(br#"{"signedPayload":"a.b.c"}"#), Ok(Body::V2(t)) if t == "a.b.c"));
-        assert!(matches!(classify(br#"{"notification_type":"DID_RENEW"}"#), Ok(Body::V1)));
-        for bad in [&b"not json"[..], b"[1]", b"{}", br#"{"signedPayload":7}"#, b"", b"\xff\xfe"] {
+        assert!(
+            matches!(classify(br#"{"signedPayload":"a.b.c"}"#), Ok(Body::V2(t)) if t == "a.b.c")
+        );
+        assert!(matches!(
+            classify(br#"{"notification_type":"DID_RENEW"}"#),
+            Ok(Body::V1)
+        ));
+        for bad in [
+            &b"not json"[..],
+            b"[1]",
+            b"{}",
+            br#"{"signedPayload":7}"#,
+            b"",
+            b"\xff\xfe",
+        ] {
             assert!(classify(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn statuses_follow_apples_retry_rule() {
-        let stored = Outcome::Stored { uuid: "u".into(), notification_type: "TEST".into() };
+        let stored = Outcome::Stored {
+            uuid: "u".into(),
+            notification_type: "TEST".into(),
+        };
         assert_eq!(stored.http_status(), 200);
-        assert_eq!(Outcome::Duplicate { uuid: "u".into(), notification_type: "TEST".into() }.http_status(), 200);
+        assert_eq!(
+            Outcome::Duplicate {
+                uuid: "u".into(),
+                notification_type: "TEST".into()
+            }
+            .http_status(),
+            200
+        );
         assert_eq!(Outcome::BadRequest(String::new()).http_status(), 400);
         assert_eq!(Outcome::Rejected(String::new()).http_status(), 422);
         assert_eq!(Outcome::Unavailable(String::new()).http_status(), 503);

@@ -3,8 +3,8 @@
 
 pub mod apple;
 pub mod cli;
-pub mod store;
-pub mod ingest;
-pub mod server;
-pub mod logging;
 pub mod config;
+pub mod ingest;
+pub mod logging;
+pub mod server;
+pub mod store;

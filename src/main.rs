@@ -41,7 +41,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Verify(args) => verify(&args),
-        Command::Serve { config, dev } => exit(runtime().and_then(|rt| rt.block_on(serve(config, dev)))),
+        Command::Serve { config, dev } => {
+            exit(runtime().and_then(|rt| rt.block_on(serve(config, dev))))
+        }
         Command::Migrate { config } => exit(runtime().and_then(|rt| rt.block_on(migrate(&config)))),
     }
 }
@@ -49,7 +51,10 @@ fn main() -> ExitCode {
 fn verify(args: &VerifyArgs) -> ExitCode {
     match cli_verify::run(args) {
         Ok(Outcome::Valid(json)) => {
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Ok(Outcome::Rejected(e)) => {
@@ -74,12 +79,17 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<Config> {
-    let config = Config::load(Some(path)).with_context(|| format!("configuration {}", path.display()))?;
-    config.validate().with_context(|| format!("configuration {}", path.display()))?;
+    let config =
+        Config::load(Some(path)).with_context(|| format!("configuration {}", path.display()))?;
+    config
+        .validate()
+        .with_context(|| format!("configuration {}", path.display()))?;
     Ok(config)
 }
 
@@ -111,6 +121,9 @@ async fn migrate(path: &std::path::Path) -> anyhow::Result<()> {
     config.database.migrate_on_start = true;
     let store = server::open_store(&config).await?;
     store.close().await;
-    println!("migrations applied to {}", asnd::store::redact_url(&config.database.url));
+    println!(
+        "migrations applied to {}",
+        asnd::store::redact_url(&config.database.url)
+    );
     Ok(())
 }

@@ -39,7 +39,10 @@ fn start_dev(dir: &Path) -> (Child, String) {
 }
 
 fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -58,24 +61,42 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
 async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, url) = start_dev(dir.path());
-    assert!(url.starts_with("https://localhost:") && url.ends_with("/notifications"), "{url}");
+    assert!(
+        url.starts_with("https://localhost:") && url.ends_with("/notifications"),
+        "{url}"
+    );
     for file in ["asnd.toml", "tls.pem", "tls.key", "asnd.db"] {
         assert!(dir.path().join("asnd-dev").join(file).exists(), "{file}");
     }
     let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice()).next().unwrap().unwrap();
+    let der = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .unwrap()
+        .unwrap();
     let health = url.replace("/notifications", "/healthz");
     let http = client(der.as_ref());
-    assert_eq!(http.get(&health).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        http.get(&health).send().await.unwrap().status().as_u16(),
+        200
+    );
     // Only Apple's root is trusted: Apple's own test data is refused and quarantined.
     let mock = include_str!("fixtures/apple-mock/testNotification");
-    let resp = http.post(&url).body(format!("{{\"signedPayload\":\"{}\"}}", mock.trim())).send().await.unwrap();
+    let resp = http
+        .post(&url)
+        .body(format!("{{\"signedPayload\":\"{}\"}}", mock.trim()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 422);
 
     // A renewed certificate, then SIGHUP: new connections get it, no restart.
     let renewed = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     std::fs::write(dir.path().join("asnd-dev/tls.pem"), renewed.cert.pem()).unwrap();
-    std::fs::write(dir.path().join("asnd-dev/tls.key"), renewed.key_pair.serialize_pem()).unwrap();
+    std::fs::write(
+        dir.path().join("asnd-dev/tls.key"),
+        renewed.key_pair.serialize_pem(),
+    )
+    .unwrap();
     signal(&child, "-HUP");
     let fresh = client(renewed.cert.der());
     let mut served = false;
@@ -118,32 +139,72 @@ fn a_bad_configuration_refuses_to_start_with_a_clear_message() {
     let cases = [
         (format!("{app}[sources]\nallw = []\n"), "allw"),
         ("".to_string(), "app"),
-        ("[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Production\"]\n".to_string(), "app_apple_id"),
+        (
+            "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Production\"]\n"
+                .to_string(),
+            "app_apple_id",
+        ),
     ];
     for (body, needle) in cases {
         let path = write_config(dir.path(), &body);
-        let out = asnd().args(["serve", "--config"]).arg(&path).output().unwrap();
+        let out = asnd()
+            .args(["serve", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{needle}: {err}");
     }
     let path = write_config(dir.path(), app);
-    let out = asnd().args(["serve", "--config"]).arg(&path).env("ASND_SERVER__LISTEN", "0.0.0.0:80").output().unwrap();
+    let out = asnd()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("ASND_SERVER__LISTEN", "0.0.0.0:80")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("443"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("443"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::write(dir.path().join("tls.key"), "garbage").unwrap();
-    let out = asnd().args(["serve", "--config"]).arg(&path).output().unwrap();
+    let out = asnd()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tls_key"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tls_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn migrate_applies_the_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(dir.path(), "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n");
-    let out = asnd().args(["migrate", "--config"]).arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = write_config(
+        dir.path(),
+        "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n",
+    );
+    let out = asnd()
+        .args(["migrate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("a.db").exists());
-    let again = asnd().args(["migrate", "--config"]).arg(&path).output().unwrap();
+    let again = asnd()
+        .args(["migrate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(again.status.success(), "migrating twice is harmless");
 }

@@ -29,7 +29,9 @@ impl CuttableProxy {
         let down2 = down.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 if down2.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
@@ -38,7 +40,9 @@ impl CuttableProxy {
                 let mut cut_rx = cut_rx.clone();
                 cut_rx.borrow_and_update();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else { return };
+                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut_rx.changed() => {}
@@ -63,7 +67,11 @@ fn upstream_addr() -> String {
     let url = admin_url();
     let after_at = url.rsplit_once('@').map_or(url.as_str(), |(_, h)| h);
     let host_port = after_at.split('/').next().unwrap();
-    if host_port.contains(':') { host_port.to_string() } else { format!("{host_port}:5432") }
+    if host_port.contains(':') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:5432")
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -71,17 +79,41 @@ async fn database_outage_answers_503_and_loses_nothing() {
     let fixture = Fixture::new();
     let db = TestDb::new(Backend::Postgres, fixture.dir.path()).await;
     let proxy = CuttableProxy::start(upstream_addr()).await;
-    let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
-    let via_proxy = db_url(&format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port), &name);
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let via_proxy = db_url(
+        &format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port),
+        &name,
+    );
     let mut config = fixture.config(&via_proxy, LOOPBACK);
     config.database.timeout = std::time::Duration::from_secs(1);
     let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
 
     let bodies: Vec<(String, String)> = (0..30)
         .map(|i| {
-            let s = Sub { original_transaction_id: format!("30000000000{i:02}"), env: "Sandbox" };
-            let n = notification("DID_RENEW", None, &s, &format!("40000000000{i:02}"), now_ms(), Some(1));
-            (n["notificationUUID"].as_str().unwrap().to_string(), json!({"signedPayload": chain().sign(&n)}).to_string())
+            let s = Sub {
+                original_transaction_id: format!("30000000000{i:02}"),
+                env: "Sandbox",
+            };
+            let n = notification(
+                "DID_RENEW",
+                None,
+                &s,
+                &format!("40000000000{i:02}"),
+                now_ms(),
+                Some(1),
+            );
+            (
+                n["notificationUUID"].as_str().unwrap().to_string(),
+                json!({"signedPayload": chain().sign(&n)}).to_string(),
+            )
         })
         .collect();
 
@@ -119,20 +151,41 @@ async fn database_outage_answers_503_and_loses_nothing() {
         }
     }
     assert!(refused > 0, "the outage was noticed");
-    let ready = daemon.client.get(daemon.url("/readyz")).send().await.unwrap();
+    let ready = daemon
+        .client
+        .get(daemon.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status().as_u16(), 503, "not ready without a database");
     let (status, reply) = daemon.post(bodies[29].1.clone()).await;
     assert_eq!(status, 503, "{reply}");
 
     // Every 200 has its committed row.
     proxy.restore();
-    let stored: HashSet<String> = db.column("SELECT notification_uuid FROM notifications").await.into_iter().collect();
-    assert!(acknowledged.is_subset(&stored), "a request answered 200 without a committed row");
+    let stored: HashSet<String> = db
+        .column("SELECT notification_uuid FROM notifications")
+        .await
+        .into_iter()
+        .collect();
+    assert!(
+        acknowledged.is_subset(&stored),
+        "a request answered 200 without a committed row"
+    );
 
     // Apple retries everything that was not acknowledged (and some that were): each stored once.
     let mut ok = false;
     for _ in 0..50 {
-        if daemon.client.get(daemon.url("/readyz")).send().await.unwrap().status().as_u16() == 200 {
+        if daemon
+            .client
+            .get(daemon.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 200
+        {
             ok = true;
             break;
         }

@@ -38,7 +38,11 @@ impl Env {
         let fixture = Fixture::new();
         let db = TestDb::new(backend, fixture.dir.path()).await;
         let daemon = Daemon::start(&fixture.config(&db.url, sources), &fixture.tls_cert_der).await;
-        Env { fixture, db, daemon }
+        Env {
+            fixture,
+            db,
+            daemon,
+        }
     }
 
     async fn finish(self) {
@@ -55,7 +59,10 @@ impl Env {
 }
 
 fn sub(env: &'static str) -> Sub {
-    Sub { original_transaction_id: format!("{}", 1_000_000_000_000u64 + rand_u32() as u64), env }
+    Sub {
+        original_transaction_id: format!("{}", 1_000_000_000_000u64 + rand_u32() as u64),
+        env,
+    }
 }
 
 fn rand_u32() -> u32 {
@@ -65,15 +72,33 @@ fn rand_u32() -> u32 {
 /// Every type and subtype of the spec with a `data` container.
 const DATA_TYPES: &[(&str, &[Option<&str>])] = &[
     ("CONSUMPTION_REQUEST", &[None]),
-    ("DID_CHANGE_RENEWAL_PREF", &[Some("UPGRADE"), Some("DOWNGRADE"), None]),
-    ("DID_CHANGE_RENEWAL_STATUS", &[Some("AUTO_RENEW_ENABLED"), Some("AUTO_RENEW_DISABLED")]),
+    (
+        "DID_CHANGE_RENEWAL_PREF",
+        &[Some("UPGRADE"), Some("DOWNGRADE"), None],
+    ),
+    (
+        "DID_CHANGE_RENEWAL_STATUS",
+        &[Some("AUTO_RENEW_ENABLED"), Some("AUTO_RENEW_DISABLED")],
+    ),
     ("DID_FAIL_TO_RENEW", &[Some("GRACE_PERIOD"), None]),
     ("DID_RENEW", &[Some("BILLING_RECOVERY"), None]),
-    ("EXPIRED", &[Some("VOLUNTARY"), Some("BILLING_RETRY"), Some("PRICE_INCREASE"), Some("PRODUCT_NOT_FOR_SALE"), None]),
+    (
+        "EXPIRED",
+        &[
+            Some("VOLUNTARY"),
+            Some("BILLING_RETRY"),
+            Some("PRICE_INCREASE"),
+            Some("PRODUCT_NOT_FOR_SALE"),
+            None,
+        ],
+    ),
     ("GRACE_PERIOD_EXPIRED", &[None]),
     ("METADATA_UPDATE", &[None]),
     ("MIGRATION", &[None]),
-    ("OFFER_REDEEMED", &[Some("UPGRADE"), Some("DOWNGRADE"), None]),
+    (
+        "OFFER_REDEEMED",
+        &[Some("UPGRADE"), Some("DOWNGRADE"), None],
+    ),
     ("ONE_TIME_CHARGE", &[None]),
     ("PRICE_CHANGE", &[None]),
     ("PRICE_INCREASE", &[Some("PENDING"), Some("ACCEPTED")]),
@@ -85,7 +110,10 @@ const DATA_TYPES: &[(&str, &[Option<&str>])] = &[
     ("REVOKE", &[None]),
     ("SUBSCRIBED", &[Some("INITIAL_BUY"), Some("RESUBSCRIBE")]),
     ("TEST", &[None]),
-    ("A_TYPE_APPLE_ADDS_NEXT_YEAR", &[Some("AND_ITS_NEW_SUBTYPE"), None]),
+    (
+        "A_TYPE_APPLE_ADDS_NEXT_YEAR",
+        &[Some("AND_ITS_NEW_SUBTYPE"), None],
+    ),
 ];
 
 async fn every_type_is_stored(backend: Backend) {
@@ -97,10 +125,16 @@ async fn every_type_is_stored(backend: Backend) {
             let txn_id = format!("{}", 2_000_000_000_000u64 + rand_u32() as u64);
             let mut n = notification(kind, *subtype, &s, &txn_id, now_ms(), Some(1));
             if *kind == "TEST" {
-                n["data"] = json!({"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox"});
+                n["data"] =
+                    json!({"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox"});
             }
             if *kind == "ONE_TIME_CHARGE" {
-                let t = transaction(&s, &txn_id, now_ms(), json!({"type": "Consumable", "productId": "coins.100"}));
+                let t = transaction(
+                    &s,
+                    &txn_id,
+                    now_ms(),
+                    json!({"type": "Consumable", "productId": "coins.100"}),
+                );
                 n["data"] = json!({"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox",
                                    "signedTransactionInfo": chain().sign(&t)});
             }
@@ -134,7 +168,11 @@ async fn every_type_is_stored(backend: Backend) {
                 )]
             );
             if *kind == "ONE_TIME_CHARGE" {
-                let product = env.one(&format!("SELECT product_type FROM transactions WHERE transaction_id = '{txn_id}'")).await;
+                let product = env
+                    .one(&format!(
+                        "SELECT product_type FROM transactions WHERE transaction_id = '{txn_id}'"
+                    ))
+                    .await;
                 assert_eq!(product, "Consumable");
             }
         }
@@ -155,7 +193,11 @@ async fn every_type_is_stored(backend: Backend) {
         assert_eq!(status, 200, "{body}");
         expected += 1;
         let uuid = token["notificationUUID"].as_str().unwrap();
-        let got = env.one(&format!("SELECT environment FROM notifications WHERE notification_uuid = '{uuid}'")).await;
+        let got = env
+            .one(&format!(
+                "SELECT environment FROM notifications WHERE notification_uuid = '{uuid}'"
+            ))
+            .await;
         assert_eq!(got, "Sandbox");
     }
     let app_txn = json!({"receiptType": "Sandbox", "appAppleId": APP_ID, "bundleId": BUNDLE, "applicationVersion": "42",
@@ -171,7 +213,17 @@ async fn every_type_is_stored(backend: Backend) {
         expected += 1;
         let uuid = n["notificationUUID"].as_str().unwrap();
         let got = env.one(&format!("SELECT bundle_id || '|' || environment FROM notifications WHERE notification_uuid = '{uuid}'")).await;
-        assert_eq!(got, format!("{BUNDLE}|{}", if n == &summary { "Production" } else { "Sandbox" }));
+        assert_eq!(
+            got,
+            format!(
+                "{BUNDLE}|{}",
+                if n == &summary {
+                    "Production"
+                } else {
+                    "Sandbox"
+                }
+            )
+        );
     }
     assert_eq!(env.db.count("notifications").await, expected);
     assert_eq!(env.db.count("rejected_notifications").await, 0);
@@ -189,45 +241,85 @@ async fn stored_columns_and_payload(backend: Backend) {
     let (status, _) = env.daemon.post(body.clone()).await;
     assert_eq!(status, 200);
     // raw_body is the exact bytes received; payload has the nested payloads decoded.
-    let raw = env.one(&format!("SELECT CAST(raw_body AS TEXT) FROM notifications WHERE notification_uuid = '{uuid}'")).await;
-    let raw = if backend == Backend::Postgres { decode_pg_bytea_text(&raw) } else { raw };
+    let raw = env
+        .one(&format!(
+            "SELECT CAST(raw_body AS TEXT) FROM notifications WHERE notification_uuid = '{uuid}'"
+        ))
+        .await;
+    let raw = if backend == Backend::Postgres {
+        decode_pg_bytea_text(&raw)
+    } else {
+        raw
+    };
     assert_eq!(raw, body);
     let price = match backend {
         Backend::Postgres => env.one(&format!("SELECT payload->'data'->'transactionInfo'->>'price' FROM notifications WHERE notification_uuid = '{uuid}'")).await,
         Backend::Sqlite => env.one(&format!("SELECT CAST(json_extract(payload, '$.data.transactionInfo.price') AS TEXT) FROM notifications WHERE notification_uuid = '{uuid}'")).await,
     };
     assert_eq!(price, "9990");
-    let verified_by = env.one(&format!("SELECT verified_by FROM notifications WHERE notification_uuid = '{uuid}'")).await;
+    let verified_by = env
+        .one(&format!(
+            "SELECT verified_by FROM notifications WHERE notification_uuid = '{uuid}'"
+        ))
+        .await;
     assert!(verified_by.starts_with("sha256:"), "{verified_by}");
     let txn = env
         .one("SELECT original_transaction_id || '|' || product_id || '|' || product_type || '|' || environment || '|' || app_account_token || '|' || currency FROM transactions WHERE transaction_id = '2000000000000777'")
         .await;
-    assert_eq!(txn, format!("{}|pro.monthly|Auto-Renewable Subscription|Production|7e3fb20b-4cdb-47cc-936d-99d65f608138|USD", s.original_transaction_id));
+    assert_eq!(
+        txn,
+        format!(
+            "{}|pro.monthly|Auto-Renewable Subscription|Production|7e3fb20b-4cdb-47cc-936d-99d65f608138|USD",
+            s.original_transaction_id
+        )
+    );
     let subscription = env
         .one(&format!("SELECT CAST(status AS TEXT) || '|' || product_id || '|' || CAST(auto_renew_status AS TEXT) || '|' || last_notification_type FROM subscriptions WHERE original_transaction_id = '{}'", s.original_transaction_id))
         .await;
     assert_eq!(subscription, "1|pro.monthly|1|DID_RENEW");
     env.finish().await;
 }
-on_both_stores!(columns_raw_body_and_decoded_payload, stored_columns_and_payload);
+on_both_stores!(
+    columns_raw_body_and_decoded_payload,
+    stored_columns_and_payload
+);
 
 /// `CAST(bytea AS TEXT)` gives `\x…` hex in PostgreSQL.
 fn decode_pg_bytea_text(s: &str) -> String {
     let hex = s.trim_start_matches("\\x");
-    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
     String::from_utf8(bytes).unwrap()
 }
 
 async fn concurrent_duplicates(backend: Backend) {
     let env = Env::new(backend).await;
-    let n = notification("SUBSCRIBED", Some("INITIAL_BUY"), &sub("Sandbox"), "2000000000000001", now_ms(), Some(1));
+    let n = notification(
+        "SUBSCRIBED",
+        Some("INITIAL_BUY"),
+        &sub("Sandbox"),
+        "2000000000000001",
+        now_ms(),
+        Some(1),
+    );
     let body = json!({"signedPayload": chain().sign(&n)}).to_string();
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let client = env.daemon.client.clone();
         let url = env.daemon.url("/notifications");
         let body = body.clone();
-        tasks.push(tokio::spawn(async move { client.post(url).body(body).send().await.unwrap().status().as_u16() }));
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
@@ -240,14 +332,28 @@ async fn concurrent_duplicates(backend: Backend) {
     assert_eq!(env.db.count("notifications").await, 1);
     env.finish().await;
 }
-on_both_stores!(same_notification_twenty_times_concurrently, concurrent_duplicates);
+on_both_stores!(
+    same_notification_twenty_times_concurrently,
+    concurrent_duplicates
+);
 
 async fn out_of_order(backend: Backend) {
     let env = Env::new(backend).await;
     let s = sub("Sandbox");
     let t0 = now_ms() - 60_000;
-    let mut expired = notification("EXPIRED", Some("VOLUNTARY"), &s, "2000000000000010", t0 + 30_000, Some(2));
-    expired["data"]["signedRenewalInfo"] = json!(chain().sign(&renewal(&s, t0 + 30_000, json!({"autoRenewStatus": 0, "expirationIntent": 1}))));
+    let mut expired = notification(
+        "EXPIRED",
+        Some("VOLUNTARY"),
+        &s,
+        "2000000000000010",
+        t0 + 30_000,
+        Some(2),
+    );
+    expired["data"]["signedRenewalInfo"] = json!(chain().sign(&renewal(
+        &s,
+        t0 + 30_000,
+        json!({"autoRenewStatus": 0, "expirationIntent": 1})
+    )));
     let renew = notification("DID_RENEW", None, &s, "2000000000000009", t0, Some(1));
     assert_eq!(env.daemon.post_signed(&expired).await.0, 200);
     assert_eq!(env.daemon.post_signed(&renew).await.0, 200);
@@ -255,11 +361,27 @@ async fn out_of_order(backend: Backend) {
         .one(&format!("SELECT CAST(status AS TEXT) || '|' || last_notification_type || '|' || CAST(auto_renew_status AS TEXT) FROM subscriptions WHERE original_transaction_id = '{}'", s.original_transaction_id))
         .await;
     assert_eq!(state, "2|EXPIRED|0");
-    assert_eq!(env.db.count("notifications").await, 2, "both events are kept");
+    assert_eq!(
+        env.db.count("notifications").await,
+        2,
+        "both events are kept"
+    );
     // A genuinely newer event does move the state.
-    let resub = notification("SUBSCRIBED", Some("RESUBSCRIBE"), &s, "2000000000000011", t0 + 50_000, Some(1));
+    let resub = notification(
+        "SUBSCRIBED",
+        Some("RESUBSCRIBE"),
+        &s,
+        "2000000000000011",
+        t0 + 50_000,
+        Some(1),
+    );
     assert_eq!(env.daemon.post_signed(&resub).await.0, 200);
-    let status = env.one(&format!("SELECT CAST(status AS TEXT) FROM subscriptions WHERE original_transaction_id = '{}'", s.original_transaction_id)).await;
+    let status = env
+        .one(&format!(
+            "SELECT CAST(status AS TEXT) FROM subscriptions WHERE original_transaction_id = '{}'",
+            s.original_transaction_id
+        ))
+        .await;
     assert_eq!(status, "1");
     env.finish().await;
 }
@@ -267,17 +389,36 @@ on_both_stores!(newer_expired_then_older_renew_stays_expired, out_of_order);
 
 async fn rejections(backend: Backend) {
     let env = Env::new(backend).await;
-    let good = notification("DID_RENEW", None, &sub("Sandbox"), "2000000000000020", now_ms(), Some(1));
+    let good = notification(
+        "DID_RENEW",
+        None,
+        &sub("Sandbox"),
+        "2000000000000020",
+        now_ms(),
+        Some(1),
+    );
 
     // 400: not a notification body.
     for (body, why) in [
         ("not json".to_string(), "not JSON"),
         ("[1,2,3]".into(), "not an object"),
         ("{}".into(), "neither V1 nor V2"),
-        (json!({"signedPayload": 42}).to_string(), "signedPayload not a string"),
-        (json!({"signedPayload": "only.two"}).to_string(), "not a JWS"),
-        (json!({"signedPayload": "!!!.???.***"}).to_string(), "not base64url"),
-        (json!({"notification_type": "DID_RENEW", "password": "x"}).to_string(), "V1 not yet"),
+        (
+            json!({"signedPayload": 42}).to_string(),
+            "signedPayload not a string",
+        ),
+        (
+            json!({"signedPayload": "only.two"}).to_string(),
+            "not a JWS",
+        ),
+        (
+            json!({"signedPayload": "!!!.???.***"}).to_string(),
+            "not base64url",
+        ),
+        (
+            json!({"notification_type": "DID_RENEW", "password": "x"}).to_string(),
+            "V1 not yet",
+        ),
     ] {
         let (status, reply) = env.daemon.post(body).await;
         assert_eq!(status, 400, "{why}: {reply}");
@@ -291,18 +432,37 @@ async fn rejections(backend: Backend) {
     let mut wrong_env = good.clone();
     wrong_env["data"]["environment"] = json!("Xcode");
     let mut forged_nested = good.clone();
-    forged_nested["data"]["signedTransactionInfo"] = json!(forger.sign(&transaction(&sub("Sandbox"), "1", now_ms(), json!({}))));
+    forged_nested["data"]["signedTransactionInfo"] =
+        json!(forger.sign(&transaction(&sub("Sandbox"), "1", now_ms(), json!({}))));
     let bodies = [
-        (json!({"signedPayload": forger.sign(&good)}).to_string(), "VERIFICATION_FAILURE"),
-        (json!({"signedPayload": chain().sign(&wrong_bundle)}).to_string(), "INVALID_APP_IDENTIFIER"),
-        (json!({"signedPayload": chain().sign(&wrong_env)}).to_string(), "INVALID_ENVIRONMENT"),
-        (json!({"signedPayload": chain().sign(&forged_nested)}).to_string(), "VERIFICATION_FAILURE"),
-        (json!({"signedPayload": tamper(&chain().sign(&good))}).to_string(), "VERIFICATION_FAILURE"),
+        (
+            json!({"signedPayload": forger.sign(&good)}).to_string(),
+            "VERIFICATION_FAILURE",
+        ),
+        (
+            json!({"signedPayload": chain().sign(&wrong_bundle)}).to_string(),
+            "INVALID_APP_IDENTIFIER",
+        ),
+        (
+            json!({"signedPayload": chain().sign(&wrong_env)}).to_string(),
+            "INVALID_ENVIRONMENT",
+        ),
+        (
+            json!({"signedPayload": chain().sign(&forged_nested)}).to_string(),
+            "VERIFICATION_FAILURE",
+        ),
+        (
+            json!({"signedPayload": tamper(&chain().sign(&good))}).to_string(),
+            "VERIFICATION_FAILURE",
+        ),
     ];
     for (body, status_name) in &bodies {
         let (status, reply) = env.daemon.post(body.clone()).await;
         assert_eq!(status, 422, "{reply}");
-        assert!(reply["reason"].as_str().unwrap().starts_with(status_name), "{reply}");
+        assert!(
+            reply["reason"].as_str().unwrap().starts_with(status_name),
+            "{reply}"
+        );
     }
     assert_eq!(env.db.count("notifications").await, 0);
     assert_eq!(env.db.count("transactions").await, 0);
@@ -310,21 +470,51 @@ async fn rejections(backend: Backend) {
     let quarantined = env.db.column("SELECT CAST(http_status AS TEXT) || ' ' || reason FROM rejected_notifications ORDER BY id").await;
     assert_eq!(quarantined.len(), 7 + bodies.len());
     assert!(quarantined.iter().filter(|r| r.starts_with("422 ")).count() == bodies.len());
-    assert!(quarantined.iter().any(|r| r.starts_with("422 INVALID_APP_IDENTIFIER")));
-    let source = env.db.column("SELECT source_address FROM rejected_notifications").await;
+    assert!(
+        quarantined
+            .iter()
+            .any(|r| r.starts_with("422 INVALID_APP_IDENTIFIER"))
+    );
+    let source = env
+        .db
+        .column("SELECT source_address FROM rejected_notifications")
+        .await;
     assert!(source.iter().all(|s| s == "127.0.0.1"));
 
     // 413: too large, by declared length and by streamed length.
-    let (status, _) = env.daemon.post(format!("{{\"signedPayload\":\"{}\"}}", "a".repeat(70_000))).await;
+    let (status, _) = env
+        .daemon
+        .post(format!("{{\"signedPayload\":\"{}\"}}", "a".repeat(70_000)))
+        .await;
     assert_eq!(status, 413);
     let chunks = futures_stream(70_000);
-    let resp = env.daemon.client.post(env.daemon.url("/notifications")).body(reqwest::Body::wrap_stream(chunks)).send().await.unwrap();
+    let resp = env
+        .daemon
+        .client
+        .post(env.daemon.url("/notifications"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 413);
 
     // Wrong method, unknown path.
-    let resp = env.daemon.client.get(env.daemon.url("/notifications")).send().await.unwrap();
+    let resp = env
+        .daemon
+        .client
+        .get(env.daemon.url("/notifications"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 405);
-    let resp = env.daemon.client.post(env.daemon.url("/elsewhere")).body("{}").send().await.unwrap();
+    let resp = env
+        .daemon
+        .client
+        .post(env.daemon.url("/elsewhere"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
 
     // After all that, a good notification still goes through.
@@ -332,30 +522,46 @@ async fn rejections(backend: Backend) {
     assert_eq!(env.db.count("notifications").await, 1);
     env.finish().await;
 }
-on_both_stores!(each_rejection_answers_its_status_and_stores_no_event, rejections);
+on_both_stores!(
+    each_rejection_answers_its_status_and_stores_no_event,
+    rejections
+);
 
 fn tamper(token: &str) -> String {
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
-    let payload = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &parts[1]).unwrap();
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &parts[1])
+            .unwrap();
     let mut v: Value = serde_json::from_slice(&payload).unwrap();
     v["data"]["status"] = json!(5);
-    parts[1] = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v.to_string());
+    parts[1] = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        v.to_string(),
+    );
     parts.join(".")
 }
 
-fn futures_stream(total: usize) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..total / 1000).map(|_| Ok(vec![b' '; 1000])).collect();
+fn futures_stream(
+    total: usize,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..total / 1000).map(|_| Ok(vec![b' '; 1000])).collect();
     tokio_stream_iter(chunks)
 }
 
-fn tokio_stream_iter<T: Send + Unpin + 'static>(items: Vec<T>) -> impl futures_core::Stream<Item = T> {
+fn tokio_stream_iter<T: Send + Unpin + 'static>(
+    items: Vec<T>,
+) -> impl futures_core::Stream<Item = T> {
     struct Iter<T>(std::vec::IntoIter<T>);
     impl<T> futures_core::Stream for Iter<T>
     where
         T: Unpin,
     {
         type Item = T;
-        fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<T>> {
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<T>> {
             std::task::Poll::Ready(self.0.next())
         }
     }
@@ -364,13 +570,30 @@ fn tokio_stream_iter<T: Send + Unpin + 'static>(items: Vec<T>) -> impl futures_c
 
 async fn outside_allow_list(backend: Backend) {
     let env = Env::with_sources(backend, r#"["17.0.0.0/8"]"#).await;
-    let n = notification("DID_RENEW", None, &sub("Sandbox"), "2000000000000030", now_ms(), Some(1));
+    let n = notification(
+        "DID_RENEW",
+        None,
+        &sub("Sandbox"),
+        "2000000000000030",
+        now_ms(),
+        Some(1),
+    );
     let (status, reply) = env.daemon.post_signed(&n).await;
     assert_eq!(status, 403, "{reply}");
     assert_eq!(env.db.count("notifications").await, 0);
-    assert_eq!(env.db.count("rejected_notifications").await, 0, "403 is answered before the body is read");
+    assert_eq!(
+        env.db.count("rejected_notifications").await,
+        0,
+        "403 is answered before the body is read"
+    );
     // Health checks are not notifications: they answer anyone.
-    let health = env.daemon.client.get(env.daemon.url("/healthz")).send().await.unwrap();
+    let health = env
+        .daemon
+        .client
+        .get(env.daemon.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
     env.finish().await;
 }
@@ -378,10 +601,22 @@ on_both_stores!(a_source_outside_the_allow_list_gets_403, outside_allow_list);
 
 async fn readiness(backend: Backend) {
     let env = Env::new(backend).await;
-    let ready = env.daemon.client.get(env.daemon.url("/readyz")).send().await.unwrap();
+    let ready = env
+        .daemon
+        .client
+        .get(env.daemon.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     env.daemon.server.start_draining();
-    let draining = env.daemon.client.get(env.daemon.url("/readyz")).send().await.unwrap();
+    let draining = env
+        .daemon
+        .client
+        .get(env.daemon.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(draining.status().as_u16(), 503);
     env.finish().await;
 }

@@ -25,7 +25,11 @@ fn client_hello(version: [u8; 2]) -> Vec<u8> {
     push_ext(&mut ext, 0x0000, &sni_list);
     push_ext(&mut ext, 0x000a, &[0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]); // x25519, secp256r1
     push_ext(&mut ext, 0x000b, &[0x01, 0x00]); // uncompressed points
-    push_ext(&mut ext, 0x000d, &[0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]);
+    push_ext(
+        &mut ext,
+        0x000d,
+        &[0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01],
+    );
     push_ext(&mut ext, 0xff01, &[0x00]); // renegotiation_info
     let mut body = version.to_vec();
     body.extend([0x42; 32]); // random
@@ -56,7 +60,10 @@ async fn server_answer(daemon: &Daemon, version: [u8; 2]) -> Vec<u8> {
     let mut tcp = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
     tcp.write_all(&client_hello(version)).await.unwrap();
     let mut buf = vec![0u8; 7];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut buf)).await.unwrap().unwrap_or(0);
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
     buf.truncate(n);
     buf
 }
@@ -68,10 +75,17 @@ async fn tls_1_0_and_1_1_are_refused_1_2_answers() {
     for version in [[0x03, 0x01], [0x03, 0x02]] {
         let answer = server_answer(&daemon, version).await;
         // An alert (0x15) with protocol_version (70), or nothing: never a ServerHello (0x16).
-        assert!(answer.first() != Some(&0x16), "TLS {version:?} got a handshake: {answer:?}");
+        assert!(
+            answer.first() != Some(&0x16),
+            "TLS {version:?} got a handshake: {answer:?}"
+        );
         if !answer.is_empty() {
             assert_eq!(answer[0], 0x15, "{answer:?}");
-            assert_eq!(answer.last(), Some(&70), "protocol_version alert: {answer:?}");
+            assert_eq!(
+                answer.last(),
+                Some(&70),
+                "protocol_version alert: {answer:?}"
+            );
         }
     }
     // The same hello offering TLS 1.2 gets a ServerHello: the probe itself is sound.
@@ -84,7 +98,10 @@ async fn tls_1_0_and_1_1_are_refused_1_2_answers() {
 async fn tls_1_2_and_1_3_succeed_over_http1_and_http2() {
     let fixture = Fixture::new();
     let (daemon, _db) = daemon(&fixture).await;
-    for version in [reqwest::tls::Version::TLS_1_2, reqwest::tls::Version::TLS_1_3] {
+    for version in [
+        reqwest::tls::Version::TLS_1_2,
+        reqwest::tls::Version::TLS_1_3,
+    ] {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
@@ -107,7 +124,10 @@ async fn tls_1_2_and_1_3_succeed_over_http1_and_http2() {
         .build()
         .unwrap();
     let resp = http1.get(daemon.url("/healthz")).send().await.unwrap();
-    assert_eq!((resp.status().as_u16(), resp.version()), (200, reqwest::Version::HTTP_11));
+    assert_eq!(
+        (resp.status().as_u16(), resp.version()),
+        (200, reqwest::Version::HTTP_11)
+    );
     daemon.server.shutdown().await;
 }
 
@@ -128,18 +148,62 @@ async fn a_certificate_swapped_on_disk_is_served_after_reload() {
     // Keep a connection open across the reload: it must not be dropped.
     let old_client = client(&fixture.tls_cert_der);
     let old_client = old_client.clone();
-    assert_eq!(old_client.get(daemon.url("/healthz")).send().await.unwrap().status().as_u16(), 200);
-    assert!(trusts_new().get(daemon.url("/healthz")).send().await.is_err(), "old certificate still served");
+    assert_eq!(
+        old_client
+            .get(daemon.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert!(
+        trusts_new()
+            .get(daemon.url("/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "old certificate still served"
+    );
 
     std::fs::write(&fixture.tls_cert, renewed.cert.pem()).unwrap();
     std::fs::write(&fixture.tls_key, renewed.key_pair.serialize_pem()).unwrap();
     daemon.server.reload_tls().unwrap();
-    assert_eq!(trusts_new().get(daemon.url("/healthz")).send().await.unwrap().status().as_u16(), 200);
-    assert_eq!(old_client.get(daemon.url("/healthz")).send().await.unwrap().status().as_u16(), 200, "existing connection kept");
+    assert_eq!(
+        trusts_new()
+            .get(daemon.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        old_client
+            .get(daemon.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200,
+        "existing connection kept"
+    );
 
     // A broken file on reload keeps the current certificate.
     std::fs::write(&fixture.tls_key, "not a key").unwrap();
     assert!(daemon.server.reload_tls().is_err());
-    assert_eq!(trusts_new().get(daemon.url("/healthz")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        trusts_new()
+            .get(daemon.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     daemon.server.shutdown().await;
 }

@@ -39,7 +39,11 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
     let cert = dir.join("tls.pem");
     let key = dir.join("tls.key");
     if !cert.exists() || !key.exists() {
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
         let generated = rcgen::generate_simple_self_signed(names)?;
         fs::write(&cert, generated.cert.pem())?;
         write_private(&key, generated.key_pair.serialize_pem().as_bytes())?;

@@ -21,8 +21,8 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::apple::{AppRule, Policy, RootSet, Verifier};
 use crate::apple::models::Environment;
+use crate::apple::{AppRule, Policy, RootSet, Verifier};
 use crate::config::{Config, ConfigError};
 use crate::ingest::Pipeline;
 use crate::store::{self, Store, StoreError, StoreOptions};
@@ -72,8 +72,12 @@ pub fn load_roots(paths: &[std::path::PathBuf]) -> Result<RootSet, ServerError> 
     }
     let mut anchors = Vec::new();
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?;
-        anchors.extend(RootSet::parse_file(&bytes).map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?);
+        let bytes = std::fs::read(path)
+            .map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?;
+        anchors.extend(
+            RootSet::parse_file(&bytes)
+                .map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?,
+        );
     }
     Ok(RootSet::new(anchors))
 }
@@ -87,7 +91,11 @@ pub fn policy(config: &Config) -> Policy {
             .map(|app| AppRule {
                 bundle_id: Some(app.bundle_id.clone()),
                 app_apple_id: app.app_apple_id,
-                environments: app.environments.iter().map(|e| Environment::from(e.as_str())).collect(),
+                environments: app
+                    .environments
+                    .iter()
+                    .map(|e| Environment::from(e.as_str()))
+                    .collect(),
             })
             .collect(),
     )
@@ -135,9 +143,14 @@ impl Server {
             draining: AtomicBool::new(false),
         });
         let certs = if config.server.tls {
-            Some(Arc::new(CertReloader::load(config.server.tls_cert.clone(), config.server.tls_key.clone())?))
+            Some(Arc::new(CertReloader::load(
+                config.server.tls_cert.clone(),
+                config.server.tls_key.clone(),
+            )?))
         } else {
-            tracing::warn!("server.tls = false: serving plain HTTP; only do this behind a TLS-terminating balancer");
+            tracing::warn!(
+                "server.tls = false: serving plain HTTP; only do this behind a TLS-terminating balancer"
+            );
             None
         };
         let acceptor = match &certs {
@@ -152,8 +165,20 @@ impl Server {
             header_timeout: config.server.header_timeout(),
             shutdown_grace: config.server.shutdown_grace(),
         };
-        let task = tokio::spawn(accept_loop(listener, acceptor, state.clone(), limits, shutdown_rx));
-        Ok(Server { local_addr, state, certs, shutdown, task })
+        let task = tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            state.clone(),
+            limits,
+            shutdown_rx,
+        ));
+        Ok(Server {
+            local_addr,
+            state,
+            certs,
+            shutdown,
+            task,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -256,21 +281,27 @@ async fn accept_loop(
                 router.clone().oneshot(req.map(routes::HttpBody::new))
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
             builder.http2().timer(TokioTimer::new());
             match acceptor {
                 Some(acceptor) => {
-                    let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
+                    let tls =
+                        match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
+                            .await
+                        {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
                     let conn = builder.serve_connection(TokioIo::new(tls), service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
@@ -282,7 +313,10 @@ async fn accept_loop(
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown grace period over: closing the remaining connections");
     }
 }

@@ -29,7 +29,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .fallback(|| async { reply(StatusCode::NOT_FOUND, "not_found", Some("no such endpoint")) })
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            reply(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", Some("the request failed unexpectedly"))
+            reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                Some("the request failed unexpectedly"),
+            )
         }))
         .with_state(state)
 }
@@ -41,7 +45,9 @@ fn reply(status: StatusCode, word: &str, reason: Option<&str>) -> Response {
     };
     let mut response = (status, axum::Json(body)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     }
     response
 }
@@ -64,12 +70,22 @@ async fn notification(State(state): State<Arc<AppState>>, req: Request) -> Respo
     reply(status, word, reason.as_deref())
 }
 
-type Handled = (StatusCode, &'static str, Option<String>, Option<(String, String)>);
+type Handled = (
+    StatusCode,
+    &'static str,
+    Option<String>,
+    Option<(String, String)>,
+);
 
 async fn handle(state: &AppState, source: IpAddr, req: Request) -> Handled {
     // 1. Who is sending: refuse before reading a byte of the body.
     if !state.allow.iter().any(|net| net.contains(&source)) {
-        return (StatusCode::FORBIDDEN, "forbidden", Some("source address is not allowed".into()), None);
+        return (
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("source address is not allowed".into()),
+            None,
+        );
     }
     // 2. The body, within its size and time limits.
     let declared = req
@@ -84,23 +100,55 @@ async fn handle(state: &AppState, source: IpAddr, req: Request) -> Handled {
     let body = match tokio::time::timeout(state.body_timeout, limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(state),
-        Ok(Err(e)) => return (StatusCode::BAD_REQUEST, "bad_request", Some(format!("could not read the body: {e}")), None),
-        Err(_) => return (StatusCode::REQUEST_TIMEOUT, "timeout", Some("the body did not arrive in time".into()), None),
+        Ok(Err(e)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                Some(format!("could not read the body: {e}")),
+                None,
+            );
+        }
+        Err(_) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                Some("the body did not arrive in time".into()),
+                None,
+            );
+        }
     };
     // 3. Verify and store.
-    let received = Received { body, source, received_at_ms: now_ms() };
-    let outcome = match tokio::time::timeout(state.handler_timeout, state.pipeline.ingest(received)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Outcome::Unavailable("the request took too long; not acknowledged".into()),
+    let received = Received {
+        body,
+        source,
+        received_at_ms: now_ms(),
     };
-    let status = StatusCode::from_u16(outcome.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let notification = outcome.notification().map(|(u, t)| (u.to_string(), t.to_string()));
-    (status, outcome.label(), outcome.reason().map(str::to_string), notification)
+    let outcome =
+        match tokio::time::timeout(state.handler_timeout, state.pipeline.ingest(received)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Unavailable("the request took too long; not acknowledged".into()),
+        };
+    let status =
+        StatusCode::from_u16(outcome.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let notification = outcome
+        .notification()
+        .map(|(u, t)| (u.to_string(), t.to_string()));
+    (
+        status,
+        outcome.label(),
+        outcome.reason().map(str::to_string),
+        notification,
+    )
 }
 
 fn too_large(state: &AppState) -> Handled {
     let reason = format!("body exceeds {} bytes", state.max_body_bytes);
-    (StatusCode::PAYLOAD_TOO_LARGE, "too_large", Some(reason), None)
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        Some(reason),
+        None,
+    )
 }
 
 async fn healthz() -> Response {
@@ -110,12 +158,24 @@ async fn healthz() -> Response {
 /// Ready when the database answers with every migration applied, and not draining.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.draining.load(Ordering::SeqCst) {
-        return reply(StatusCode::SERVICE_UNAVAILABLE, "draining", Some("shutting down"));
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            Some("shutting down"),
+        );
     }
     match tokio::time::timeout(state.pipeline.store_timeout, state.pipeline.store.ready()).await {
         Ok(Ok(true)) => reply(StatusCode::OK, "ready", None),
-        Ok(Ok(false)) => reply(StatusCode::SERVICE_UNAVAILABLE, "not_ready", Some("migrations are not applied")),
-        Ok(Err(_)) | Err(_) => reply(StatusCode::SERVICE_UNAVAILABLE, "not_ready", Some("database unreachable")),
+        Ok(Ok(false)) => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            Some("migrations are not applied"),
+        ),
+        Ok(Err(_)) | Err(_) => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            Some("database unreachable"),
+        ),
     }
 }
 

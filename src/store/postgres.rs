@@ -207,7 +207,7 @@ fn scrub(error: sqlx::Error, url: &str) -> sqlx::Error {
     let text = error.to_string();
     let leaks = secrets_in(url)
         .iter()
-        .any(|secret| secret.len() >= 3 && text.contains(secret.as_str()));
+        .any(|secret| !secret.is_empty() && text.contains(secret.as_str()));
     if leaks {
         sqlx::Error::Configuration(
             format!(
@@ -358,7 +358,10 @@ ON CONFLICT (original_transaction_id) DO UPDATE SET
     updated_at = excluded.updated_at
 WHERE subscriptions.signed_date <= excluded.signed_date";
 
-async fn upsert_transaction(conn: &mut PgConnection, t: &TransactionRow) -> Result<(), sqlx::Error> {
+async fn upsert_transaction(
+    conn: &mut PgConnection,
+    t: &TransactionRow,
+) -> Result<(), sqlx::Error> {
     sqlx::query(UPSERT_TRANSACTION)
         .bind(&t.transaction_id)
         .bind(&t.original_transaction_id)
@@ -440,6 +443,9 @@ mod tests {
         let scrubbed = scrub(e, "postgres://u:hunter2@h/db").to_string();
         assert!(!scrubbed.contains("hunter2"), "{scrubbed}");
         let e = sqlx::Error::Protocol("oops".into());
-        assert_eq!(scrub(e, "postgres://u:hunter2@h/db").to_string(), "encountered unexpected or invalid data: oops");
+        assert_eq!(
+            scrub(e, "postgres://u:hunter2@h/db").to_string(),
+            "encountered unexpected or invalid data: oops"
+        );
     }
 }

@@ -28,7 +28,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Milliseconds since the epoch (bound as an integer) to `YYYY-MM-DDTHH:MM:SS.SSSZ`; NULL stays NULL.
 macro_rules! ts {
     ($n:literal) => {
-        concat!("strftime('%Y-%m-%dT%H:%M:%fZ', ?", $n, " / 1000.0, 'unixepoch')")
+        concat!(
+            "strftime('%Y-%m-%dT%H:%M:%fZ', ?",
+            $n,
+            " / 1000.0, 'unixepoch')"
+        )
     };
 }
 

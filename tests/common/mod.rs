@@ -17,7 +17,8 @@ pub const BUNDLE: &str = "com.example.app";
 pub const APP_ID: i64 = 1_234_567_890;
 
 pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +44,24 @@ impl TestDb {
             },
             Backend::Postgres => {
                 let name = format!("asnd_it_{}", uuid::Uuid::new_v4().simple());
-                let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap_or_else(|e| {
-                    panic!("PostgreSQL tests need a server at DATABASE_URL ({}): {e}", admin_url())
-                });
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+                let admin = sqlx::PgPool::connect(&admin_url())
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "PostgreSQL tests need a server at DATABASE_URL ({}): {e}",
+                            admin_url()
+                        )
+                    });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
                 admin.close().await;
-                TestDb { url: db_url(&admin_url(), &name), backend, pg_name: Some(name) }
+                TestDb {
+                    url: db_url(&admin_url(), &name),
+                    backend,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -59,14 +72,14 @@ impl TestDb {
             Backend::Sqlite => {
                 let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
                 let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
-                let out = rows.iter().map(|r| text_sqlite(r)).collect();
+                let out = rows.iter().map(text_sqlite).collect();
                 pool.close().await;
                 out
             }
             Backend::Postgres => {
                 let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
                 let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
-                let out = rows.iter().map(|r| text_pg(r)).collect();
+                let out = rows.iter().map(text_pg).collect();
                 pool.close().await;
                 out
             }
@@ -74,13 +87,18 @@ impl TestDb {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        self.column(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}")).await[0].parse().unwrap()
+        self.column(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
+            .await[0]
+            .parse()
+            .unwrap()
     }
 
     pub async fn drop_db(&self) {
         if let Some(name) = &self.pg_name {
             let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await;
             admin.close().await;
         }
     }
@@ -89,22 +107,36 @@ impl TestDb {
 fn text_sqlite(row: &sqlx::sqlite::SqliteRow) -> String {
     row.try_get::<Option<String>, _>(0)
         .map(|v| v.unwrap_or_else(|| "NULL".into()))
-        .or_else(|_| row.try_get::<Option<i64>, _>(0).map(|v| v.map_or("NULL".into(), |v| v.to_string())))
+        .or_else(|_| {
+            row.try_get::<Option<i64>, _>(0)
+                .map(|v| v.map_or("NULL".into(), |v| v.to_string()))
+        })
         .unwrap()
 }
 
 fn text_pg(row: &sqlx::postgres::PgRow) -> String {
     row.try_get::<Option<String>, _>(0)
         .map(|v| v.unwrap_or_else(|| "NULL".into()))
-        .or_else(|_| row.try_get::<Option<i64>, _>(0).map(|v| v.map_or("NULL".into(), |v| v.to_string())))
-        .or_else(|_| row.try_get::<Option<i32>, _>(0).map(|v| v.map_or("NULL".into(), |v| v.to_string())))
+        .or_else(|_| {
+            row.try_get::<Option<i64>, _>(0)
+                .map(|v| v.map_or("NULL".into(), |v| v.to_string()))
+        })
+        .or_else(|_| {
+            row.try_get::<Option<i32>, _>(0)
+                .map(|v| v.map_or("NULL".into(), |v| v.to_string()))
+        })
         .unwrap()
 }
 
 /// Replaces the database name in a PostgreSQL URL.
 pub fn db_url(admin: &str, name: &str) -> String {
-    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
-    let slash = base.rfind('/').filter(|&i| i > "postgres://".len()).unwrap_or(base.len());
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
+    let slash = base
+        .rfind('/')
+        .filter(|&i| i > "postgres://".len())
+        .unwrap_or(base.len());
     let mut url = format!("{}/{}", &base[..slash], name);
     if let Some(q) = query {
         url = format!("{url}?{q}");
@@ -119,7 +151,10 @@ pub fn chain() -> &'static DevChain {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 /// Files a test daemon needs: TLS certificate and key, the development root.
@@ -134,14 +169,21 @@ pub struct Fixture {
 impl Fixture {
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let tls = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        let tls = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap();
         let tls_cert = dir.path().join("tls.pem");
         let tls_key = dir.path().join("tls.key");
         std::fs::write(&tls_cert, tls.cert.pem()).unwrap();
         std::fs::write(&tls_key, tls.key_pair.serialize_pem()).unwrap();
         let root = dir.path().join("dev-root.der");
         std::fs::write(&root, &chain().root_der).unwrap();
-        Fixture { tls_cert_der: tls.cert.der().to_vec(), dir, tls_cert, tls_key, root }
+        Fixture {
+            tls_cert_der: tls.cert.der().to_vec(),
+            dir,
+            tls_cert,
+            tls_key,
+            root,
+        }
     }
 
     /// A config for this fixture; `extra` is appended (more TOML, e.g. `[sources]`).
@@ -188,7 +230,11 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = Server::start(config, listener).await.unwrap();
         let addr = server.local_addr();
-        Daemon { client: client(tls_cert_der), server, addr }
+        Daemon {
+            client: client(tls_cert_der),
+            server,
+            addr,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -209,7 +255,8 @@ impl Daemon {
     }
 
     pub async fn post_signed(&self, payload: &Value) -> (u16, Value) {
-        self.post(json!({"signedPayload": chain().sign(payload)}).to_string()).await
+        self.post(json!({"signedPayload": chain().sign(payload)}).to_string())
+            .await
     }
 }
 
