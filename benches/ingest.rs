@@ -4,7 +4,6 @@
 //! transaction and renewal info signed by an Apple-shaped chain, and writes three rows.
 //! Prints `ingest_sqlite: N notifications/s` and `ingest_postgres: N notifications/s` last.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,7 +75,7 @@ async fn run(url: &str, chain: &DevChain) -> f64 {
                 };
                 let received = Received {
                     body,
-                    source: IpAddr::from([17, 0, 0, 1]),
+                    source: "17.0.0.1".into(),
                     received_at_ms: now_ms(),
                 };
                 let outcome = pipeline.ingest(received).await;

@@ -2,7 +2,6 @@
 //! verify it (signature, chain, app, environment, nested payloads), derive the rows, store them in
 //! one transaction. And the one rule that keeps data safe: 200 only after commit.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,7 +98,9 @@ pub struct Pipeline {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub body: bytes::Bytes,
-    pub source: IpAddr,
+    /// The client address for live traffic; a label such as `app-store-server-api` for data
+    /// fetched by asnd itself. Stored as `source_address`.
+    pub source: String,
     pub received_at_ms: i64,
 }
 
@@ -165,7 +166,7 @@ impl Pipeline {
     async fn quarantine(&self, req: &Received, outcome: &Outcome) {
         let rejection = Rejection {
             received_at: req.received_at_ms,
-            source_address: req.source.to_string(),
+            source_address: req.source.clone(),
             reason: outcome.reason().unwrap_or_default().to_string(),
             http_status: outcome.http_status(),
             raw_body: req.body.to_vec(),
@@ -247,7 +248,7 @@ fn to_record(v: &VerifiedNotification, req: &Received) -> Result<NewNotification
         app_apple_id: identity.app_apple_id,
         signed_date: n.signed_date,
         received_at: req.received_at_ms,
-        source_address: req.source.to_string(),
+        source_address: req.source.clone(),
         transaction_id: txn.and_then(|t| t.value.transaction_id.clone()),
         original_transaction_id: txn
             .and_then(|t| t.value.original_transaction_id.clone())
