@@ -120,7 +120,7 @@ async fn handle(state: &AppState, source: IpAddr, req: Request) -> Handled {
     // 3. Verify and store.
     let received = Received {
         body,
-        source,
+        source: source.to_string(),
         received_at_ms: now_ms(),
     };
     let outcome =
