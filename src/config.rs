@@ -128,7 +128,17 @@ pub struct Config {
     pub sources: SourcesConfig,
     pub verify: VerifyConfig,
     pub log: LogConfig,
+    pub admin: AdminConfig,
+    pub reconcile: ReconcileConfig,
     pub apps: Vec<AppConfig>,
+}
+
+/// `[admin]`: the operators' listener (Prometheus metrics, health), plain HTTP, off when unset.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// For example `127.0.0.1:9898`; keep it off the public network.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[server]`: the listener Apple posts to.
@@ -158,6 +168,15 @@ pub struct ServerConfig {
     /// How long in-flight requests may take to finish at shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// After SIGTERM, keep serving this long with `/readyz` at 503, so that balancers stop
+    /// sending before the listener closes.
+    #[serde(with = "humantime_serde")]
+    pub drain_delay: Duration,
+    /// Expect a PROXY protocol (v1 or v2) header from `sources.trusted_proxies` before TLS.
+    pub proxy_protocol: bool,
+    /// How long a trusted proxy has to send its PROXY header.
+    #[serde(with = "humantime_serde")]
+    pub proxy_header_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -173,6 +192,9 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(15),
+            drain_delay: Duration::from_secs(2),
+            proxy_protocol: false,
+            proxy_header_timeout: Duration::from_secs(3),
             handler_timeout: Duration::from_secs(20),
             shutdown_grace: Duration::from_secs(20),
         }
@@ -255,6 +277,9 @@ impl fmt::Debug for DatabaseConfig {
 pub struct SourcesConfig {
     /// Networks allowed to post; Apple's is 17.0.0.0/8.
     pub allow: Vec<IpNet>,
+    /// Load balancers whose word about the client is trusted: their PROXY protocol header and
+    /// their `X-Forwarded-For` / `Forwarded` headers. Nobody else's.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for SourcesConfig {
@@ -264,6 +289,7 @@ impl Default for SourcesConfig {
                 [17, 0, 0, 0].into(),
                 8,
             ))],
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -304,6 +330,9 @@ pub struct AppConfig {
     pub app_apple_id: Option<i64>,
     /// `"Production"` and/or `"Sandbox"`; both by default.
     pub environments: Vec<String>,
+    /// `[apps.api]`: the App Store Server API key, for `test-notification`, `backfill` and
+    /// `[reconcile]`. Optional.
+    pub api: Option<ApiConfig>,
 }
 
 impl Default for AppConfig {
@@ -312,6 +341,280 @@ impl Default for AppConfig {
             bundle_id: String::new(),
             app_apple_id: None,
             environments: ENVIRONMENTS.iter().map(|e| (*e).to_owned()).collect(),
+            api: None,
+        }
+    }
+}
+
+/// Apple's App Store Server API hosts (spec §14.1).
+pub const API_PRODUCTION_URL: &str = "https://api.storekit.apple.com";
+pub const API_SANDBOX_URL: &str = "https://api.storekit-sandbox.apple.com";
+/// Where Debian, Ubuntu, Alpine and their container images keep the system's CA certificates;
+/// the API client trusts these to reach Apple (there is no built-in list).
+pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// `[apps.api]`: an In-App Purchase key from App Store Connect (Users and Access → Integrations →
+/// In-App Purchase). `Debug` never shows the private key.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// The key's ID (the JWT header's `kid`).
+    pub key_id: String,
+    /// The issuer ID shown above the keys (the JWT's `iss`).
+    pub issuer_id: String,
+    /// The `.p8` file App Store Connect let you download once.
+    pub private_key_path: Option<PathBuf>,
+    /// The `.p8` file's content instead of a path, meant to come from the environment
+    /// (`ASND_APPS__0__API__PRIVATE_KEY`): PEM (real or `\n`-escaped newlines) or bare base64.
+    pub private_key: Option<String>,
+    /// Base URLs, overridable for proxies and tests.
+    pub production_url: String,
+    pub sandbox_url: String,
+    /// PEM bundle of the CA certificates trusted to reach Apple.
+    pub ca_file: PathBuf,
+    /// More trusted roots (PEM or DER), added to `ca_file`'s: a TLS-inspecting proxy's, a test's.
+    pub extra_roots: Vec<PathBuf>,
+    /// Bound on one request to Apple (connect, send, answer).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            key_id: String::new(),
+            issuer_id: String::new(),
+            private_key_path: None,
+            private_key: None,
+            production_url: API_PRODUCTION_URL.to_owned(),
+            sandbox_url: API_SANDBOX_URL.to_owned(),
+            ca_file: PathBuf::from(SYSTEM_CA_FILE),
+            extra_roots: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("key_id", &self.key_id)
+            .field("issuer_id", &self.issuer_id)
+            .field("private_key_path", &self.private_key_path)
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("production_url", &self.production_url)
+            .field("sandbox_url", &self.sandbox_url)
+            .field("ca_file", &self.ca_file)
+            .field("extra_roots", &self.extra_roots)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The PKCS#8 DER of an API private key, checked to be an EC P-256 key. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiPrivateKey(Vec<u8>);
+
+impl ApiPrivateKey {
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiPrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiPrivateKey(<redacted>)")
+    }
+}
+
+impl ApiConfig {
+    /// The private key, from `private_key_path` or `private_key`. `key` names the section in
+    /// errors (`apps[0].api`); no error ever repeats the key's content.
+    pub fn load_private_key(&self, key: &str) -> Result<ApiPrivateKey, ConfigError> {
+        match (&self.private_key_path, &self.private_key) {
+            (Some(_), Some(_)) => Err(ConfigError::invalid(
+                format!("{key}.private_key"),
+                "set private_key_path or private_key, not both",
+            )),
+            (None, None) => Err(ConfigError::invalid(
+                format!("{key}.private_key_path"),
+                "missing: name the .p8 file (or set private_key, e.g. from the environment)",
+            )),
+            (Some(path), None) => {
+                let field = format!("{key}.private_key_path");
+                let text = std::fs::read(path)
+                    .map_err(|e| ConfigError::file(&field, path, format!("cannot read: {e}")))?;
+                let text = String::from_utf8(text)
+                    .map_err(|_| ConfigError::file(&field, path, "is not a text (.p8) file"))?;
+                parse_api_key(&text).map_err(|m| ConfigError::file(&field, path, m))
+            }
+            (None, Some(text)) => parse_api_key(text)
+                .map_err(|m| ConfigError::invalid(format!("{key}.private_key"), m)),
+        }
+    }
+
+    /// The CA certificates of `ca_file` and every `extra_roots` file.
+    pub fn load_roots(&self, key: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+        let mut roots = read_certificates(&format!("{key}.ca_file"), &self.ca_file)?;
+        for (i, path) in self.extra_roots.iter().enumerate() {
+            roots.extend(read_certificates(
+                &format!("{key}.extra_roots[{i}]"),
+                path,
+            )?);
+        }
+        Ok(roots)
+    }
+
+    fn check(&self, key: &str, problems: &mut Vec<ConfigError>) {
+        for (field, value) in [("key_id", &self.key_id), ("issuer_id", &self.issuer_id)] {
+            if value.trim().is_empty() {
+                problems.push(ConfigError::invalid(
+                    format!("{key}.{field}"),
+                    "missing: copy it from App Store Connect (Users and Access → Integrations → In-App Purchase)",
+                ));
+            } else if value.contains(char::is_whitespace) {
+                problems.push(ConfigError::invalid(
+                    format!("{key}.{field}"),
+                    format!("{value:?} contains spaces"),
+                ));
+            }
+        }
+        if let Err(e) = self.load_private_key(key) {
+            problems.push(e);
+        }
+        for (field, url) in [
+            ("production_url", &self.production_url),
+            ("sandbox_url", &self.sandbox_url),
+        ] {
+            let host = url.strip_prefix("https://").unwrap_or_default();
+            if host.is_empty() || host.starts_with('/') || url.contains(char::is_whitespace) {
+                problems.push(ConfigError::invalid(
+                    format!("{key}.{field}"),
+                    format!("{url:?} is not an https:// URL"),
+                ));
+            }
+        }
+        if let Err(e) = self.load_roots(key) {
+            problems.push(e);
+        }
+        if self.timeout.is_zero() {
+            problems.push(ConfigError::invalid(
+                format!("{key}.timeout"),
+                "must be longer than zero (e.g. \"30s\")",
+            ));
+        }
+    }
+}
+
+/// A `.p8` key as text: PEM (`-----BEGIN PRIVATE KEY-----`, with real or `\n`-escaped newlines,
+/// as environment variables often carry it) or the bare base64 of the DER.
+fn parse_api_key(text: &str) -> Result<ApiPrivateKey, String> {
+    let text = text.trim();
+    let der = if text.contains("-----BEGIN") {
+        let pem = if text.contains('\n') {
+            text.to_owned()
+        } else {
+            text.replace("\\n", "\n")
+        };
+        match rustls_pemfile::private_key(&mut pem.as_bytes()) {
+            Ok(Some(rustls::pki_types::PrivateKeyDer::Pkcs8(k))) => k.secret_pkcs8_der().to_vec(),
+            Ok(Some(_)) => {
+                return Err("is not a PKCS#8 key (-----BEGIN PRIVATE KEY-----) like App Store Connect's .p8 files".into());
+            }
+            Ok(None) => return Err("holds no PEM private key (-----BEGIN PRIVATE KEY-----)".into()),
+            Err(_) => return Err("is not valid PEM".into()),
+        }
+    } else {
+        use base64::Engine;
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact.as_bytes())
+            .map_err(|_| "is neither PEM (-----BEGIN PRIVATE KEY-----) nor base64".to_owned())?
+    };
+    aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &der,
+    )
+    .map_err(|_| "is not an EC P-256 private key (PKCS#8), as App Store Connect issues".to_owned())?;
+    Ok(ApiPrivateKey(der))
+}
+
+/// Certificates from a PEM file, or a single DER certificate.
+fn read_certificates(
+    key: &str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| ConfigError::file(key, path, format!("cannot read: {e}")))?;
+    let certs = if bytes.windows(10).any(|w| w == b"-----BEGIN") {
+        rustls_pemfile::certs(&mut bytes.as_slice())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError::file(key, path, format!("not valid PEM: {e}")))?
+    } else {
+        vec![CertificateDer::from(bytes)]
+    };
+    // A system bundle may hold a certificate or two this TLS stack cannot use; those are skipped,
+    // as rustls does, but a file without a single usable one is an error.
+    let mut usable = rustls::RootCertStore::empty();
+    let (added, _skipped) = usable.add_parsable_certificates(certs.iter().cloned());
+    if added == 0 {
+        return Err(ConfigError::file(
+            key,
+            path,
+            "holds no usable certificate (PEM -----BEGIN CERTIFICATE----- or DER)",
+        ));
+    }
+    Ok(certs)
+}
+
+/// `[reconcile]`: inside `serve`, ask Apple every `interval` for the notifications of the last
+/// `lookback` that did not reach us (`onlyFailures`), and ingest them. Off by default.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconcileConfig {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Capped per environment at what Apple keeps: 180 days (Production), 30 days (Sandbox).
+    #[serde(with = "humantime_serde")]
+    pub lookback: Duration,
+}
+
+/// The longest history Apple keeps (Production; Sandbox keeps 30 days).
+pub const MAX_LOOKBACK: Duration = Duration::from_secs(180 * 24 * 3600);
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        ReconcileConfig {
+            enabled: false,
+            interval: Duration::from_secs(3600),
+            lookback: Duration::from_secs(72 * 3600),
+        }
+    }
+}
+
+impl ReconcileConfig {
+    fn check(&self, apps: &[AppConfig], problems: &mut Vec<ConfigError>) {
+        if self.interval.is_zero() {
+            problems.push(ConfigError::invalid(
+                "reconcile.interval",
+                "must be longer than zero (e.g. \"1h\")",
+            ));
+        }
+        if self.lookback.is_zero() || self.lookback > MAX_LOOKBACK {
+            problems.push(ConfigError::invalid(
+                "reconcile.lookback",
+                "must be longer than zero and at most 180 days (what Apple keeps), e.g. \"72h\"",
+            ));
+        }
+        if self.enabled && apps.iter().all(|a| a.api.is_none()) {
+            problems.push(ConfigError::invalid(
+                "reconcile.enabled",
+                "no app has an [apps.api] section: reconciliation needs an App Store Server API key",
+            ));
         }
     }
 }
@@ -386,7 +689,19 @@ impl Config {
                 "must not be empty (e.g. \"info\")",
             ));
         }
+        if self.server.proxy_protocol && self.sources.trusted_proxies.is_empty() {
+            problems.push(ConfigError::invalid(
+                "server.proxy_protocol",
+                "needs sources.trusted_proxies: only those balancers may send a PROXY header",
+            ));
+        }
         check_apps(&self.apps, &mut problems);
+        self.reconcile.check(&self.apps, &mut problems);
+        for (i, app) in self.apps.iter().enumerate() {
+            if let Some(api) = &app.api {
+                api.check(&format!("apps[{i}].api"), &mut problems);
+            }
+        }
         match problems.len() {
             0 => Ok(()),
             1 => Err(problems.remove(0)),
@@ -1870,7 +2185,7 @@ environments = ["Production", "Sandbox"]
             probe::<Config>(&[key("apps"), Seg::Index(0), key("nope")]),
             Probed::UnknownKey {
                 at: 2,
-                expected: &["bundle_id", "app_apple_id", "environments"]
+                expected: &["bundle_id", "app_apple_id", "environments", "api"]
             }
         );
     }

@@ -13,19 +13,38 @@ use crate::store::{
     NewNotification, Rejection, SaveOutcome, Store, SubscriptionRow, TransactionRow,
 };
 
+/// A notification that was stored (or found already stored): what logs and metrics need.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Accepted {
+    pub uuid: String,
+    pub notification_type: String,
+    pub subtype: Option<String>,
+    pub environment: Option<String>,
+    pub bundle_id: Option<String>,
+    /// How long the store step (one database transaction) took.
+    pub database_time: std::time::Duration,
+}
+
+impl Accepted {
+    fn of(record: &NewNotification, database_time: std::time::Duration) -> Accepted {
+        Accepted {
+            uuid: record.notification_uuid.clone(),
+            notification_type: record.notification_type.clone(),
+            subtype: record.subtype.clone(),
+            environment: record.environment.clone(),
+            bundle_id: record.bundle_id.clone(),
+            database_time,
+        }
+    }
+}
+
 /// What happened to one request, and so what Apple is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Committed: Apple may forget it.
-    Stored {
-        uuid: String,
-        notification_type: String,
-    },
+    Stored(Accepted),
     /// Already stored earlier: nothing changed, Apple may forget it.
-    Duplicate {
-        uuid: String,
-        notification_type: String,
-    },
+    Duplicate(Accepted),
     /// Not a notification body at all.
     BadRequest(String),
     /// A notification that did not verify; kept in quarantine.
@@ -39,7 +58,7 @@ pub enum Outcome {
 impl Outcome {
     pub fn http_status(&self) -> u16 {
         match self {
-            Outcome::Stored { .. } | Outcome::Duplicate { .. } => 200,
+            Outcome::Stored(_) | Outcome::Duplicate(_) => 200,
             Outcome::BadRequest(_) => 400,
             Outcome::Rejected(_) => 422,
             Outcome::Unavailable(_) => 503,
@@ -50,8 +69,8 @@ impl Outcome {
     /// The `status` word of the response body and the log's `outcome`.
     pub fn label(&self) -> &'static str {
         match self {
-            Outcome::Stored { .. } => "stored",
-            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Stored(_) => "stored",
+            Outcome::Duplicate(_) => "duplicate",
             Outcome::BadRequest(_) => "bad_request",
             Outcome::Rejected(_) => "rejected",
             Outcome::Unavailable(_) => "unavailable",
@@ -61,7 +80,7 @@ impl Outcome {
 
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Outcome::Stored { .. } | Outcome::Duplicate { .. } => None,
+            Outcome::Stored(_) | Outcome::Duplicate(_) => None,
             Outcome::BadRequest(r)
             | Outcome::Rejected(r)
             | Outcome::Unavailable(r)
@@ -69,16 +88,9 @@ impl Outcome {
         }
     }
 
-    pub fn notification(&self) -> Option<(&str, &str)> {
+    pub fn accepted(&self) -> Option<&Accepted> {
         match self {
-            Outcome::Stored {
-                uuid,
-                notification_type,
-            }
-            | Outcome::Duplicate {
-                uuid,
-                notification_type,
-            } => Some((uuid, notification_type)),
+            Outcome::Stored(a) | Outcome::Duplicate(a) => Some(a),
             _ => None,
         }
     }
@@ -139,20 +151,13 @@ impl Pipeline {
             Ok(r) => r,
             Err(reason) => return Outcome::Rejected(reason),
         };
-        let (uuid, notification_type) = (
-            record.notification_uuid.clone(),
-            record.notification_type.clone(),
-        );
+        let started = std::time::Instant::now();
         match tokio::time::timeout(self.store_timeout, self.store.save_notification(&record)).await
         {
-            Ok(Ok(SaveOutcome::Stored)) => Outcome::Stored {
-                uuid,
-                notification_type,
-            },
-            Ok(Ok(SaveOutcome::Duplicate)) => Outcome::Duplicate {
-                uuid,
-                notification_type,
-            },
+            Ok(Ok(SaveOutcome::Stored)) => Outcome::Stored(Accepted::of(&record, started.elapsed())),
+            Ok(Ok(SaveOutcome::Duplicate)) => {
+                Outcome::Duplicate(Accepted::of(&record, started.elapsed()))
+            }
             Ok(Err(e)) => Outcome::Unavailable(format!("not stored: {e}")),
             Err(_) => Outcome::Unavailable(format!(
                 "not stored: the database did not answer within {:?}",
@@ -170,6 +175,7 @@ impl Pipeline {
             reason: outcome.reason().unwrap_or_default().to_string(),
             http_status: outcome.http_status(),
             raw_body: req.body.to_vec(),
+            notification_uuid: claimed_uuid(&req.body),
         };
         match tokio::time::timeout(self.store_timeout, self.store.save_rejection(&rejection)).await
         {
@@ -178,6 +184,18 @@ impl Pipeline {
             Err(_) => tracing::warn!("could not write the quarantine row: database timeout"),
         }
     }
+}
+
+/// The `notificationUUID` a refused V2 body claims, read WITHOUT verification: stored beside the
+/// quarantine row only so that `asnd test-notification` can find it. Never trusted for anything.
+fn claimed_uuid(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let token = value.get("signedPayload")?.as_str()?;
+    let payload = crate::apple::jws::peek_payload(token).ok()?;
+    let uuid = payload.get("notificationUUID")?.as_str()?;
+    // A UUID is 36 characters; anything long or odd is not worth keeping as a lookup key.
+    (!uuid.is_empty() && uuid.len() <= 64 && uuid.chars().all(|c| c.is_ascii_graphic()))
+        .then(|| uuid.to_string())
 }
 
 enum Body {
@@ -374,19 +392,8 @@ mod tests {
 
     #[test]
     fn statuses_follow_apples_retry_rule() {
-        let stored = Outcome::Stored {
-            uuid: "u".into(),
-            notification_type: "TEST".into(),
-        };
-        assert_eq!(stored.http_status(), 200);
-        assert_eq!(
-            Outcome::Duplicate {
-                uuid: "u".into(),
-                notification_type: "TEST".into()
-            }
-            .http_status(),
-            200
-        );
+        assert_eq!(Outcome::Stored(Accepted::default()).http_status(), 200);
+        assert_eq!(Outcome::Duplicate(Accepted::default()).http_status(), 200);
         assert_eq!(Outcome::BadRequest(String::new()).http_status(), 400);
         assert_eq!(Outcome::Rejected(String::new()).http_status(), 422);
         assert_eq!(Outcome::Unavailable(String::new()).http_status(), 503);

@@ -1015,6 +1015,7 @@ async fn rejection_row(backend: Backend) {
         reason: "CHAIN_INVALID: certificate expired".into(),
         http_status: 422,
         raw_body: vec![b'x', 0, 0xff, b'\n'],
+        notification_uuid: None,
     };
     store.save_rejection(&r).await.expect("save rejection");
     store.save_rejection(&r).await.expect("save it again");

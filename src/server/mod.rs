@@ -2,6 +2,9 @@
 //! graceful shutdown (drain, finish in-flight requests within a bound, close the pool) and
 //! certificate reload. Handlers live in `routes`; they call `ingest` and never touch SQL.
 
+pub mod client_ip;
+pub mod metrics;
+pub mod proxy;
 pub mod routes;
 pub mod tls;
 
@@ -34,12 +37,14 @@ use tls::CertReloader;
 pub struct AppState {
     pub pipeline: Pipeline,
     pub allow: Vec<IpNet>,
+    pub trusted_proxies: Vec<IpNet>,
     pub path: String,
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
     pub handler_timeout: Duration,
     /// Set when shutdown begins: `/readyz` answers 503 so balancers stop sending.
     pub draining: AtomicBool,
+    pub metrics: metrics::Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,8 @@ pub struct Server {
     certs: Option<Arc<CertReloader>>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    admin: Option<(SocketAddr, JoinHandle<()>)>,
+    drain_delay: Duration,
 }
 
 /// The verifier's roots: the configured files, or Apple Root CA - G3 when none are listed.
@@ -136,11 +143,13 @@ impl Server {
                 store_timeout: config.database.timeout(),
             },
             allow: config.sources.allow.clone(),
+            trusted_proxies: config.sources.trusted_proxies.clone(),
             path: config.server.path.clone(),
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: config.server.body_timeout(),
             handler_timeout: config.server.handler_timeout(),
             draining: AtomicBool::new(false),
+            metrics: metrics::Metrics::new(),
         });
         let certs = if config.server.tls {
             Some(Arc::new(CertReloader::load(
@@ -164,25 +173,31 @@ impl Server {
             handshake_timeout: config.server.handshake_timeout(),
             header_timeout: config.server.header_timeout(),
             shutdown_grace: config.server.shutdown_grace(),
+            proxy_header: config.server.proxy_protocol.then_some(config.server.proxy_header_timeout),
         };
-        let task = tokio::spawn(accept_loop(
-            listener,
-            acceptor,
-            state.clone(),
-            limits,
-            shutdown_rx,
-        ));
+        let admin = match config.admin.listen {
+            Some(addr) => Some(start_admin(addr, state.clone(), shutdown_rx.clone()).await?),
+            None => None,
+        };
+        let task = tokio::spawn(accept_loop(listener, acceptor, state.clone(), limits, shutdown_rx));
         Ok(Server {
             local_addr,
             state,
             certs,
             shutdown,
             task,
+            admin,
+            drain_delay: config.server.drain_delay,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where the admin listener (metrics, health) serves, when configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(addr, _)| *addr)
     }
 
     /// Reads the certificate and key files again (what SIGHUP does).
@@ -203,7 +218,18 @@ impl Server {
         self.start_draining();
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let Some((_, admin)) = self.admin {
+            let _ = admin.await;
+        }
         self.state.pipeline.store.close().await;
+    }
+
+    /// What a signal starts: `/readyz` turns 503 at once, requests are still served for
+    /// `server.drain_delay` so that balancers notice, then the shutdown proper.
+    pub async fn drain_and_shutdown(self) {
+        self.start_draining();
+        tokio::time::sleep(self.drain_delay).await;
+        self.shutdown().await;
     }
 
     /// Serves until SIGTERM or SIGINT; reloads the certificate on SIGHUP.
@@ -222,7 +248,7 @@ impl Server {
                 },
             }
         }
-        self.shutdown().await;
+        self.drain_and_shutdown().await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -234,6 +260,26 @@ struct Limits {
     handshake_timeout: Duration,
     header_timeout: Duration,
     shutdown_grace: Duration,
+    /// `Some(deadline)` when trusted proxies send a PROXY protocol header.
+    proxy_header: Option<Duration>,
+}
+
+/// The admin listener (plain HTTP): metrics and health, stopped with the server.
+async fn start_admin(
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let router = routes::admin_router(state);
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move { stopped(&mut stop).await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    });
+    Ok((bound, task))
 }
 
 /// Resolves once shutdown is requested (at once if it already was).
@@ -248,6 +294,7 @@ async fn accept_loop(
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let trusted = Arc::new(state.trusted_proxies.clone());
     let router = routes::router(state);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -257,7 +304,7 @@ async fn accept_loop(
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = stopped(&mut shutdown) => break,
         };
-        let (tcp, peer) = tokio::select! {
+        let (mut tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -273,9 +320,20 @@ async fn accept_loop(
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         let router = router.clone();
+        let trusted = trusted.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let client = ClientAddr(peer.ip().to_canonical());
+            let peer_ip = peer.ip().to_canonical();
+            let client = match limits.proxy_header {
+                Some(deadline) => match proxy::client_of(&mut tcp, peer_ip, &trusted, deadline).await {
+                    Ok(ip) => ClientAddr(ip),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "connection refused");
+                        return;
+                    }
+                },
+                None => ClientAddr(peer_ip),
+            };
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(client);
                 router.clone().oneshot(req.map(routes::HttpBody::new))

@@ -16,9 +16,12 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 
 use super::AppState;
-use crate::ingest::{Outcome, Received};
+use super::client_ip::client_ip;
+use super::metrics::NotificationLabels;
+use crate::ingest::{Accepted, Outcome, Received};
 
-/// The address Apple's request came from, attached to each request by the accept loop.
+/// The connection's address (the PROXY protocol's client when a trusted balancer sent one),
+/// attached to each request by the accept loop.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
@@ -54,28 +57,59 @@ fn reply(status: StatusCode, word: &str, reason: Option<&str>) -> Response {
 
 async fn notification(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
-    let source = req
+    let conn = req
         .extensions()
         .get::<ClientAddr>()
         .map(|c| c.0)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let (status, word, reason, notification) = handle(&state, source, req).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (uuid, kind) = notification.clone().unwrap_or_default();
-    if status.is_success() {
-        tracing::info!(%source, uuid, notification_type = kind, outcome = word, status = status.as_u16(), latency_ms, "notification");
-    } else {
-        tracing::warn!(%source, outcome = word, status = status.as_u16(), reason = reason.as_deref().unwrap_or(""), latency_ms, "notification refused");
+    let (source, (status, word, reason, accepted)) =
+        match client_ip(conn, req.headers(), &state.trusted_proxies) {
+            Ok(source) => (source, handle(&state, source, req).await),
+            Err(why) => (conn, (StatusCode::FORBIDDEN, "forbidden", Some(why), None)),
+        };
+    let took = started.elapsed();
+    let latency_ms = took.as_secs_f64() * 1000.0;
+    state.metrics.request(status.as_u16(), word, took);
+    match (&accepted, word) {
+        (Some(a), "stored") => {
+            state.metrics.database(a.database_time);
+            state.metrics.stored(
+                NotificationLabels {
+                    notification_type: a.notification_type.clone(),
+                    subtype: a.subtype.clone().unwrap_or_default(),
+                    environment: a.environment.clone().unwrap_or_default(),
+                    app: a.bundle_id.clone().unwrap_or_default(),
+                },
+                now_ms() as f64 / 1000.0,
+            );
+        }
+        (Some(a), _) => {
+            state.metrics.database(a.database_time);
+            state.metrics.duplicate();
+        }
+        (None, _) => {
+            // A verification failure is counted by Apple's status name, anything else by outcome.
+            let class = match (word, reason.as_deref()) {
+                ("rejected", Some(r)) => r.split(':').next().unwrap_or(word),
+                _ => word,
+            };
+            state.metrics.rejected(class);
+        }
+    }
+    match &accepted {
+        Some(a) => tracing::info!(
+            %source, uuid = a.uuid, notification_type = a.notification_type, subtype = a.subtype.as_deref().unwrap_or(""),
+            outcome = word, status = status.as_u16(), latency_ms, "notification"
+        ),
+        None => tracing::warn!(
+            %source, %conn, outcome = word, status = status.as_u16(), reason = reason.as_deref().unwrap_or(""),
+            latency_ms, "notification refused"
+        ),
     }
     reply(status, word, reason.as_deref())
 }
 
-type Handled = (
-    StatusCode,
-    &'static str,
-    Option<String>,
-    Option<(String, String)>,
-);
+type Handled = (StatusCode, &'static str, Option<String>, Option<Accepted>);
 
 async fn handle(state: &AppState, source: IpAddr, req: Request) -> Handled {
     // 1. Who is sending: refuse before reading a byte of the body.
@@ -83,7 +117,7 @@ async fn handle(state: &AppState, source: IpAddr, req: Request) -> Handled {
         return (
             StatusCode::FORBIDDEN,
             "forbidden",
-            Some("source address is not allowed".into()),
+            Some(format!("source address {source} is not allowed")),
             None,
         );
     }
@@ -130,14 +164,12 @@ async fn handle(state: &AppState, source: IpAddr, req: Request) -> Handled {
         };
     let status =
         StatusCode::from_u16(outcome.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let notification = outcome
-        .notification()
-        .map(|(u, t)| (u.to_string(), t.to_string()));
+    let accepted = outcome.accepted().cloned();
     (
         status,
         outcome.label(),
         outcome.reason().map(str::to_string),
-        notification,
+        accepted,
     )
 }
 
@@ -149,6 +181,31 @@ fn too_large(state: &AppState) -> Handled {
         Some(reason),
         None,
     )
+}
+
+/// The admin listener: metrics and the same health endpoints, for operators only.
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { reply(StatusCode::NOT_FOUND, "not_found", Some("no such endpoint")) })
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    // The quarantine size is read at scrape time; a slow database leaves the last value.
+    if let Ok(Ok(rows)) =
+        tokio::time::timeout(state.pipeline.store_timeout, state.pipeline.store.quarantine_size()).await
+    {
+        state.metrics.set_quarantine_rows(rows);
+    }
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
 }
 
 async fn healthz() -> Response {

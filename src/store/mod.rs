@@ -108,7 +108,75 @@ pub struct Rejection {
     /// The HTTP status that was answered.
     pub http_status: u16,
     pub raw_body: Vec<u8>,
+    /// The `notificationUUID` the body claims, read WITHOUT verification (the body was refused):
+    /// only for finding the row again (`asnd test-notification`), never to be trusted.
+    pub notification_uuid: Option<String>,
 }
+
+/// One of Apple's attempts to deliver a notification (`sendAttempts`), as Apple reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// Milliseconds since the epoch.
+    pub attempt_date: i64,
+    /// Apple's `sendAttemptResult`, as sent (`SUCCESS`, `TIMED_OUT`, or a value unknown today).
+    pub send_attempt_result: String,
+}
+
+/// What `asnd test-notification` needs to know about a stored notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNotification {
+    pub notification_uuid: String,
+    pub notification_type: String,
+    pub environment: Option<String>,
+    /// Milliseconds since the epoch.
+    pub received_at: i64,
+    pub source_address: String,
+}
+
+/// A quarantine row, as `asnd test-notification` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRejection {
+    /// Milliseconds since the epoch.
+    pub received_at: i64,
+    pub source_address: String,
+    pub reason: String,
+    pub http_status: u16,
+}
+
+/// A lock held by one process among all that share the database, released by [`ExclusiveLock::release`]
+/// or, if the holder is dropped or dies, when its database session ends.
+///
+/// PostgreSQL: a session-level `pg_advisory_lock` held on a connection taken out of the pool for
+/// the purpose (so that it can never return to the pool still locked). SQLite: nothing to hold;
+/// the database is a file on one host, and every holder gets the lock.
+#[derive(Debug)]
+pub struct ExclusiveLock {
+    pub(crate) inner: LockInner,
+}
+
+#[derive(Debug)]
+pub(crate) enum LockInner {
+    /// SQLite: granted without holding anything.
+    Nothing,
+    Postgres {
+        conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+        key: i64,
+    },
+}
+
+impl ExclusiveLock {
+    /// Unlocks and closes the dedicated connection. Closing alone would release it too.
+    pub async fn release(self) {
+        match self.inner {
+            LockInner::Nothing => {}
+            LockInner::Postgres { conn, key } => postgres::release_lock(conn, key).await,
+        }
+    }
+}
+
+/// Key of the advisory lock that keeps reconciliation to one replica at a time (an arbitrary
+/// constant: "asnd" in ASCII, then 7 for issue 7).
+pub const RECONCILE_LOCK_KEY: i64 = 0x6173_6e64_0000_0007;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveOutcome {
@@ -151,9 +219,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Writes the notification and its derived rows in one transaction, or nothing.
     async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError>;
     async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError>;
+    /// Records Apple's delivery attempts for one notification; attempts already recorded are
+    /// skipped. Returns how many were new.
+    async fn save_delivery_attempts(
+        &self,
+        notification_uuid: &str,
+        attempts: &[DeliveryAttempt],
+    ) -> Result<u64, StoreError>;
+    /// The stored notification with this UUID, if any.
+    async fn find_notification(
+        &self,
+        notification_uuid: &str,
+    ) -> Result<Option<StoredNotification>, StoreError>;
+    /// Quarantine rows whose body claimed this UUID (unverified), newest first, at most 10.
+    async fn find_rejections(
+        &self,
+        notification_uuid: &str,
+    ) -> Result<Vec<StoredRejection>, StoreError>;
+    /// Takes the lock `key` if no other session holds it; `None` when another one does.
+    async fn try_lock(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError>;
     /// The database answers and every migration is applied.
     async fn ready(&self) -> Result<bool, StoreError>;
     async fn close(&self);
+    /// Rows in `rejected_notifications` (a metric).
+    async fn quarantine_size(&self) -> Result<i64, StoreError>;
 }
 
 /// Opens the backend named by the URL scheme (`postgres://`, `postgresql://`, `sqlite://`).

@@ -10,7 +10,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 use super::{
-    NewNotification, Rejection, SaveOutcome, Store, StoreError, StoreOptions, SubscriptionRow,
+    DeliveryAttempt, ExclusiveLock, LockInner, NewNotification, Rejection, SaveOutcome, Store,
+    StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow,
     TransactionRow,
 };
 
@@ -154,17 +155,114 @@ impl Store for PgStore {
     async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO rejected_notifications
-                 (received_at, source_address, reason, http_status, raw_body)
-             VALUES (to_timestamp($1::bigint / 1000.0), $2, $3, $4, $5)",
+                 (received_at, source_address, reason, http_status, raw_body, notification_uuid)
+             VALUES (to_timestamp($1::bigint / 1000.0), $2, $3, $4, $5, $6)",
         )
         .bind(r.received_at)
         .bind(&r.source_address)
         .bind(&r.reason)
         .bind(i32::from(r.http_status))
         .bind(&r.raw_body)
+        .bind(&r.notification_uuid)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn save_delivery_attempts(
+        &self,
+        notification_uuid: &str,
+        attempts: &[DeliveryAttempt],
+    ) -> Result<u64, StoreError> {
+        if attempts.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        for a in attempts {
+            inserted += sqlx::query(
+                "INSERT INTO delivery_attempts (notification_uuid, attempt_date, send_attempt_result)
+                 VALUES ($1, to_timestamp($2::bigint / 1000.0), $3)
+                 ON CONFLICT (notification_uuid, attempt_date, send_attempt_result) DO NOTHING",
+            )
+            .bind(notification_uuid)
+            .bind(a.attempt_date)
+            .bind(&a.send_attempt_result)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn find_notification(
+        &self,
+        notification_uuid: &str,
+    ) -> Result<Option<StoredNotification>, StoreError> {
+        let row: Option<(String, String, Option<String>, i64, String)> = sqlx::query_as(
+            "SELECT notification_uuid, notification_type, environment,
+                    (extract(epoch FROM received_at) * 1000)::bigint, source_address
+             FROM notifications WHERE notification_uuid = $1",
+        )
+        .bind(notification_uuid)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(notification_uuid, notification_type, environment, received_at, source_address)| {
+                StoredNotification {
+                    notification_uuid,
+                    notification_type,
+                    environment,
+                    received_at,
+                    source_address,
+                }
+            },
+        ))
+    }
+
+    async fn find_rejections(
+        &self,
+        notification_uuid: &str,
+    ) -> Result<Vec<StoredRejection>, StoreError> {
+        let rows: Vec<(i64, String, String, i32)> = sqlx::query_as(
+            "SELECT (extract(epoch FROM received_at) * 1000)::bigint, source_address, reason,
+                    http_status
+             FROM rejected_notifications WHERE notification_uuid = $1
+             ORDER BY received_at DESC, id DESC LIMIT 10",
+        )
+        .bind(notification_uuid)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(received_at, source_address, reason, http_status)| StoredRejection {
+                    received_at,
+                    source_address,
+                    reason,
+                    http_status: u16::try_from(http_status).unwrap_or(0),
+                },
+            )
+            .collect())
+    }
+
+    /// A session-level advisory lock on a connection of its own: it is marked to close rather than
+    /// go back to the pool, so a holder that is cancelled or panics cannot leave a pooled session
+    /// locked; the server releases the lock when the session ends.
+    async fn try_lock(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.close_on_drop();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !locked {
+            return Ok(None);
+        }
+        Ok(Some(ExclusiveLock {
+            inner: LockInner::Postgres { conn, key },
+        }))
     }
 
     async fn ready(&self) -> Result<bool, StoreError> {
@@ -184,9 +282,28 @@ impl Store for PgStore {
         Ok(all_applied(&MIGRATOR, &applied))
     }
 
+    async fn quarantine_size(&self) -> Result<i64, StoreError> {
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rejected_notifications")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(rows)
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Unlocks, then closes the connection (which would release the lock by itself too).
+pub(crate) async fn release_lock(mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>, key: i64) {
+    if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut *conn)
+        .await
+    {
+        tracing::warn!(error = %e, "advisory unlock failed; closing the session releases the lock");
+    }
+    let _ = conn.close().await;
 }
 
 /// Every up-migration this binary knows is recorded as applied with the same checksum.

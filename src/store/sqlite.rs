@@ -16,7 +16,8 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    NewNotification, Rejection, SaveOutcome, Store, StoreError, StoreOptions, SubscriptionRow,
+    DeliveryAttempt, ExclusiveLock, LockInner, NewNotification, Rejection, SaveOutcome, Store,
+    StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow,
     TransactionRow,
 };
 
@@ -32,6 +33,17 @@ macro_rules! ts {
             "strftime('%Y-%m-%dT%H:%M:%fZ', ?",
             $n,
             " / 1000.0, 'unixepoch')"
+        )
+    };
+}
+
+/// An ISO-8601 text column back to milliseconds since the epoch.
+macro_rules! ms {
+    ($col:literal) => {
+        concat!(
+            "CAST(round((julianday(",
+            $col,
+            ") - 2440587.5) * 86400000.0) AS INTEGER)"
         )
     };
 }
@@ -165,19 +177,110 @@ impl Store for SqliteStore {
     async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
         sqlx::query(concat!(
             "INSERT INTO rejected_notifications
-                 (received_at, source_address, reason, http_status, raw_body)
+                 (received_at, source_address, reason, http_status, raw_body, notification_uuid)
              VALUES (",
             ts!(1),
-            ", ?2, ?3, ?4, ?5)"
+            ", ?2, ?3, ?4, ?5, ?6)"
         ))
         .bind(r.received_at)
         .bind(&r.source_address)
         .bind(&r.reason)
         .bind(i32::from(r.http_status))
         .bind(&r.raw_body)
+        .bind(&r.notification_uuid)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn save_delivery_attempts(
+        &self,
+        notification_uuid: &str,
+        attempts: &[DeliveryAttempt],
+    ) -> Result<u64, StoreError> {
+        if attempts.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut inserted = 0;
+        for a in attempts {
+            inserted += sqlx::query(concat!(
+                "INSERT INTO delivery_attempts (notification_uuid, attempt_date, send_attempt_result)
+                 VALUES (?1, ",
+                ts!(2),
+                ", ?3)
+                 ON CONFLICT (notification_uuid, attempt_date, send_attempt_result) DO NOTHING"
+            ))
+            .bind(notification_uuid)
+            .bind(a.attempt_date)
+            .bind(&a.send_attempt_result)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn find_notification(
+        &self,
+        notification_uuid: &str,
+    ) -> Result<Option<StoredNotification>, StoreError> {
+        let row: Option<(String, String, Option<String>, i64, String)> = sqlx::query_as(concat!(
+            "SELECT notification_uuid, notification_type, environment, ",
+            ms!("received_at"),
+            ", source_address
+             FROM notifications WHERE notification_uuid = ?1"
+        ))
+        .bind(notification_uuid)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(notification_uuid, notification_type, environment, received_at, source_address)| {
+                StoredNotification {
+                    notification_uuid,
+                    notification_type,
+                    environment,
+                    received_at,
+                    source_address,
+                }
+            },
+        ))
+    }
+
+    async fn find_rejections(
+        &self,
+        notification_uuid: &str,
+    ) -> Result<Vec<StoredRejection>, StoreError> {
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(concat!(
+            "SELECT ",
+            ms!("received_at"),
+            ", source_address, reason, http_status
+             FROM rejected_notifications WHERE notification_uuid = ?1
+             ORDER BY received_at DESC, id DESC LIMIT 10"
+        ))
+        .bind(notification_uuid)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(received_at, source_address, reason, http_status)| StoredRejection {
+                    received_at,
+                    source_address,
+                    reason,
+                    http_status: u16::try_from(http_status).unwrap_or(0),
+                },
+            )
+            .collect())
+    }
+
+    /// SQLite lives on one host and has no advisory locks: every caller gets the lock. Work
+    /// guarded by it must be safe to run twice (reconciliation is: it is idempotent).
+    async fn try_lock(&self, _key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
+        Ok(Some(ExclusiveLock {
+            inner: LockInner::Nothing,
+        }))
     }
 
     async fn ready(&self) -> Result<bool, StoreError> {
@@ -197,6 +300,13 @@ impl Store for SqliteStore {
                 .fetch_all(&mut *conn)
                 .await?;
         Ok(all_applied(&MIGRATOR, &applied))
+    }
+
+    async fn quarantine_size(&self) -> Result<i64, StoreError> {
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rejected_notifications")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(rows)
     }
 
     async fn close(&self) {

@@ -1,0 +1,163 @@
+//! Prometheus metrics, served on the admin listener: requests, notifications, rejections,
+//! duplicates, latency, the last stored notification per app and environment, quarantine size,
+//! reconciliation counts, build info.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    status: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    pub notification_type: String,
+    pub subtype: String,
+    pub environment: String,
+    pub app: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppEnvironmentLabels {
+    app: String,
+    environment: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
+}
+
+/// Latency buckets from 1 ms to 10 s: Apple expects an answer within seconds.
+fn latency_histogram() -> Histogram {
+    Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    notifications: Family<NotificationLabels, Counter>,
+    rejections: Family<ReasonLabels, Counter>,
+    duplicates: Counter,
+    request_seconds: Histogram,
+    database_seconds: Histogram,
+    last_stored: Family<AppEnvironmentLabels, Gauge<f64, AtomicU64>>,
+    quarantine_rows: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("asnd");
+        let m = Metrics {
+            requests: Family::default(),
+            notifications: Family::default(),
+            rejections: Family::default(),
+            duplicates: Counter::default(),
+            request_seconds: latency_histogram(),
+            database_seconds: latency_histogram(),
+            last_stored: Family::default(),
+            quarantine_rows: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("requests", "Notification requests by HTTP status and outcome", m.requests.clone());
+        registry.register(
+            "notifications",
+            "Notifications stored, by type, subtype, environment and app",
+            m.notifications.clone(),
+        );
+        registry.register("rejections", "Refused requests by reason", m.rejections.clone());
+        registry.register("duplicates", "Notifications received again after being stored", m.duplicates.clone());
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer a notification request",
+            m.request_seconds.clone(),
+        );
+        registry.register(
+            "database_duration_seconds",
+            "Time of the store step (one transaction) per notification",
+            m.database_seconds.clone(),
+        );
+        registry.register(
+            "last_stored_notification_timestamp_seconds",
+            "When the last notification was stored, per app and environment (UNIX seconds)",
+            m.last_stored.clone(),
+        );
+        registry.register("quarantine_rows", "Rows in rejected_notifications", m.quarantine_rows.clone());
+        let build: Family<VersionLabels, Gauge> = Family::default();
+        build.get_or_create(&VersionLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+        registry.register("build_info", "The running asnd version", build);
+        Metrics { registry, ..m }
+    }
+
+    /// Lets other parts (reconciliation) register their own metrics.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    pub fn request(&self, status: u16, outcome: &str, took: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels { status: status.to_string(), outcome: outcome.to_string() })
+            .inc();
+        self.request_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn stored(&self, labels: NotificationLabels, at_unix_seconds: f64) {
+        self.last_stored
+            .get_or_create(&AppEnvironmentLabels { app: labels.app.clone(), environment: labels.environment.clone() })
+            .set(at_unix_seconds);
+        self.notifications.get_or_create(&labels).inc();
+    }
+
+    pub fn duplicate(&self) {
+        self.duplicates.inc();
+    }
+
+    /// `reason` is a short class: a verification status name (`INVALID_ENVIRONMENT`) or the
+    /// outcome (`forbidden`, `too_large`, `bad_request`, `unavailable`).
+    pub fn rejected(&self, reason: &str) {
+        self.rejections.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
+    }
+
+    pub fn database(&self, took: Duration) {
+        self.database_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn set_quarantine_rows(&self, rows: i64) {
+        self.quarantine_rows.set(rows);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
