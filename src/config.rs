@@ -298,8 +298,37 @@ impl Default for SourcesConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VerifyConfig {
-    /// Trusted root certificate files; empty = the built-in Apple Root CA - G3.
+    /// Trusted roots: certificate files (PEM or DER), or [`BUILTIN_APPLE_ROOT`] for the built-in
+    /// Apple Root CA - G3. Empty = Apple Root CA - G3 alone; a non-empty list is exactly what is
+    /// trusted, so listing a development root beside Apple's needs the built-in entry too.
     pub roots: Vec<PathBuf>,
+}
+
+/// The `verify.roots` entry naming the built-in Apple Root CA - G3 (no file is read).
+pub const BUILTIN_APPLE_ROOT: &str = "builtin:apple-root-ca-g3";
+/// `verify.roots` entries starting with this name a root built into asnd, not a file.
+pub const BUILTIN_ROOT_PREFIX: &str = "builtin:";
+
+/// What one `verify.roots` entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootEntry<'a> {
+    /// [`BUILTIN_APPLE_ROOT`].
+    BuiltinApple,
+    /// A certificate file.
+    File(&'a Path),
+}
+
+impl RootEntry<'_> {
+    /// Reads an entry; a `builtin:` name other than [`BUILTIN_APPLE_ROOT`] is an error.
+    pub fn parse(entry: &Path) -> Result<RootEntry<'_>, String> {
+        match entry.to_str() {
+            Some(BUILTIN_APPLE_ROOT) => Ok(RootEntry::BuiltinApple),
+            Some(name) if name.starts_with(BUILTIN_ROOT_PREFIX) => Err(format!(
+                "{name:?} is not a built-in root; the only one is {BUILTIN_APPLE_ROOT:?}"
+            )),
+            _ => Ok(RootEntry::File(entry)),
+        }
+    }
 }
 
 /// `[log]`.
@@ -666,12 +695,20 @@ impl Config {
             ));
         }
         for (i, root) in self.verify.roots.iter().enumerate() {
-            if let Err(e) = std::fs::read(root) {
-                problems.push(ConfigError::file(
-                    format!("verify.roots[{i}]"),
-                    root,
-                    format!("cannot read: {e}"),
-                ));
+            match RootEntry::parse(root) {
+                Ok(RootEntry::BuiltinApple) => {}
+                Ok(RootEntry::File(path)) => {
+                    if let Err(e) = std::fs::read(path) {
+                        problems.push(ConfigError::file(
+                            format!("verify.roots[{i}]"),
+                            path,
+                            format!("cannot read: {e}"),
+                        ));
+                    }
+                }
+                Err(message) => {
+                    problems.push(ConfigError::invalid(format!("verify.roots[{i}]"), message))
+                }
             }
         }
         if !LOG_FORMATS.contains(&self.log.format.as_str()) {
@@ -2447,6 +2484,36 @@ environments = ["Production", "Sandbox"]
         config.verify.roots = vec![tls.cert.clone(), PathBuf::from("/nonexistent/root.cer")];
         assert!(
             problem(&config).starts_with("verify.roots[1] (/nonexistent/root.cer): cannot read: ")
+        );
+    }
+
+    #[test]
+    fn builtin_apple_root_needs_no_file() {
+        let tls = tls_files();
+        let mut config = valid(&tls);
+        config.verify.roots = vec![PathBuf::from(BUILTIN_APPLE_ROOT), tls.cert.clone()];
+        config.validate().unwrap();
+        config.verify.roots = vec![PathBuf::from("builtin:apple-root-ca-g2")];
+        assert_eq!(
+            problem(&config),
+            "verify.roots[0]: \"builtin:apple-root-ca-g2\" is not a built-in root; the only one is \"builtin:apple-root-ca-g3\""
+        );
+        // Also from the environment, beside a file.
+        let config = parse_with(
+            EXAMPLE,
+            &[(
+                "ASND_VERIFY__ROOTS",
+                "builtin:apple-root-ca-g3,asnd-dev/ca/root.pem",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            RootEntry::parse(&config.verify.roots[0]),
+            Ok(RootEntry::BuiltinApple)
+        );
+        assert_eq!(
+            RootEntry::parse(&config.verify.roots[1]),
+            Ok(RootEntry::File(Path::new("asnd-dev/ca/root.pem")))
         );
     }
 

@@ -208,3 +208,44 @@ fn migrate_applies_the_schema() {
         .unwrap();
     assert!(again.status.success(), "migrating twice is harmless");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_one_line_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = asnd()
+        .args(["serve", "--dev"])
+        .current_dir(dir.path())
+        .env("ASND_SERVER__LISTEN", "127.0.0.1:0")
+        .env("ASND_LOG__FORMAT", "json")
+        .env("ASND_SERVER__DRAIN_DELAY", "0s")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("asnd printed its URL").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("notifications:") {
+            break rest.trim().to_string();
+        }
+    };
+    let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
+    let der = rustls_pemfile::certs(&mut pem.as_slice()).next().unwrap().unwrap();
+    let http = client(der.as_ref());
+    assert_eq!(http.post(&url).body("not json").send().await.unwrap().status().as_u16(), 400);
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(25)).success());
+    let logged: Vec<serde_json::Value> = lines
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    let request = logged
+        .iter()
+        .find(|v| v["outcome"] == "bad_request")
+        .unwrap_or_else(|| panic!("no request line in {logged:?}"));
+    assert_eq!(request["source"], "127.0.0.1");
+    assert_eq!(request["status"], 400);
+    assert!(request["latency_ms"].as_f64().is_some());
+    assert!(request["reason"].as_str().unwrap().contains("not JSON"));
+}

@@ -45,6 +45,12 @@ impl TrustAnchor {
         })
     }
 
+    /// The built-in Apple Root CA - G3.
+    pub fn apple() -> Self {
+        TrustAnchor::from_der(APPLE_ROOT_CA_G3)
+            .unwrap_or_else(|e| unreachable!("the embedded Apple root is valid: {e}"))
+    }
+
     /// Lower-case hex SHA-256 of the certificate's DER.
     pub fn sha256(&self) -> &str {
         &self.sha256
@@ -80,9 +86,7 @@ impl RootSet {
 
     /// Only Apple Root CA - G3.
     pub fn apple() -> Self {
-        let anchor = TrustAnchor::from_der(APPLE_ROOT_CA_G3)
-            .unwrap_or_else(|e| unreachable!("the embedded Apple root is valid: {e}"));
-        RootSet::new(vec![anchor])
+        RootSet::new(vec![TrustAnchor::apple()])
     }
 
     /// Parses every certificate in a file's bytes: DER, or PEM with one or more certificates.

@@ -25,8 +25,8 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::apple::models::Environment;
-use crate::apple::{AppRule, Policy, RootSet, Verifier};
-use crate::config::{Config, ConfigError};
+use crate::apple::{AppRule, Policy, RootSet, TrustAnchor, Verifier};
+use crate::config::{Config, ConfigError, RootEntry};
 use crate::ingest::Pipeline;
 use crate::store::{self, Store, StoreError, StoreOptions};
 use routes::ClientAddr;
@@ -72,13 +72,22 @@ pub struct Server {
     drain_delay: Duration,
 }
 
-/// The verifier's roots: the configured files, or Apple Root CA - G3 when none are listed.
+/// The verifier's roots: the configured entries (files, and `builtin:apple-root-ca-g3` for the
+/// built-in root), or Apple Root CA - G3 alone when none are listed.
 pub fn load_roots(paths: &[std::path::PathBuf]) -> Result<RootSet, ServerError> {
     if paths.is_empty() {
         return Ok(RootSet::apple());
     }
     let mut anchors = Vec::new();
-    for path in paths {
+    for entry in paths {
+        let path = match RootEntry::parse(entry) {
+            Ok(RootEntry::BuiltinApple) => {
+                anchors.push(TrustAnchor::apple());
+                continue;
+            }
+            Ok(RootEntry::File(path)) => path,
+            Err(message) => return Err(ServerError::Roots(message)),
+        };
         let bytes = std::fs::read(path)
             .map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?;
         anchors.extend(
