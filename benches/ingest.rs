@@ -62,6 +62,8 @@ async fn run(url: &str, chain: &DevChain) -> f64 {
         })),
         store: store.clone(),
         store_timeout: Duration::from_secs(30),
+        // V2 only: no V1 secrets.
+        v1_apps: Arc::new(Vec::new()),
     });
     let queue = Arc::new(std::sync::Mutex::new(bodies(chain)));
     let start = Instant::now();

@@ -350,8 +350,9 @@ impl Default for LogConfig {
     }
 }
 
-/// One `[[apps]]` entry: an app whose notifications are accepted.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// One `[[apps]]` entry: an app whose notifications are accepted. `Debug` never shows the V1
+/// shared secrets.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppConfig {
     pub bundle_id: String,
@@ -359,6 +360,11 @@ pub struct AppConfig {
     pub app_apple_id: Option<i64>,
     /// `"Production"` and/or `"Sandbox"`; both by default.
     pub environments: Vec<String>,
+    /// The app's shared secrets (App Store Connect), which authenticate V1 notifications in
+    /// their `password`. Several, so that a secret can be rotated; empty = V1 is refused. Best set
+    /// from the environment: `ASND_APPS__0__V1_SHARED_SECRETS=secret1,secret2`.
+    #[serde(deserialize_with = "secret_list")]
+    pub v1_shared_secrets: Vec<String>,
     /// `[apps.api]`: the App Store Server API key, for `test-notification`, `backfill` and
     /// `[reconcile]`. Optional.
     pub api: Option<ApiConfig>,
@@ -370,6 +376,7 @@ impl Default for AppConfig {
             bundle_id: String::new(),
             app_apple_id: None,
             environments: ENVIRONMENTS.iter().map(|e| (*e).to_owned()).collect(),
+            v1_shared_secrets: Vec::new(),
             api: None,
         }
     }
@@ -489,10 +496,7 @@ impl ApiConfig {
     pub fn load_roots(&self, key: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
         let mut roots = read_certificates(&format!("{key}.ca_file"), &self.ca_file)?;
         for (i, path) in self.extra_roots.iter().enumerate() {
-            roots.extend(read_certificates(
-                &format!("{key}.extra_roots[{i}]"),
-                path,
-            )?);
+            roots.extend(read_certificates(&format!("{key}.extra_roots[{i}]"), path)?);
         }
         Ok(roots)
     }
@@ -567,17 +571,16 @@ fn parse_api_key(text: &str) -> Result<ApiPrivateKey, String> {
         &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
         &der,
     )
-    .map_err(|_| "is not an EC P-256 private key (PKCS#8), as App Store Connect issues".to_owned())?;
+    .map_err(|_| {
+        "is not an EC P-256 private key (PKCS#8), as App Store Connect issues".to_owned()
+    })?;
     Ok(ApiPrivateKey(der))
 }
 
 /// Certificates from a PEM file, or a single DER certificate.
-fn read_certificates(
-    key: &str,
-    path: &Path,
-) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| ConfigError::file(key, path, format!("cannot read: {e}")))?;
+fn read_certificates(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ConfigError::file(key, path, format!("cannot read: {e}")))?;
     let certs = if bytes.windows(10).any(|w| w == b"-----BEGIN") {
         rustls_pemfile::certs(&mut bytes.as_slice())
             .collect::<Result<Vec<_>, _>>()
@@ -653,6 +656,78 @@ impl AppConfig {
     pub fn accepts(&self, environment: &str) -> bool {
         self.environments.iter().any(|e| e == environment)
     }
+}
+
+impl fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("bundle_id", &self.bundle_id)
+            .field("app_apple_id", &self.app_apple_id)
+            .field("environments", &self.environments)
+            .field(
+                "v1_shared_secrets",
+                &format_args!("<{} redacted>", self.v1_shared_secrets.len()),
+            )
+            .field("api", &self.api)
+            .finish()
+    }
+}
+
+/// Reads `v1_shared_secrets`, a list of strings, without ever quoting a value in an error, as
+/// serde's own messages do (`invalid type: string "...", expected a sequence`).
+fn secret_list<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    const NOT_TEXT: &str = "expected each secret as a string in quotes (value not shown)";
+
+    struct Secrets;
+    impl<'de> Visitor<'de> for Secrets {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of secrets such as [\"...\"]")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut secrets = Vec::new();
+            while let Some(Secret(secret)) = seq.next_element()? {
+                secrets.push(secret);
+            }
+            Ok(secrets)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Vec<String>, E> {
+            Err(E::custom(
+                "expected a list of secrets such as [\"...\"], not one string (value not shown)",
+            ))
+        }
+    }
+
+    struct Secret(String);
+    impl<'de> Deserialize<'de> for Secret {
+        fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct One;
+            impl Visitor<'_> for One {
+                type Value = Secret;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str(NOT_TEXT)
+                }
+                fn visit_str<E: de::Error>(self, secret: &str) -> Result<Secret, E> {
+                    Ok(Secret(secret.to_owned()))
+                }
+                fn visit_i64<E: de::Error>(self, _: i64) -> Result<Secret, E> {
+                    Err(E::custom(NOT_TEXT))
+                }
+                fn visit_u64<E: de::Error>(self, _: u64) -> Result<Secret, E> {
+                    Err(E::custom(NOT_TEXT))
+                }
+                fn visit_f64<E: de::Error>(self, _: f64) -> Result<Secret, E> {
+                    Err(E::custom(NOT_TEXT))
+                }
+                fn visit_bool<E: de::Error>(self, _: bool) -> Result<Secret, E> {
+                    Err(E::custom(NOT_TEXT))
+                }
+            }
+            deserializer.deserialize_str(One)
+        }
+    }
+
+    deserializer.deserialize_seq(Secrets)
 }
 
 impl Config {
@@ -897,6 +972,23 @@ fn check_apps(apps: &[AppConfig], problems: &mut Vec<ConfigError>) {
                 ),
             )),
             _ => {}
+        }
+        check_v1_secrets(i, app, problems);
+    }
+}
+
+/// A V1 secret that is empty or holds a space or line break (pasted by mistake) never matches.
+/// Problems name the secret by its index: its value is never shown.
+fn check_v1_secrets(i: usize, app: &AppConfig, problems: &mut Vec<ConfigError>) {
+    for (j, secret) in app.v1_shared_secrets.iter().enumerate() {
+        let key = format!("apps[{i}].v1_shared_secrets[{j}]");
+        if secret.is_empty() {
+            problems.push(ConfigError::invalid(key, "must not be empty"));
+        } else if secret.contains(char::is_whitespace) {
+            problems.push(ConfigError::invalid(
+                key,
+                "contains a space or line break (value not shown)",
+            ));
         }
     }
 }
@@ -1785,6 +1877,7 @@ environments = ["Production", "Sandbox"]
                 bundle_id: "com.example.app".into(),
                 app_apple_id: Some(1_234_567_890),
                 environments: vec!["Production".into(), "Sandbox".into()],
+                ..AppConfig::default()
             }]
         );
         let expected = Config {
@@ -1848,7 +1941,10 @@ environments = ["Production", "Sandbox"]
         );
         assert_eq!(key, "apps[1].environment");
         assert_eq!(origin, "configuration, line 5, column 1");
-        assert_eq!(expected, "bundle_id, app_apple_id, environments");
+        assert_eq!(
+            expected,
+            "bundle_id, app_apple_id, environments, v1_shared_secrets, api"
+        );
         let err = Config::from_toml_str("[[apps]]\nbundel_id = \"a\"\n", no_env())
             .unwrap_err()
             .to_string();
@@ -2037,7 +2133,8 @@ environments = ["Production", "Sandbox"]
             vec![AppConfig {
                 bundle_id: "a.b".into(),
                 app_apple_id: Some(7),
-                environments: vec!["Sandbox".into()]
+                environments: vec!["Sandbox".into()],
+                ..AppConfig::default()
             }]
         );
     }
@@ -2222,7 +2319,13 @@ environments = ["Production", "Sandbox"]
             probe::<Config>(&[key("apps"), Seg::Index(0), key("nope")]),
             Probed::UnknownKey {
                 at: 2,
-                expected: &["bundle_id", "app_apple_id", "environments", "api"]
+                expected: &[
+                    "bundle_id",
+                    "app_apple_id",
+                    "environments",
+                    "v1_shared_secrets",
+                    "api"
+                ]
             }
         );
     }
@@ -2538,6 +2641,93 @@ environments = ["Production", "Sandbox"]
     }
 
     #[test]
+    fn v1_secrets_from_the_file_and_the_environment() {
+        let file = EXAMPLE.replace(
+            "environments = [\"Production\", \"Sandbox\"]",
+            "environments = [\"Production\", \"Sandbox\"]\nv1_shared_secrets = [\"filesecret1\"]",
+        );
+        let config = Config::from_toml_str(&file, no_env()).unwrap();
+        assert_eq!(config.apps[0].v1_shared_secrets, vec!["filesecret1"]);
+        // The environment replaces the file's list; a comma separates secrets.
+        let config = parse_with(
+            &file,
+            &[("ASND_APPS__0__V1_SHARED_SECRETS", "envsecret1, envsecret2")],
+        )
+        .unwrap();
+        assert_eq!(
+            config.apps[0].v1_shared_secrets,
+            vec!["envsecret1", "envsecret2"]
+        );
+        let config = parse_with(
+            EXAMPLE,
+            &[("ASND_APPS__0__V1_SHARED_SECRETS", "[\"a\", \"b\"]")],
+        )
+        .unwrap();
+        assert_eq!(config.apps[0].v1_shared_secrets, vec!["a", "b"]);
+        assert!(
+            Config::from_toml_str(EXAMPLE, no_env()).unwrap().apps[0]
+                .v1_shared_secrets
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn debug_redacts_the_v1_secrets() {
+        let config = parse_with(
+            EXAMPLE,
+            &[("ASND_APPS__0__V1_SHARED_SECRETS", "s3cretOne,s3cretTwo")],
+        )
+        .unwrap();
+        for debug in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!debug.contains("s3cret"), "{debug}");
+            assert!(debug.contains("<2 redacted>"), "{debug}");
+            assert!(debug.contains("com.example.app"), "{debug}");
+        }
+    }
+
+    #[test]
+    fn v1_secret_errors_never_show_the_value() {
+        let tls = tls_files();
+        let mut config = valid(&tls);
+        config.apps[0].v1_shared_secrets = vec!["good".into(), String::new(), "s3cret \n".into()];
+        let err = config.validate().unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems().len(), 2, "{text}");
+        assert!(
+            text.contains("apps[0].v1_shared_secrets[1]: must not be empty"),
+            "{text}"
+        );
+        assert!(
+            text.contains("apps[0].v1_shared_secrets[2]: contains a space or line break"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+        // Wrong types in the file: serde would quote the value, these messages do not.
+        for wrong in [
+            "v1_shared_secrets = \"s3cret\"",
+            "v1_shared_secrets = [\"ok\", 12345678]",
+            "v1_shared_secrets = [true]",
+        ] {
+            let file = format!("{EXAMPLE}{wrong}\n");
+            let err = Config::from_toml_str(&file, no_env())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("value not shown"), "{wrong}: {err}");
+            assert!(
+                !err.contains("s3cret") && !err.contains("12345678"),
+                "{wrong}: {err}"
+            );
+        }
+        let err = parse_with(
+            EXAMPLE,
+            &[("ASND_APPS__0__V1_SHARED_SECRETS", "[12345678]")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("12345678"), "{err}");
+    }
+
+    #[test]
     fn redaction() {
         for (url, redacted) in [
             ("sqlite://asnd.db", "sqlite://asnd.db"),
@@ -2569,5 +2759,255 @@ environments = ["Production", "Sandbox"]
         ] {
             assert_eq!(redact_url(url), redacted, "{url}");
         }
+    }
+}
+
+#[cfg(test)]
+mod api_tests {
+    use super::*;
+
+    fn key_pem() -> String {
+        rcgen::KeyPair::generate().unwrap().serialize_pem()
+    }
+
+    fn ca_file(dir: &Path) -> PathBuf {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, cert.cert.pem()).unwrap();
+        path
+    }
+
+    fn problems_of(api: &ApiConfig) -> Vec<String> {
+        let mut problems = Vec::new();
+        api.check("apps[0].api", &mut problems);
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    const APP: &str = "[[apps]]\nbundle_id = \"com.example.app\"\napp_apple_id = 1\n";
+
+    #[test]
+    fn api_section_and_reconcile_parse_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("AuthKey_ABC123.p8");
+        std::fs::write(&key, key_pem()).unwrap();
+        let text = format!(
+            "{APP}[apps.api]\nkey_id = \"ABC123\"\nissuer_id = \"57246542-96fe-1a63-e053-0824d011072a\"\n\
+             private_key_path = \"{}\"\n[reconcile]\nenabled = true\n",
+            key.display()
+        );
+        let config = Config::from_toml_str(&text, Vec::<(String, String)>::new()).unwrap();
+        let api = config.apps[0].api.as_ref().unwrap();
+        assert_eq!(api.key_id, "ABC123");
+        assert_eq!(api.production_url, "https://api.storekit.apple.com");
+        assert_eq!(api.sandbox_url, "https://api.storekit-sandbox.apple.com");
+        assert_eq!(api.ca_file, PathBuf::from(SYSTEM_CA_FILE));
+        assert_eq!(api.timeout, Duration::from_secs(30));
+        assert!(config.reconcile.enabled);
+        assert_eq!(config.reconcile.interval, Duration::from_secs(3600));
+        assert_eq!(config.reconcile.lookback, Duration::from_secs(72 * 3600));
+        api.load_private_key("apps[0].api").unwrap();
+        // Off by default, and no app needs an api section.
+        let plain = Config::from_toml_str(APP, Vec::<(String, String)>::new()).unwrap();
+        assert!(!plain.reconcile.enabled && plain.apps[0].api.is_none());
+    }
+
+    #[test]
+    fn the_key_can_come_from_the_environment() {
+        let pem = key_pem();
+        // As a shell or an orchestrator often passes it: on one line, newlines escaped.
+        let escaped = pem.trim().replace('\n', "\\n");
+        let config = Config::from_toml_str(
+            APP,
+            vec![
+                ("ASND_APPS__0__API__KEY_ID".to_owned(), "ABC123".to_owned()),
+                ("ASND_APPS__0__API__ISSUER_ID".to_owned(), "iss".to_owned()),
+                ("ASND_APPS__0__API__PRIVATE_KEY".to_owned(), escaped),
+                ("ASND_RECONCILE__LOOKBACK".to_owned(), "96h".to_owned()),
+            ],
+        )
+        .unwrap();
+        let api = config.apps[0].api.as_ref().unwrap();
+        assert_eq!(api.key_id, "ABC123");
+        let from_env = api.load_private_key("apps[0].api").unwrap();
+        assert_eq!(config.reconcile.lookback, Duration::from_secs(96 * 3600));
+        // Real newlines and bare base64 work too, and all three give the same key.
+        let mut api = api.clone();
+        api.private_key = Some(pem.clone());
+        assert_eq!(api.load_private_key("k").unwrap(), from_env);
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        api.private_key = Some(body);
+        assert_eq!(api.load_private_key("k").unwrap(), from_env);
+        // An unknown key under [apps.api] is refused, from the file or the environment.
+        let err = Config::from_toml_str(
+            APP,
+            vec![("ASND_APPS__0__API__KEY".to_owned(), "x".to_owned())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("apps[0].api.key"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_private_key() {
+        let pem = key_pem();
+        let secret_line = pem.lines().nth(1).unwrap().to_owned();
+        let config = Config::from_toml_str(
+            &format!("{APP}[apps.api]\nkey_id = \"K\"\nissuer_id = \"I\"\n"),
+            vec![("ASND_APPS__0__API__PRIVATE_KEY".to_owned(), pem.clone())],
+        )
+        .unwrap();
+        for debug in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!debug.contains(&secret_line), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+        }
+        let key = config.apps[0]
+            .api
+            .as_ref()
+            .unwrap()
+            .load_private_key("k")
+            .unwrap();
+        assert_eq!(format!("{key:?}"), "ApiPrivateKey(<redacted>)");
+    }
+
+    #[test]
+    fn bad_api_sections_are_reported_without_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca_file(dir.path());
+        let good = ApiConfig {
+            key_id: "ABC123".into(),
+            issuer_id: "issuer".into(),
+            private_key: Some(key_pem()),
+            ca_file: ca.clone(),
+            ..ApiConfig::default()
+        };
+        assert!(problems_of(&good).is_empty(), "{:?}", problems_of(&good));
+
+        let mut api = good.clone();
+        api.key_id = String::new();
+        api.issuer_id = "a b".into();
+        let p = problems_of(&api);
+        assert!(p[0].starts_with("apps[0].api.key_id: missing"), "{p:?}");
+        assert!(
+            p[1].starts_with("apps[0].api.issuer_id: \"a b\" contains spaces"),
+            "{p:?}"
+        );
+
+        let mut api = good.clone();
+        api.private_key_path = Some(dir.path().join("k.p8"));
+        assert_eq!(
+            problems_of(&api),
+            ["apps[0].api.private_key: set private_key_path or private_key, not both"]
+        );
+        api.private_key = None;
+        let p = problems_of(&api);
+        assert!(
+            p[0].starts_with("apps[0].api.private_key_path (") && p[0].contains("cannot read"),
+            "{p:?}"
+        );
+        api.private_key_path = None;
+        assert!(problems_of(&api)[0].starts_with("apps[0].api.private_key_path: missing"));
+
+        // Not a key, a key of the wrong kind: the message never repeats what was given.
+        let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ=";
+        for (text, expected) in [
+            ("not a key at all!", "neither PEM"),
+            (secret, "not an EC P-256 private key"),
+            (
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+                "not an EC P-256",
+            ),
+            (
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+                "holds no PEM private key",
+            ),
+        ] {
+            let mut api = good.clone();
+            api.private_key = Some(text.into());
+            let p = problems_of(&api);
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert!(
+                p[0].starts_with("apps[0].api.private_key: ") && p[0].contains(expected),
+                "{p:?}"
+            );
+            assert!(!p[0].contains(secret) && !p[0].contains("AAAA"), "{p:?}");
+        }
+        let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let mut api = good.clone();
+        api.private_key = Some(p384.serialize_pem());
+        assert!(
+            problems_of(&api)[0].contains("not an EC P-256"),
+            "a P-384 key is refused"
+        );
+
+        let mut api = good.clone();
+        api.production_url = "http://api.storekit.apple.com".into();
+        api.sandbox_url = "https://".into();
+        let p = problems_of(&api);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].starts_with("apps[0].api.production_url: \"http://"),
+            "{p:?}"
+        );
+
+        let mut api = good.clone();
+        api.ca_file = dir.path().join("missing.pem");
+        api.timeout = Duration::ZERO;
+        let p = problems_of(&api);
+        assert!(
+            p[0].starts_with("apps[0].api.ca_file (") && p[0].contains("cannot read"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].starts_with("apps[0].api.timeout: must be longer than zero"),
+            "{p:?}"
+        );
+
+        let mut api = good.clone();
+        let not_a_cert = dir.path().join("x.pem");
+        std::fs::write(
+            &not_a_cert,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        api.extra_roots = vec![ca.clone(), not_a_cert];
+        let p = problems_of(&api);
+        assert!(p[0].starts_with("apps[0].api.extra_roots[1] ("), "{p:?}");
+        api.extra_roots.pop();
+        assert_eq!(api.load_roots("k").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn reconcile_is_checked() {
+        let check = |r: &ReconcileConfig, apps: &[AppConfig]| {
+            let mut problems = Vec::new();
+            r.check(apps, &mut problems);
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let app = AppConfig {
+            bundle_id: "a".into(),
+            ..AppConfig::default()
+        };
+        let with_api = AppConfig {
+            api: Some(ApiConfig::default()),
+            ..app.clone()
+        };
+        let mut r = ReconcileConfig::default();
+        assert!(
+            check(&r, std::slice::from_ref(&app)).is_empty(),
+            "off: nothing needed"
+        );
+        r.enabled = true;
+        assert!(
+            check(&r, std::slice::from_ref(&app))[0]
+                .starts_with("reconcile.enabled: no app has an [apps.api] section")
+        );
+        assert!(check(&r, &[app.clone(), with_api.clone()]).is_empty());
+        r.interval = Duration::ZERO;
+        r.lookback = MAX_LOOKBACK + Duration::from_secs(1);
+        let p = check(&r, &[with_api]);
+        assert!(
+            p[0].starts_with("reconcile.interval: ") && p[1].starts_with("reconcile.lookback: "),
+            "{p:?}"
+        );
     }
 }

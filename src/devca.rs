@@ -66,8 +66,8 @@ pub fn generate(dir: &Path) -> Result<DevChain, DevCaError> {
     if exists(dir) {
         return Err(DevCaError::Exists(dir.to_path_buf()));
     }
-    let chain =
-        DevChain::generate(&ChainSpec::default()).map_err(|e| DevCaError::Generate(e.to_string()))?;
+    let chain = DevChain::generate(&ChainSpec::default())
+        .map_err(|e| DevCaError::Generate(e.to_string()))?;
     save(&chain, dir)?;
     Ok(chain)
 }
@@ -94,7 +94,10 @@ pub fn save(chain: &DevChain, dir: &Path) -> Result<(), DevCaError> {
         fs::write(&path, text).map_err(io(&path))
     };
     write(ROOT_FILE, pem("CERTIFICATE", &chain.root_der))?;
-    write(INTERMEDIATE_FILE, pem("CERTIFICATE", &chain.intermediate_der))?;
+    write(
+        INTERMEDIATE_FILE,
+        pem("CERTIFICATE", &chain.intermediate_der),
+    )?;
     write(LEAF_FILE, pem("CERTIFICATE", &chain.leaf_der))?;
     let key = dir.join(KEY_FILE);
     write_private(&key, pem("PRIVATE KEY", &chain.leaf_key_pkcs8).as_bytes()).map_err(io(&key))?;
@@ -204,7 +207,7 @@ pub fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// Writes a file readable by its owner only (also when it already existed).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut file = fs::OpenOptions::new()
         .write(true)

@@ -1,13 +1,15 @@
 //! The pipeline of one notification, from the bytes Apple posted to an outcome: classify the body,
-//! verify it (signature, chain, app, environment, nested payloads), derive the rows, store them in
-//! one transaction. And the one rule that keeps data safe: 200 only after commit.
+//! verify it (V2: signature, chain, app, environment, nested payloads; V1: app, shared secret,
+//! environment), derive the rows, store them in one transaction. And the one rule that keeps data
+//! safe: 200 only after commit.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::apple::models::{NotificationPayload, RenewalInfo, TransactionInfo};
+use crate::apple::v1::{self, PendingRenewal, ReceiptEntry, V1App, V1Error, V1Notification};
 use crate::apple::{At, Policy, Verified, VerifiedNotification, Verifier, VerifyError};
 use crate::store::{
     NewNotification, Rejection, SaveOutcome, Store, SubscriptionRow, TransactionRow,
@@ -47,6 +49,8 @@ pub enum Outcome {
     Duplicate(Accepted),
     /// Not a notification body at all.
     BadRequest(String),
+    /// A V1 notification without its app's shared secret; kept in quarantine, password removed.
+    Forbidden(String),
     /// A notification that did not verify; kept in quarantine.
     Rejected(String),
     /// Not stored because the database failed or was too slow: Apple must retry.
@@ -60,6 +64,7 @@ impl Outcome {
         match self {
             Outcome::Stored(_) | Outcome::Duplicate(_) => 200,
             Outcome::BadRequest(_) => 400,
+            Outcome::Forbidden(_) => 403,
             Outcome::Rejected(_) => 422,
             Outcome::Unavailable(_) => 503,
             Outcome::Internal(_) => 500,
@@ -72,6 +77,7 @@ impl Outcome {
             Outcome::Stored(_) => "stored",
             Outcome::Duplicate(_) => "duplicate",
             Outcome::BadRequest(_) => "bad_request",
+            Outcome::Forbidden(_) => "forbidden",
             Outcome::Rejected(_) => "rejected",
             Outcome::Unavailable(_) => "unavailable",
             Outcome::Internal(_) => "internal_error",
@@ -82,6 +88,7 @@ impl Outcome {
         match self {
             Outcome::Stored(_) | Outcome::Duplicate(_) => None,
             Outcome::BadRequest(r)
+            | Outcome::Forbidden(r)
             | Outcome::Rejected(r)
             | Outcome::Unavailable(r)
             | Outcome::Internal(r) => Some(r),
@@ -104,10 +111,13 @@ pub struct Pipeline {
     pub store: Arc<dyn Store>,
     /// Bound on the store step; Apple expects an answer within seconds.
     pub store_timeout: Duration,
+    /// The configured apps as V1 sees them: bundle, environments, shared secrets.
+    pub v1_apps: Arc<Vec<V1App>>,
 }
 
-/// A request's body and where it came from.
-#[derive(Debug, Clone)]
+/// A request's body and where it came from. `Debug` shows the body's length only: a V1 body
+/// holds the app's shared secret.
+#[derive(Clone)]
 pub struct Received {
     pub body: bytes::Bytes,
     /// The client address for live traffic; a label such as `app-store-server-api` for data
@@ -116,16 +126,27 @@ pub struct Received {
     pub received_at_ms: i64,
 }
 
+impl std::fmt::Debug for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Received")
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("source", &self.source)
+            .field("received_at_ms", &self.received_at_ms)
+            .finish()
+    }
+}
+
 impl Pipeline {
     pub async fn ingest(&self, req: Received) -> Outcome {
         let outcome = match classify(&req.body) {
             Err(reason) => Outcome::BadRequest(reason),
-            Ok(Body::V1) => Outcome::BadRequest(
-                "V1 notifications (notification_type) are not supported yet".into(),
-            ),
+            Ok(Body::V1(body)) => self.ingest_v1(&body, &req).await,
             Ok(Body::V2(token)) => self.ingest_v2(token, &req).await,
         };
-        if matches!(outcome, Outcome::BadRequest(_) | Outcome::Rejected(_)) {
+        if matches!(
+            outcome,
+            Outcome::BadRequest(_) | Outcome::Forbidden(_) | Outcome::Rejected(_)
+        ) {
             self.quarantine(&req, &outcome).await;
         }
         outcome
@@ -151,10 +172,25 @@ impl Pipeline {
             Ok(r) => r,
             Err(reason) => return Outcome::Rejected(reason),
         };
+        self.save(record).await
+    }
+
+    /// V1 is not signed: the app's shared secret in `password` authenticates it.
+    async fn ingest_v1(&self, body: &Map<String, Value>, req: &Received) -> Outcome {
+        match v1::verify(body, &self.v1_apps) {
+            Ok(n) => self.save(v1_record(&n, body, req)).await,
+            Err(e @ V1Error::Password(_)) => Outcome::Forbidden(e.report()),
+            Err(e) => Outcome::Rejected(e.report()),
+        }
+    }
+
+    async fn save(&self, record: NewNotification) -> Outcome {
         let started = std::time::Instant::now();
         match tokio::time::timeout(self.store_timeout, self.store.save_notification(&record)).await
         {
-            Ok(Ok(SaveOutcome::Stored)) => Outcome::Stored(Accepted::of(&record, started.elapsed())),
+            Ok(Ok(SaveOutcome::Stored)) => {
+                Outcome::Stored(Accepted::of(&record, started.elapsed()))
+            }
             Ok(Ok(SaveOutcome::Duplicate)) => {
                 Outcome::Duplicate(Accepted::of(&record, started.elapsed()))
             }
@@ -174,7 +210,8 @@ impl Pipeline {
             source_address: req.source.clone(),
             reason: outcome.reason().unwrap_or_default().to_string(),
             http_status: outcome.http_status(),
-            raw_body: req.body.to_vec(),
+            // A secret must never be stored, not even from a refused body.
+            raw_body: v1::redact_refused(&req.body, &self.v1_apps),
             notification_uuid: claimed_uuid(&req.body),
         };
         match tokio::time::timeout(self.store_timeout, self.store.save_rejection(&rejection)).await
@@ -200,22 +237,27 @@ fn claimed_uuid(body: &[u8]) -> Option<String> {
 
 enum Body {
     V2(String),
-    V1,
+    V1(Map<String, Value>),
 }
 
+/// V2 when there is a `signedPayload` (also a V2 `TEST` on a URL set to V1), else V1 when there
+/// is a `notification_type`.
 fn classify(body: &[u8]) -> Result<Body, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
     let Value::Object(map) = value else {
         return Err("body is not a JSON object".into());
     };
-    match (map.get("signedPayload"), map.get("notification_type")) {
-        (Some(Value::String(token)), _) => Ok(Body::V2(token.clone())),
-        (Some(_), _) => Err("signedPayload is not a string".into()),
-        (None, Some(_)) => Ok(Body::V1),
-        (None, None) => {
-            Err("neither a V2 body (signedPayload) nor a V1 body (notification_type)".into())
-        }
+    if let Some(payload) = map.get("signedPayload") {
+        return match payload {
+            Value::String(token) => Ok(Body::V2(token.clone())),
+            _ => Err("signedPayload is not a string".into()),
+        };
+    }
+    match map.get("notification_type") {
+        Some(Value::String(kind)) if !kind.is_empty() => Ok(Body::V1(map)),
+        Some(_) => Err("notification_type is not a non-empty string".into()),
+        None => Err("neither a V2 body (signedPayload) nor a V1 body (notification_type)".into()),
     }
 }
 
@@ -276,6 +318,8 @@ fn to_record(v: &VerifiedNotification, req: &Received) -> Result<NewNotification
         payload: v.decoded_json(),
         transaction,
         subscription,
+        other_transactions: Vec::new(),
+        other_subscriptions: Vec::new(),
     })
 }
 
@@ -365,6 +409,139 @@ fn subscription_row(
     })
 }
 
+/// The rows one authenticated V1 notification produces. The stored body is the received one
+/// minus its `password`, and its UUID is derived from those bytes (a retry is a duplicate). V1 is
+/// not signed, so the newest-wins dates are Apple's own event dates: see `v1_transaction_row`
+/// and [`V1Notification::state_date`].
+fn v1_record(n: &V1Notification, body: &Map<String, Value>, req: &Received) -> NewNotification {
+    let (payload, raw_body) = v1::without_password(body);
+    let uuid = v1::notification_uuid(&raw_body);
+    let main = n.main_entry();
+    let subject = n.subject();
+    let mut transaction = None;
+    let mut other_transactions = Vec::new();
+    for (i, entry) in n.receipt.iter().enumerate() {
+        match v1_transaction_row(n, entry, &uuid, req.received_at_ms) {
+            Some(row) if Some(i) == main => transaction = Some(row),
+            Some(row) => other_transactions.push(row),
+            None => {}
+        }
+    }
+    let mut subscription = None;
+    let mut other_subscriptions = Vec::new();
+    for renewal in &n.pending_renewals {
+        match v1_subscription_row(n, renewal, &uuid, req.received_at_ms) {
+            Some(row)
+                if subscription.is_none()
+                    && subject.as_deref() == Some(row.original_transaction_id.as_str()) =>
+            {
+                subscription = Some(row)
+            }
+            Some(row) => other_subscriptions.push(row),
+            None => {}
+        }
+    }
+    NewNotification {
+        notification_uuid: uuid,
+        notification_type: n.notification_type.clone(),
+        subtype: None,
+        version: v1::VERSION.into(),
+        environment: Some(n.environment.as_str().to_string()),
+        bundle_id: Some(n.bundle_id.clone()),
+        // V1 carries neither.
+        app_apple_id: None,
+        signed_date: None,
+        received_at: req.received_at_ms,
+        source_address: req.source.clone(),
+        transaction_id: main.and_then(|i| n.receipt[i].transaction_id.clone()),
+        original_transaction_id: subject,
+        verified_by: v1::VERIFIED_BY.into(),
+        raw_body,
+        payload: Value::Object(payload),
+        transaction,
+        subscription,
+        other_transactions,
+        other_subscriptions,
+    }
+}
+
+/// A `latest_receipt_info` entry as a `transactions` row. Its newest-wins date is the entry's
+/// latest event (its purchase, or its refund), so a refunded copy replaces the plain one and
+/// never the reverse; the arrival time only when the entry has neither.
+fn v1_transaction_row(
+    n: &V1Notification,
+    e: &ReceiptEntry,
+    uuid: &str,
+    received_at: i64,
+) -> Option<TransactionRow> {
+    Some(TransactionRow {
+        transaction_id: e.transaction_id.clone()?,
+        original_transaction_id: e.original_transaction_id.clone(),
+        bundle_id: Some(n.bundle_id.clone()),
+        product_id: e.product_id.clone(),
+        purchase_date: e.purchase_date,
+        original_purchase_date: e.original_purchase_date,
+        expires_date: e.expires_date,
+        revocation_date: e.cancellation_date,
+        revocation_reason: e.cancellation_reason,
+        environment: Some(n.environment.as_str().to_string()),
+        app_account_token: e.app_account_token.clone(),
+        in_app_ownership_type: e.in_app_ownership_type.clone(),
+        web_order_line_item_id: e.web_order_line_item_id.clone(),
+        quantity: e.quantity,
+        offer_type: e.offer_type,
+        offer_identifier: e.offer_identifier.clone(),
+        signed_date: e.event_date().unwrap_or(received_at),
+        last_notification_uuid: uuid.to_string(),
+        payload: Value::Object(e.json.clone()),
+        // V1 sends no product type, revocation type, reason, storefront or price.
+        ..TransactionRow::default()
+    })
+}
+
+/// A `pending_renewal_info` entry, with the latest purchase of its subscription, as a
+/// `subscriptions` row. The top-level auto-renew fields fill in for the subscription the
+/// notification is about.
+fn v1_subscription_row(
+    n: &V1Notification,
+    r: &PendingRenewal,
+    uuid: &str,
+    received_at: i64,
+) -> Option<SubscriptionRow> {
+    let original = r.original_transaction_id.clone()?;
+    let latest = n.latest_entry_of(&original);
+    let is_subject = n.original_transaction_id.as_deref() == Some(original.as_str());
+    Some(SubscriptionRow {
+        bundle_id: Some(n.bundle_id.clone()),
+        environment: Some(n.environment.as_str().to_string()),
+        status: n.subscription_status(r, received_at),
+        product_id: latest
+            .and_then(|e| e.product_id.clone())
+            .or_else(|| r.product_id.clone()),
+        auto_renew_product_id: r
+            .auto_renew_product_id
+            .clone()
+            .or_else(|| n.auto_renew_product_id.clone().filter(|_| is_subject)),
+        auto_renew_status: r
+            .auto_renew_status
+            .or_else(|| n.auto_renew_status.filter(|_| is_subject))
+            .map(i64::from),
+        expires_date: latest.and_then(|e| e.expires_date),
+        grace_period_expires_date: r.grace_period_expires_date,
+        is_in_billing_retry_period: r.is_in_billing_retry_period,
+        expiration_intent: r
+            .expiration_intent
+            .or_else(|| n.expiration_intent.filter(|_| is_subject)),
+        app_account_token: latest.and_then(|e| e.app_account_token.clone()),
+        signed_date: n.state_date(&original).unwrap_or(received_at),
+        last_notification_uuid: uuid.to_string(),
+        last_notification_type: n.notification_type.clone(),
+        last_subtype: None,
+        renewal_info: Some(Value::Object(r.json.clone())),
+        original_transaction_id: original,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,13 +553,20 @@ mod tests {
         );
         assert!(matches!(
             classify(br#"{"notification_type":"DID_RENEW"}"#),
-            Ok(Body::V1)
+            Ok(Body::V1(_))
+        ));
+        // A V2 TEST on a URL set to V1 is V2.
+        assert!(matches!(
+            classify(br#"{"signedPayload":"a.b.c","notification_type":"X"}"#),
+            Ok(Body::V2(_))
         ));
         for bad in [
             &b"not json"[..],
             b"[1]",
             b"{}",
             br#"{"signedPayload":7}"#,
+            br#"{"notification_type":7}"#,
+            br#"{"notification_type":""}"#,
             b"",
             b"\xff\xfe",
         ] {
@@ -391,10 +575,25 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_a_body() {
+        let req = Received {
+            body: bytes::Bytes::from_static(br#"{"password":"s3cret"}"#),
+            source: "17.0.0.1".into(),
+            received_at_ms: 1,
+        };
+        let debug = format!("{req:?}");
+        assert!(
+            !debug.contains("s3cret") && debug.contains("<21 bytes>"),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn statuses_follow_apples_retry_rule() {
         assert_eq!(Outcome::Stored(Accepted::default()).http_status(), 200);
         assert_eq!(Outcome::Duplicate(Accepted::default()).http_status(), 200);
         assert_eq!(Outcome::BadRequest(String::new()).http_status(), 400);
+        assert_eq!(Outcome::Forbidden(String::new()).http_status(), 403);
         assert_eq!(Outcome::Rejected(String::new()).http_status(), 422);
         assert_eq!(Outcome::Unavailable(String::new()).http_status(), 503);
         assert_eq!(Outcome::Internal(String::new()).http_status(), 500);

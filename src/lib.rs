@@ -2,9 +2,12 @@
 //! See `README.md` and `../shared/design/architecture.md` for the shape of the code.
 
 pub mod apple;
+pub mod appstore_api;
 pub mod cli;
 pub mod config;
+pub mod devca;
 pub mod ingest;
 pub mod logging;
 pub mod server;
+pub mod simulate;
 pub mod store;

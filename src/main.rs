@@ -35,12 +35,24 @@ enum Command {
     },
     /// Verify one signed payload offline and print it decoded.
     Verify(VerifyArgs),
+    /// Ask Apple for a TEST notification and say whether it arrived and was stored.
+    TestNotification(asnd::cli::test_notification::TestNotificationArgs),
+    /// Fetch notifications from Apple's history and ingest the missing ones.
+    Backfill(asnd::cli::backfill::BackfillArgs),
+    /// Write a development signing chain shaped like Apple's (not Apple's) into a folder.
+    DevCa(asnd::cli::dev_ca::DevCaArgs),
+    /// Post signed notifications (a type, a scenario, or --count N for load) to a receiver.
+    Simulate(asnd::cli::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Verify(args) => verify(&args),
+        Command::TestNotification(args) => asnd::cli::test_notification::run(&args),
+        Command::Backfill(args) => asnd::cli::backfill::run(&args),
+        Command::DevCa(args) => asnd::cli::dev_ca::run(&args),
+        Command::Simulate(args) => asnd::cli::simulate::run(&args),
         Command::Serve { config, dev } => {
             exit(runtime().and_then(|rt| rt.block_on(serve(config, dev))))
         }

@@ -12,7 +12,9 @@ fn read(path: &str) -> String {
 }
 
 fn compose() -> Yaml {
-    YamlLoader::load_from_str(&read("deploy/docker-compose.yml")).unwrap().remove(0)
+    YamlLoader::load_from_str(&read("deploy/docker-compose.yml"))
+        .unwrap()
+        .remove(0)
 }
 
 #[test]
@@ -20,7 +22,10 @@ fn the_dockerfile_builds_like_ci_and_runs_as_non_root() {
     let dockerfile = read("Dockerfile");
     let ci = read(".ci/run");
     assert!(dockerfile.contains("RUN cargo build --release --locked"));
-    assert!(ci.contains("cargo build --release --locked"), "CI builds the same way");
+    assert!(
+        ci.contains("cargo build --release --locked"),
+        "CI builds the same way"
+    );
     let runtime = dockerfile.rsplit("FROM ").next().unwrap();
     assert!(runtime.contains("ca-certificates"));
     assert!(runtime.contains("USER asnd"));
@@ -29,7 +34,11 @@ fn the_dockerfile_builds_like_ci_and_runs_as_non_root() {
     assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage");
     // Everything the build needs is copied in.
     for path in ["Cargo.toml", "Cargo.lock", "src", "migrations", "benches"] {
-        assert!(dockerfile.contains(&format!("COPY {path}")) || dockerfile.contains(&format!(" {path} ")), "{path}");
+        assert!(
+            dockerfile.contains(&format!("COPY {path}"))
+                || dockerfile.contains(&format!(" {path} ")),
+            "{path}"
+        );
     }
 }
 
@@ -52,15 +61,46 @@ fn compose_runs_two_replicas_behind_a_proxy_protocol_balancer() {
     // asnd-2 repeats asnd-1 through a YAML merge key (`<<: *asnd`).
     for name in ["asnd-1", "asnd-2"] {
         let env = &key(&services[name], "environment");
-        assert_eq!(env["ASND_SERVER__PROXY_PROTOCOL"].as_str(), Some("true"), "{name}");
-        assert!(env["ASND_DATABASE__URL"].as_str().unwrap().starts_with("postgres://"));
-        assert!(key(&services[name], "volumes").as_vec().unwrap().iter().any(|v| v.as_str().unwrap().ends_with("/etc/asnd/asnd.toml:ro")));
+        assert_eq!(
+            env["ASND_SERVER__PROXY_PROTOCOL"].as_str(),
+            Some("true"),
+            "{name}"
+        );
+        assert!(
+            env["ASND_DATABASE__URL"]
+                .as_str()
+                .unwrap()
+                .starts_with("postgres://")
+        );
+        assert!(
+            key(&services[name], "volumes")
+                .as_vec()
+                .unwrap()
+                .iter()
+                .any(|v| v.as_str().unwrap().ends_with("/etc/asnd/asnd.toml:ro"))
+        );
     }
-    let trusted = services["asnd-1"]["environment"]["ASND_SOURCES__TRUSTED_PROXIES"].as_str().unwrap();
-    let subnet = doc["networks"]["backend"]["ipam"]["config"][0]["subnet"].as_str().unwrap();
-    assert_eq!(trusted, subnet, "asnd trusts exactly the balancer's network");
-    let haproxy_ip: std::net::IpAddr = services["haproxy"]["networks"]["backend"]["ipv4_address"].as_str().unwrap().parse().unwrap();
-    assert!(trusted.parse::<ipnet::IpNet>().unwrap().contains(&haproxy_ip));
+    let trusted = services["asnd-1"]["environment"]["ASND_SOURCES__TRUSTED_PROXIES"]
+        .as_str()
+        .unwrap();
+    let subnet = doc["networks"]["backend"]["ipam"]["config"][0]["subnet"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        trusted, subnet,
+        "asnd trusts exactly the balancer's network"
+    );
+    let haproxy_ip: std::net::IpAddr = services["haproxy"]["networks"]["backend"]["ipv4_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        trusted
+            .parse::<ipnet::IpNet>()
+            .unwrap()
+            .contains(&haproxy_ip)
+    );
     // No secret in the file: the database password comes from the environment.
     assert!(read("deploy/docker-compose.yml").contains("${POSTGRES_PASSWORD:?"));
 
@@ -68,7 +108,10 @@ fn compose_runs_two_replicas_behind_a_proxy_protocol_balancer() {
     assert!(haproxy.contains("mode tcp"), "TLS passes through to asnd");
     assert!(haproxy.contains("send-proxy-v2"));
     assert!(haproxy.contains("GET /readyz"));
-    assert!(haproxy.contains("server asnd1 asnd-1:8443") && haproxy.contains("server asnd2 asnd-2:8443"));
+    assert!(
+        haproxy.contains("server asnd1 asnd-1:8443")
+            && haproxy.contains("server asnd2 asnd-2:8443")
+    );
 }
 
 #[test]
@@ -78,11 +121,26 @@ fn the_deploy_configuration_is_valid_for_asnd() {
         .as_hash()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.as_str().unwrap().to_string(), v.as_str().unwrap().replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw")))
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_string(),
+                v.as_str()
+                    .unwrap()
+                    .replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw"),
+            )
+        })
         .collect();
     let config = asnd::config::Config::from_toml_str(&read("deploy/asnd.toml"), env).unwrap();
     assert!(config.server.proxy_protocol);
     assert_eq!(config.sources.trusted_proxies.len(), 1);
-    assert!(config.database.url.starts_with("postgres://asnd:pw@postgres"));
-    assert!(config.server.drain_delay >= std::time::Duration::from_secs(4), "outlasts HAProxy's 2 s × 2 checks");
+    assert!(
+        config
+            .database
+            .url
+            .starts_with("postgres://asnd:pw@postgres")
+    );
+    assert!(
+        config.server.drain_delay >= std::time::Duration::from_secs(4),
+        "outlasts HAProxy's 2 s × 2 checks"
+    );
 }

@@ -79,7 +79,8 @@ async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sig
         http.get(&health).send().await.unwrap().status().as_u16(),
         200
     );
-    // Only Apple's root is trusted: Apple's own test data is refused and quarantined.
+    // Apple's root and the development CA are trusted, Apple's test CA is not: Apple's own test
+    // data is refused and quarantined.
     let mock = include_str!("fixtures/apple-mock/testNotification");
     let resp = http
         .post(&url)
@@ -230,9 +231,21 @@ async fn json_logs_carry_one_line_per_request() {
         }
     };
     let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice()).next().unwrap().unwrap();
+    let der = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .unwrap()
+        .unwrap();
     let http = client(der.as_ref());
-    assert_eq!(http.post(&url).body("not json").send().await.unwrap().status().as_u16(), 400);
+    assert_eq!(
+        http.post(&url)
+            .body("not json")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        400
+    );
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(25)).success());
     let logged: Vec<serde_json::Value> = lines

@@ -18,7 +18,11 @@ fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
     list.iter().map(|n| n.parse().unwrap()).collect()
 }
 
-async fn start(fixture: &Fixture, db: &TestDb, edit: impl FnOnce(&mut asnd::config::Config)) -> Daemon {
+async fn start(
+    fixture: &Fixture,
+    db: &TestDb,
+    edit: impl FnOnce(&mut asnd::config::Config),
+) -> Daemon {
     let mut config = fixture.config(&db.url, APPLE_ONLY);
     edit(&mut config);
     Daemon::start(&config, &fixture.tls_cert_der).await
@@ -26,11 +30,21 @@ async fn start(fixture: &Fixture, db: &TestDb, edit: impl FnOnce(&mut asnd::conf
 
 /// Sends `prefix` (a PROXY header, or nothing), then one HTTP/1.1 request over TLS; returns the
 /// status code, or None when the server closed the connection instead.
-async fn raw_request(daemon: &Daemon, cert_der: &[u8], prefix: &[u8], method: &str, path: &str, headers: &str, body: &str) -> Option<u16> {
+async fn raw_request(
+    daemon: &Daemon,
+    cert_der: &[u8],
+    prefix: &[u8],
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> Option<u16> {
     let mut tcp = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
     tcp.write_all(prefix).await.ok()?;
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(rustls::pki_types::CertificateDer::from(cert_der.to_vec())).unwrap();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(cert_der.to_vec()))
+        .unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -39,7 +53,10 @@ async fn raw_request(daemon: &Daemon, cert_der: &[u8], prefix: &[u8], method: &s
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp)).await.ok()?.ok()?;
+    let mut tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp))
+        .await
+        .ok()?
+        .ok()?;
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
         body.len()
@@ -52,9 +69,22 @@ async fn raw_request(daemon: &Daemon, cert_der: &[u8], prefix: &[u8], method: &s
 }
 
 fn signed_body() -> (String, String) {
-    let s = Sub { original_transaction_id: format!("5{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000), env: "Sandbox" };
-    let n = notification("DID_RENEW", None, &s, &format!("6{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000), now_ms(), Some(1));
-    (n["notificationUUID"].as_str().unwrap().to_string(), json!({"signedPayload": chain().sign(&n)}).to_string())
+    let s = Sub {
+        original_transaction_id: format!("5{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000),
+        env: "Sandbox",
+    };
+    let n = notification(
+        "DID_RENEW",
+        None,
+        &s,
+        &format!("6{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000),
+        now_ms(),
+        Some(1),
+    );
+    (
+        n["notificationUUID"].as_str().unwrap().to_string(),
+        json!({"signedPayload": chain().sign(&n)}).to_string(),
+    )
 }
 
 fn v1_header(client: &str) -> Vec<u8> {
@@ -67,18 +97,29 @@ fn v2_header(client: IpAddr, local: bool) -> Vec<u8> {
         IpAddr::V4(_) => "10.0.0.1".parse().unwrap(),
         IpAddr::V6(_) => "fd00::1".parse().unwrap(),
     };
-    let command = if local { Command::Local } else { Command::Proxy };
+    let command = if local {
+        Command::Local
+    } else {
+        Command::Proxy
+    };
     Builder::with_addresses(
         Version::Two | command,
         Protocol::Stream,
-        (std::net::SocketAddr::new(client, 40000), std::net::SocketAddr::new(dest, 443)),
+        (
+            std::net::SocketAddr::new(client, 40000),
+            std::net::SocketAddr::new(dest, 443),
+        ),
     )
     .build()
     .unwrap()
 }
 
 async fn source_of(db: &TestDb, uuid: &str) -> String {
-    db.column(&format!("SELECT source_address FROM notifications WHERE notification_uuid = '{uuid}'")).await.join(",")
+    db.column(&format!(
+        "SELECT source_address FROM notifications WHERE notification_uuid = '{uuid}'"
+    ))
+    .await
+    .join(",")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -93,27 +134,99 @@ async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
     let cert = &fixture.tls_cert_der;
 
     let (uuid, body) = signed_body();
-    assert_eq!(raw_request(&daemon, cert, &v1_header("17.1.2.3"), "POST", "/notifications", "", &body).await, Some(200));
+    assert_eq!(
+        raw_request(
+            &daemon,
+            cert,
+            &v1_header("17.1.2.3"),
+            "POST",
+            "/notifications",
+            "",
+            &body
+        )
+        .await,
+        Some(200)
+    );
     assert_eq!(source_of(&db, &uuid).await, "17.1.2.3");
     let (_, body) = signed_body();
-    assert_eq!(raw_request(&daemon, cert, &v1_header("192.0.2.1"), "POST", "/notifications", "", &body).await, Some(403));
+    assert_eq!(
+        raw_request(
+            &daemon,
+            cert,
+            &v1_header("192.0.2.1"),
+            "POST",
+            "/notifications",
+            "",
+            &body
+        )
+        .await,
+        Some(403)
+    );
 
     let (uuid, body) = signed_body();
     let v2 = v2_header("17.4.5.6".parse().unwrap(), false);
-    assert_eq!(raw_request(&daemon, cert, &v2, "POST", "/notifications", "", &body).await, Some(200));
+    assert_eq!(
+        raw_request(&daemon, cert, &v2, "POST", "/notifications", "", &body).await,
+        Some(200)
+    );
     assert_eq!(source_of(&db, &uuid).await, "17.4.5.6");
     let v2_outside = v2_header("2001:db8::5".parse().unwrap(), false);
-    assert_eq!(raw_request(&daemon, cert, &v2_outside, "POST", "/notifications", "", &signed_body().1).await, Some(403));
+    assert_eq!(
+        raw_request(
+            &daemon,
+            cert,
+            &v2_outside,
+            "POST",
+            "/notifications",
+            "",
+            &signed_body().1
+        )
+        .await,
+        Some(403)
+    );
 
     // LOCAL (the balancer's own health check) means the peer itself: 127.0.0.1 is not Apple.
     let local = v2_header("17.9.9.9".parse().unwrap(), true);
-    assert_eq!(raw_request(&daemon, cert, &local, "POST", "/notifications", "", &signed_body().1).await, Some(403));
-    assert_eq!(raw_request(&daemon, cert, &local, "GET", "/healthz", "", "").await, Some(200));
+    assert_eq!(
+        raw_request(
+            &daemon,
+            cert,
+            &local,
+            "POST",
+            "/notifications",
+            "",
+            &signed_body().1
+        )
+        .await,
+        Some(403)
+    );
+    assert_eq!(
+        raw_request(&daemon, cert, &local, "GET", "/healthz", "", "").await,
+        Some(200)
+    );
 
     // A trusted peer must send the header; a malformed one closes the connection.
-    assert_eq!(raw_request(&daemon, cert, b"", "GET", "/healthz", "", "").await, None);
-    assert_eq!(raw_request(&daemon, cert, b"PROXY TCP4 banana 10.0.0.1 1 2\r\n", "GET", "/healthz", "", "").await, None);
-    assert_eq!(raw_request(&daemon, cert, b"PROXY NOPE\r\n", "GET", "/healthz", "", "").await, None);
+    assert_eq!(
+        raw_request(&daemon, cert, b"", "GET", "/healthz", "", "").await,
+        None
+    );
+    assert_eq!(
+        raw_request(
+            &daemon,
+            cert,
+            b"PROXY TCP4 banana 10.0.0.1 1 2\r\n",
+            "GET",
+            "/healthz",
+            "",
+            ""
+        )
+        .await,
+        None
+    );
+    assert_eq!(
+        raw_request(&daemon, cert, b"PROXY NOPE\r\n", "GET", "/healthz", "", "").await,
+        None
+    );
     daemon.server.shutdown().await;
 }
 
@@ -128,12 +241,30 @@ async fn an_untrusted_peer_may_not_send_a_proxy_header() {
     })
     .await;
     let cert = &fixture.tls_cert_der;
-    for header in [v1_header("17.1.2.3"), v2_header("17.1.2.3".parse().unwrap(), false)] {
-        assert_eq!(raw_request(&daemon, cert, &header, "POST", "/notifications", "", &signed_body().1).await, None);
+    for header in [
+        v1_header("17.1.2.3"),
+        v2_header("17.1.2.3".parse().unwrap(), false),
+    ] {
+        assert_eq!(
+            raw_request(
+                &daemon,
+                cert,
+                &header,
+                "POST",
+                "/notifications",
+                "",
+                &signed_body().1
+            )
+            .await,
+            None
+        );
     }
     // Without a header it is an ordinary client, judged by its own address.
     let (uuid, body) = signed_body();
-    assert_eq!(raw_request(&daemon, cert, b"", "POST", "/notifications", "", &body).await, Some(200));
+    assert_eq!(
+        raw_request(&daemon, cert, b"", "POST", "/notifications", "", &body).await,
+        Some(200)
+    );
     assert_eq!(source_of(&db, &uuid).await, "127.0.0.1");
     assert_eq!(db.count("notifications").await, 1);
     daemon.server.shutdown().await;
@@ -146,28 +277,101 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     let cert = fixture.tls_cert_der.clone();
 
     // Untrusted peer: a spoofed X-Forwarded-For changes nothing.
-    let daemon = start(&fixture, &db, |c| c.sources.trusted_proxies = nets(&["10.0.0.0/8"])).await;
-    for h in ["X-Forwarded-For: 17.0.0.1\r\n", "Forwarded: for=17.0.0.1\r\n"] {
-        assert_eq!(raw_request(&daemon, &cert, b"", "POST", "/notifications", h, &signed_body().1).await, Some(403), "{h}");
+    let daemon = start(&fixture, &db, |c| {
+        c.sources.trusted_proxies = nets(&["10.0.0.0/8"])
+    })
+    .await;
+    for h in [
+        "X-Forwarded-For: 17.0.0.1\r\n",
+        "Forwarded: for=17.0.0.1\r\n",
+    ] {
+        assert_eq!(
+            raw_request(
+                &daemon,
+                &cert,
+                b"",
+                "POST",
+                "/notifications",
+                h,
+                &signed_body().1
+            )
+            .await,
+            Some(403),
+            "{h}"
+        );
     }
     daemon.server.shutdown().await;
 
     // Trusted peer and hops: the rightmost untrusted address is the client.
-    let daemon = start(&fixture, &db, |c| c.sources.trusted_proxies = nets(&["127.0.0.0/8", "10.0.0.0/8"])).await;
+    let daemon = start(&fixture, &db, |c| {
+        c.sources.trusted_proxies = nets(&["127.0.0.0/8", "10.0.0.0/8"])
+    })
+    .await;
     let (uuid, body) = signed_body();
     let h = "X-Forwarded-For: 17.9.9.9, 10.1.1.1, 10.2.2.2\r\n";
-    assert_eq!(raw_request(&daemon, &cert, b"", "POST", "/notifications", h, &body).await, Some(200));
+    assert_eq!(
+        raw_request(&daemon, &cert, b"", "POST", "/notifications", h, &body).await,
+        Some(200)
+    );
     assert_eq!(source_of(&db, &uuid).await, "17.9.9.9");
     let spoofed = "X-Forwarded-For: 17.1.1.1, 192.0.2.7, 10.1.1.1\r\n";
-    assert_eq!(raw_request(&daemon, &cert, b"", "POST", "/notifications", spoofed, &signed_body().1).await, Some(403));
+    assert_eq!(
+        raw_request(
+            &daemon,
+            &cert,
+            b"",
+            "POST",
+            "/notifications",
+            spoofed,
+            &signed_body().1
+        )
+        .await,
+        Some(403)
+    );
     let (uuid, body) = signed_body();
     let forwarded = "Forwarded: for=192.0.2.60, for=\"17.3.3.3:4711\";proto=https\r\n";
-    assert_eq!(raw_request(&daemon, &cert, b"", "POST", "/notifications", forwarded, &body).await, Some(200));
+    assert_eq!(
+        raw_request(
+            &daemon,
+            &cert,
+            b"",
+            "POST",
+            "/notifications",
+            forwarded,
+            &body
+        )
+        .await,
+        Some(200)
+    );
     assert_eq!(source_of(&db, &uuid).await, "17.3.3.3");
     let garbage = "X-Forwarded-For: unknown\r\n";
-    assert_eq!(raw_request(&daemon, &cert, b"", "POST", "/notifications", garbage, &signed_body().1).await, Some(403));
+    assert_eq!(
+        raw_request(
+            &daemon,
+            &cert,
+            b"",
+            "POST",
+            "/notifications",
+            garbage,
+            &signed_body().1
+        )
+        .await,
+        Some(403)
+    );
     // No header from the trusted proxy: the proxy itself is the client, and it is not Apple.
-    assert_eq!(raw_request(&daemon, &cert, b"", "POST", "/notifications", "", &signed_body().1).await, Some(403));
+    assert_eq!(
+        raw_request(
+            &daemon,
+            &cert,
+            b"",
+            "POST",
+            "/notifications",
+            "",
+            &signed_body().1
+        )
+        .await,
+        Some(403)
+    );
     daemon.server.shutdown().await;
 }
 
@@ -179,11 +383,22 @@ async fn plain_http_behind_a_tls_terminating_balancer() {
     config.server.tls = false;
     config.sources.trusted_proxies = nets(&["127.0.0.0/8"]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = asnd::server::Server::start(&config, listener).await.unwrap();
-    let url = format!("http://127.0.0.1:{}/notifications", server.local_addr().port());
+    let server = asnd::server::Server::start(&config, listener)
+        .await
+        .unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/notifications",
+        server.local_addr().port()
+    );
     let (uuid, body) = signed_body();
     let http = reqwest::Client::new();
-    let resp = http.post(&url).header("x-forwarded-for", "17.5.5.5").body(body).send().await.unwrap();
+    let resp = http
+        .post(&url)
+        .header("x-forwarded-for", "17.5.5.5")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(source_of(&db, &uuid).await, "17.5.5.5");
     let resp = http.post(&url).body(signed_body().1).send().await.unwrap();
@@ -208,8 +423,18 @@ async fn metrics_count_what_happened() {
     let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
     let admin = format!("http://{}", daemon.server.admin_addr().unwrap());
 
-    let s = Sub { original_transaction_id: "7000000000001".into(), env: "Sandbox" };
-    let n = notification("SUBSCRIBED", Some("INITIAL_BUY"), &s, "7000000000002", now_ms(), Some(1));
+    let s = Sub {
+        original_transaction_id: "7000000000001".into(),
+        env: "Sandbox",
+    };
+    let n = notification(
+        "SUBSCRIBED",
+        Some("INITIAL_BUY"),
+        &s,
+        "7000000000002",
+        now_ms(),
+        Some(1),
+    );
     for _ in 0..3 {
         assert_eq!(daemon.post_signed(&n).await.0, 200);
     }
@@ -219,26 +444,84 @@ async fn metrics_count_what_happened() {
     assert_eq!(daemon.post_signed(&wrong).await.0, 422);
     assert_eq!(daemon.post("nonsense").await.0, 400);
 
-    let text = reqwest::get(format!("{admin}/metrics")).await.unwrap().text().await.unwrap();
-    assert_eq!(metric(&text, r#"asnd_requests_total{status="200",outcome="stored"}"#), 1.0);
-    assert_eq!(metric(&text, r#"asnd_requests_total{status="200",outcome="duplicate"}"#), 2.0);
-    assert_eq!(metric(&text, r#"asnd_requests_total{status="422",outcome="rejected"}"#), 1.0);
-    assert_eq!(metric(&text, "asnd_duplicates_total"), 2.0);
+    let text = reqwest::get(format!("{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(
-        metric(&text, r#"asnd_notifications_total{notification_type="SUBSCRIBED",subtype="INITIAL_BUY",environment="Sandbox",app="com.example.app"}"#),
+        metric(
+            &text,
+            r#"asnd_requests_total{status="200",outcome="stored"}"#
+        ),
         1.0
     );
-    assert_eq!(metric(&text, r#"asnd_rejections_total{reason="INVALID_ENVIRONMENT"}"#), 1.0);
-    assert_eq!(metric(&text, r#"asnd_rejections_total{reason="bad_request"}"#), 1.0);
+    assert_eq!(
+        metric(
+            &text,
+            r#"asnd_requests_total{status="200",outcome="duplicate"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"asnd_requests_total{status="422",outcome="rejected"}"#
+        ),
+        1.0
+    );
+    assert_eq!(metric(&text, "asnd_duplicates_total"), 2.0);
+    assert_eq!(
+        metric(
+            &text,
+            r#"asnd_notifications_total{notification_type="SUBSCRIBED",subtype="INITIAL_BUY",environment="Sandbox",app="com.example.app"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"asnd_rejections_total{reason="INVALID_ENVIRONMENT"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, r#"asnd_rejections_total{reason="bad_request"}"#),
+        1.0
+    );
     assert_eq!(metric(&text, "asnd_quarantine_rows"), 2.0);
     assert_eq!(metric(&text, "asnd_request_duration_seconds_count"), 5.0);
     assert_eq!(metric(&text, "asnd_database_duration_seconds_count"), 3.0);
-    let last = metric(&text, r#"asnd_last_stored_notification_timestamp_seconds{app="com.example.app",environment="Sandbox"}"#);
+    let last = metric(
+        &text,
+        r#"asnd_last_stored_notification_timestamp_seconds{app="com.example.app",environment="Sandbox"}"#,
+    );
     assert!((last - now_ms() as f64 / 1000.0).abs() < 60.0, "{last}");
     assert!(text.contains("asnd_build_info{version=\""), "{text}");
+    // Reconciliation is off here: its counters are exported, at zero.
+    assert_eq!(metric(&text, r#"asnd_reconcile_total{result="run"}"#), 0.0);
+    assert_eq!(
+        metric(&text, "asnd_reconcile_last_run_timestamp_seconds"),
+        0.0
+    );
     // Health on the admin listener too.
-    assert_eq!(reqwest::get(format!("{admin}/readyz")).await.unwrap().status().as_u16(), 200);
-    assert_eq!(reqwest::get(format!("{admin}/healthz")).await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        reqwest::get(format!("{admin}/readyz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{admin}/healthz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     daemon.server.shutdown().await;
 }
 
@@ -253,11 +536,34 @@ async fn draining_turns_readiness_off_while_requests_are_still_served() {
     let (ready_url, post_url) = (daemon.url("/readyz"), daemon.url("/notifications"));
     let shutdown = tokio::spawn(daemon.server.drain_and_shutdown());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(client.get(&ready_url).send().await.unwrap().status().as_u16(), 503);
+    assert_eq!(
+        client
+            .get(&ready_url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        503
+    );
     let (_, body) = signed_body();
-    assert_eq!(client.post(&post_url).body(body).send().await.unwrap().status().as_u16(), 200, "still served while draining");
+    assert_eq!(
+        client
+            .post(&post_url)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200,
+        "still served while draining"
+    );
     shutdown.await.unwrap();
-    assert!(reqwest::Client::new().get(&ready_url).send().await.is_err(), "closed after the drain");
+    assert!(
+        reqwest::Client::new().get(&ready_url).send().await.is_err(),
+        "closed after the drain"
+    );
     assert_eq!(db.count("notifications").await, 1);
 }
 
@@ -267,9 +573,16 @@ async fn two_replicas_on_one_postgres_store_each_notification_once() {
     let db = TestDb::new(Backend::Postgres, fixture.dir.path()).await;
     let config = fixture.config(&db.url, LOOPBACK);
     // Both start at once: the migrations are applied once (PostgreSQL advisory lock).
-    let (a, b) = tokio::join!(Daemon::start(&config, &fixture.tls_cert_der), Daemon::start(&config, &fixture.tls_cert_der));
-    let applied = db.column("SELECT CAST(COUNT(*) AS TEXT) FROM _sqlx_migrations").await;
-    let known = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres")).unwrap().count();
+    let (a, b) = tokio::join!(
+        Daemon::start(&config, &fixture.tls_cert_der),
+        Daemon::start(&config, &fixture.tls_cert_der)
+    );
+    let applied = db
+        .column("SELECT CAST(COUNT(*) AS TEXT) FROM _sqlx_migrations")
+        .await;
+    let known = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
     assert_eq!(applied, vec![known.to_string()]);
 
     let bodies: Vec<String> = (0..15).map(|_| signed_body().1).collect();
@@ -277,8 +590,21 @@ async fn two_replicas_on_one_postgres_store_each_notification_once() {
     for body in &bodies {
         for daemon in [&a, &b] {
             for _ in 0..2 {
-                let (client, url, body) = (daemon.client.clone(), daemon.url("/notifications"), body.clone());
-                tasks.push(tokio::spawn(async move { client.post(url).body(body).send().await.unwrap().status().as_u16() }));
+                let (client, url, body) = (
+                    daemon.client.clone(),
+                    daemon.url("/notifications"),
+                    body.clone(),
+                );
+                tasks.push(tokio::spawn(async move {
+                    client
+                        .post(url)
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }));
             }
         }
     }

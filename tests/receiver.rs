@@ -416,8 +416,8 @@ async fn rejections(backend: Backend) {
             "not base64url",
         ),
         (
-            json!({"notification_type": "DID_RENEW", "password": "x"}).to_string(),
-            "V1 not yet",
+            json!({"notification_type": 7, "password": "x"}).to_string(),
+            "V1 notification_type not a string",
         ),
     ] {
         let (status, reply) = env.daemon.post(body).await;

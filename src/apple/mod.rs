@@ -1,5 +1,5 @@
 //! Apple's formats, pure and synchronous: compact JWS, the `x5c` certificate chain, the built-in
-//! Apple Root CA - G3, typed payloads with open enums. No I/O, no async, no database.
+//! Apple Root CA - G3, typed payloads with open enums, V1 bodies. No I/O, no async, no database.
 
 pub mod chain;
 pub mod devchain;
@@ -7,6 +7,7 @@ pub mod error;
 pub mod jws;
 pub mod models;
 pub mod roots;
+pub mod v1;
 pub mod verify;
 
 pub use error::{Status, VerifyError};

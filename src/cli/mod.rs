@@ -1,4 +1,9 @@
 //! Subcommands that need more than a line of glue in `main.rs`.
 
+pub mod appstore;
+pub mod backfill;
 pub mod dev;
+pub mod dev_ca;
+pub mod simulate;
+pub mod test_notification;
 pub mod verify;

@@ -2,7 +2,7 @@
 //! duplicates, latency, the last stored notification per app and environment, quarantine size,
 //! reconciliation counts, build info.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -11,6 +11,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::appstore_api::reconcile::ReconcileSnapshot;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -44,7 +46,9 @@ struct VersionLabels {
 
 /// Latency buckets from 1 ms to 10 s: Apple expects an answer within seconds.
 fn latency_histogram() -> Histogram {
-    Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
 }
 
 pub struct Metrics {
@@ -57,6 +61,13 @@ pub struct Metrics {
     database_seconds: Histogram,
     last_stored: Family<AppEnvironmentLabels, Gauge<f64, AtomicU64>>,
     quarantine_rows: Gauge,
+    reconcile: Family<ReconcileLabels, Counter>,
+    reconcile_last_run: Gauge<f64, AtomicU64>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    result: String,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,16 +94,30 @@ impl Metrics {
             database_seconds: latency_histogram(),
             last_stored: Family::default(),
             quarantine_rows: Gauge::default(),
+            reconcile: Family::default(),
+            reconcile_last_run: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register("requests", "Notification requests by HTTP status and outcome", m.requests.clone());
+        registry.register(
+            "requests",
+            "Notification requests by HTTP status and outcome",
+            m.requests.clone(),
+        );
         registry.register(
             "notifications",
             "Notifications stored, by type, subtype, environment and app",
             m.notifications.clone(),
         );
-        registry.register("rejections", "Refused requests by reason", m.rejections.clone());
-        registry.register("duplicates", "Notifications received again after being stored", m.duplicates.clone());
+        registry.register(
+            "rejections",
+            "Refused requests by reason",
+            m.rejections.clone(),
+        );
+        registry.register(
+            "duplicates",
+            "Notifications received again after being stored",
+            m.duplicates.clone(),
+        );
         registry.register(
             "request_duration_seconds",
             "Time to answer a notification request",
@@ -108,9 +133,28 @@ impl Metrics {
             "When the last notification was stored, per app and environment (UNIX seconds)",
             m.last_stored.clone(),
         );
-        registry.register("quarantine_rows", "Rows in rejected_notifications", m.quarantine_rows.clone());
+        registry.register(
+            "quarantine_rows",
+            "Rows in rejected_notifications",
+            m.quarantine_rows.clone(),
+        );
+        registry.register(
+            "reconcile",
+            "Reconciliation with Get Notification History: runs, skipped runs (another replica \
+             held the lock), notifications found new / duplicate / rejected, errors",
+            m.reconcile.clone(),
+        );
+        registry.register(
+            "reconcile_last_run_timestamp_seconds",
+            "When reconciliation last finished (UNIX seconds; 0 = never)",
+            m.reconcile_last_run.clone(),
+        );
         let build: Family<VersionLabels, Gauge> = Family::default();
-        build.get_or_create(&VersionLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+        build
+            .get_or_create(&VersionLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+            })
+            .set(1);
         registry.register("build_info", "The running asnd version", build);
         Metrics { registry, ..m }
     }
@@ -122,14 +166,20 @@ impl Metrics {
 
     pub fn request(&self, status: u16, outcome: &str, took: Duration) {
         self.requests
-            .get_or_create(&RequestLabels { status: status.to_string(), outcome: outcome.to_string() })
+            .get_or_create(&RequestLabels {
+                status: status.to_string(),
+                outcome: outcome.to_string(),
+            })
             .inc();
         self.request_seconds.observe(took.as_secs_f64());
     }
 
     pub fn stored(&self, labels: NotificationLabels, at_unix_seconds: f64) {
         self.last_stored
-            .get_or_create(&AppEnvironmentLabels { app: labels.app.clone(), environment: labels.environment.clone() })
+            .get_or_create(&AppEnvironmentLabels {
+                app: labels.app.clone(),
+                environment: labels.environment.clone(),
+            })
             .set(at_unix_seconds);
         self.notifications.get_or_create(&labels).inc();
     }
@@ -141,7 +191,11 @@ impl Metrics {
     /// `reason` is a short class: a verification status name (`INVALID_ENVIRONMENT`) or the
     /// outcome (`forbidden`, `too_large`, `bad_request`, `unavailable`).
     pub fn rejected(&self, reason: &str) {
-        self.rejections.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
+        self.rejections
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     pub fn database(&self, took: Duration) {
@@ -150,6 +204,24 @@ impl Metrics {
 
     pub fn set_quarantine_rows(&self, rows: i64) {
         self.quarantine_rows.set(rows);
+    }
+
+    /// Copies reconciliation's own counters (kept by the reconciler) into the exposition.
+    pub fn set_reconcile(&self, s: &ReconcileSnapshot) {
+        for (result, value) in [
+            ("run", s.runs),
+            ("skipped", s.skipped),
+            ("new", s.new),
+            ("duplicate", s.duplicate),
+            ("rejected", s.rejected),
+            ("error", s.errors),
+        ] {
+            let counter = self.reconcile.get_or_create(&ReconcileLabels {
+                result: result.into(),
+            });
+            counter.inner().store(value, Ordering::Relaxed);
+        }
+        self.reconcile_last_run.set(s.last_run_ms as f64 / 1000.0);
     }
 
     /// The Prometheus text exposition.

@@ -26,6 +26,7 @@ use tower::ServiceExt;
 
 use crate::apple::models::Environment;
 use crate::apple::{AppRule, Policy, RootSet, TrustAnchor, Verifier};
+use crate::appstore_api::{ReconcileStats, Reconciler};
 use crate::config::{Config, ConfigError, RootEntry};
 use crate::ingest::Pipeline;
 use crate::store::{self, Store, StoreError, StoreOptions};
@@ -45,6 +46,8 @@ pub struct AppState {
     /// Set when shutdown begins: `/readyz` answers 503 so balancers stop sending.
     pub draining: AtomicBool,
     pub metrics: metrics::Metrics,
+    /// `[reconcile]` counts, exported with the metrics (all zero while it is off).
+    pub reconcile: Arc<ReconcileStats>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,9 @@ pub struct Server {
     task: JoinHandle<()>,
     admin: Option<(SocketAddr, JoinHandle<()>)>,
     drain_delay: Duration,
+    /// `[reconcile]`: the task when enabled, and its counts (zero when not).
+    reconcile: Option<JoinHandle<()>>,
+    reconcile_stats: Arc<ReconcileStats>,
 }
 
 /// The verifier's roots: the configured entries (files, and `builtin:apple-root-ca-g3` for the
@@ -150,6 +156,19 @@ impl Server {
                 policy: Arc::new(policy(config)),
                 store,
                 store_timeout: config.database.timeout(),
+                v1_apps: Arc::new(
+                    config
+                        .apps
+                        .iter()
+                        .map(|a| {
+                            crate::apple::v1::V1App::new(
+                                &a.bundle_id,
+                                &a.environments,
+                                &a.v1_shared_secrets,
+                            )
+                        })
+                        .collect(),
+                ),
             },
             allow: config.sources.allow.clone(),
             trusted_proxies: config.sources.trusted_proxies.clone(),
@@ -159,6 +178,7 @@ impl Server {
             handler_timeout: config.server.handler_timeout(),
             draining: AtomicBool::new(false),
             metrics: metrics::Metrics::new(),
+            reconcile: Arc::new(ReconcileStats::default()),
         });
         let certs = if config.server.tls {
             Some(Arc::new(CertReloader::load(
@@ -182,13 +202,29 @@ impl Server {
             handshake_timeout: config.server.handshake_timeout(),
             header_timeout: config.server.header_timeout(),
             shutdown_grace: config.server.shutdown_grace(),
-            proxy_header: config.server.proxy_protocol.then_some(config.server.proxy_header_timeout),
+            proxy_header: config
+                .server
+                .proxy_protocol
+                .then_some(config.server.proxy_header_timeout),
         };
         let admin = match config.admin.listen {
             Some(addr) => Some(start_admin(addr, state.clone(), shutdown_rx.clone()).await?),
             None => None,
         };
-        let task = tokio::spawn(accept_loop(listener, acceptor, state.clone(), limits, shutdown_rx));
+        let reconcile_stats = state.reconcile.clone();
+        let reconcile = start_reconcile(
+            config,
+            &state.pipeline,
+            &reconcile_stats,
+            shutdown_rx.clone(),
+        )?;
+        let task = tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            state.clone(),
+            limits,
+            shutdown_rx,
+        ));
         Ok(Server {
             local_addr,
             state,
@@ -197,7 +233,14 @@ impl Server {
             task,
             admin,
             drain_delay: config.server.drain_delay,
+            reconcile,
+            reconcile_stats,
         })
+    }
+
+    /// The counts of `[reconcile]` (all zero while it is off), for metrics.
+    pub fn reconcile_stats(&self) -> Arc<ReconcileStats> {
+        self.reconcile_stats.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -229,6 +272,9 @@ impl Server {
         let _ = self.task.await;
         if let Some((_, admin)) = self.admin {
             let _ = admin.await;
+        }
+        if let Some(reconcile) = self.reconcile {
+            let _ = reconcile.await;
         }
         self.state.pipeline.store.close().await;
     }
@@ -283,12 +329,38 @@ async fn start_admin(
     let bound = listener.local_addr()?;
     let router = routes::admin_router(state);
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move { stopped(&mut stop).await });
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stopped(&mut stop).await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "admin listener failed");
         }
     });
     Ok((bound, task))
+}
+
+/// Starts `[reconcile]` when enabled: the same pipeline as live traffic, stopped by `shutdown`.
+fn start_reconcile(
+    config: &Config,
+    pipeline: &Pipeline,
+    stats: &Arc<ReconcileStats>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Option<JoinHandle<()>>, ServerError> {
+    if !config.reconcile.enabled {
+        return Ok(None);
+    }
+    let reconciler =
+        Reconciler::from_config(config, pipeline.clone(), stats.clone()).map_err(|e| {
+            ConfigError::Invalid {
+                key: "reconcile".into(),
+                message: e.to_string(),
+            }
+        })?;
+    tracing::info!(
+        interval = ?config.reconcile.interval,
+        lookback = ?config.reconcile.lookback,
+        "reconciliation with Apple's notification history enabled"
+    );
+    Ok(Some(reconciler.spawn(config.reconcile.interval, shutdown)))
 }
 
 /// Resolves once shutdown is requested (at once if it already was).
@@ -334,13 +406,15 @@ async fn accept_loop(
             let _permit = permit;
             let peer_ip = peer.ip().to_canonical();
             let client = match limits.proxy_header {
-                Some(deadline) => match proxy::client_of(&mut tcp, peer_ip, &trusted, deadline).await {
-                    Ok(ip) => ClientAddr(ip),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "connection refused");
-                        return;
+                Some(deadline) => {
+                    match proxy::client_of(&mut tcp, peer_ip, &trusted, deadline).await {
+                        Ok(ip) => ClientAddr(ip),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "connection refused");
+                            return;
+                        }
                     }
-                },
+                }
                 None => ClientAddr(peer_ip),
             };
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {

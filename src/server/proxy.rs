@@ -61,7 +61,11 @@ pub async fn client_of(
         .map_err(|_| ProxyError::Timeout(peer))?
 }
 
-async fn read_header(tcp: &mut TcpStream, peer: IpAddr, is_trusted: bool) -> Result<IpAddr, ProxyError> {
+async fn read_header(
+    tcp: &mut TcpStream,
+    peer: IpAddr,
+    is_trusted: bool,
+) -> Result<IpAddr, ProxyError> {
     let mut buf = vec![0u8; MAX_HEADER];
     loop {
         let n = tcp.peek(&mut buf).await.map_err(|_| ProxyError::Closed)?;
@@ -95,7 +99,9 @@ async fn read_header(tcp: &mut TcpStream, peer: IpAddr, is_trusted: bool) -> Res
         };
         // Consume exactly the header; TLS starts right after it.
         let mut header = vec![0u8; len];
-        tcp.read_exact(&mut header).await.map_err(|_| ProxyError::Closed)?;
+        tcp.read_exact(&mut header)
+            .await
+            .map_err(|_| ProxyError::Closed)?;
         // LOCAL (health checks by the balancer itself) and UNKNOWN mean: the peer itself.
         return Ok(client.unwrap_or(peer).to_canonical());
     }

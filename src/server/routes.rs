@@ -195,11 +195,15 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     // The quarantine size is read at scrape time; a slow database leaves the last value.
-    if let Ok(Ok(rows)) =
-        tokio::time::timeout(state.pipeline.store_timeout, state.pipeline.store.quarantine_size()).await
+    if let Ok(Ok(rows)) = tokio::time::timeout(
+        state.pipeline.store_timeout,
+        state.pipeline.store.quarantine_size(),
+    )
+    .await
     {
         state.metrics.set_quarantine_rows(rows);
     }
+    state.metrics.set_reconcile(&state.reconcile.snapshot());
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -31,12 +31,45 @@ pub struct NewNotification {
     pub original_transaction_id: Option<String>,
     /// `apple-root-ca-g3`, `sha256:<fingerprint>` of another root, or `v1-shared-secret`.
     pub verified_by: String,
-    /// The exact bytes received.
+    /// The exact bytes received (for V1: the received body minus its `password`).
     pub raw_body: Vec<u8>,
     /// The decoded payload, nested signed payloads decoded too.
     pub payload: Value,
+    /// The transaction the notification is about.
     pub transaction: Option<TransactionRow>,
+    /// The state of the subscription the notification is about.
     pub subscription: Option<SubscriptionRow>,
+    /// Further transactions the notification carries: a V1 body's `unified_receipt` holds up to
+    /// 100. Empty for V2.
+    pub other_transactions: Vec<TransactionRow>,
+    /// Further subscription states: V1's `pending_renewal_info` has one per subscription. Empty
+    /// for V2.
+    pub other_subscriptions: Vec<SubscriptionRow>,
+}
+
+impl NewNotification {
+    /// Every transaction row, by `transaction_id`: concurrent writers then lock rows in one order
+    /// and cannot deadlock each other.
+    pub fn transaction_rows(&self) -> Vec<&TransactionRow> {
+        let mut rows: Vec<&TransactionRow> = self
+            .transaction
+            .iter()
+            .chain(&self.other_transactions)
+            .collect();
+        rows.sort_by(|a, b| a.transaction_id.cmp(&b.transaction_id));
+        rows
+    }
+
+    /// Every subscription row, by `original_transaction_id` (same reason).
+    pub fn subscription_rows(&self) -> Vec<&SubscriptionRow> {
+        let mut rows: Vec<&SubscriptionRow> = self
+            .subscription
+            .iter()
+            .chain(&self.other_subscriptions)
+            .collect();
+        rows.sort_by(|a, b| a.original_transaction_id.cmp(&b.original_transaction_id));
+        rows
+    }
 }
 
 /// One row of `transactions`: newest `signed_date` wins.

@@ -11,8 +11,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::{
     DeliveryAttempt, ExclusiveLock, LockInner, NewNotification, Rejection, SaveOutcome, Store,
-    StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow,
-    TransactionRow,
+    StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow, TransactionRow,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -141,10 +140,10 @@ impl Store for PgStore {
             return Ok(SaveOutcome::Duplicate);
         }
 
-        if let Some(t) = &n.transaction {
+        for t in n.transaction_rows() {
             upsert_transaction(&mut tx, t).await?;
         }
-        if let Some(s) = &n.subscription {
+        for s in n.subscription_rows() {
             upsert_subscription(&mut tx, s).await?;
         }
 
@@ -252,6 +251,8 @@ impl Store for PgStore {
     /// locked; the server releases the lock when the session ends.
     async fn try_lock(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
         let mut conn = self.pool.acquire().await?;
+        // Cancelled while the query runs, the lock may or may not be taken: this session never
+        // goes back to the pool, whatever happens (a failed attempt costs one reconnection).
         conn.close_on_drop();
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(key)

@@ -17,8 +17,7 @@ use sqlx::sqlite::{
 
 use super::{
     DeliveryAttempt, ExclusiveLock, LockInner, NewNotification, Rejection, SaveOutcome, Store,
-    StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow,
-    TransactionRow,
+    StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow, TransactionRow,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -163,10 +162,10 @@ impl Store for SqliteStore {
             return Ok(SaveOutcome::Duplicate);
         }
 
-        if let Some(t) = &n.transaction {
+        for t in n.transaction_rows() {
             upsert_transaction(&mut tx, t).await?;
         }
-        if let Some(s) = &n.subscription {
+        for s in n.subscription_rows() {
             upsert_subscription(&mut tx, s).await?;
         }
 

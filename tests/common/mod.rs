@@ -337,3 +337,68 @@ pub fn notification(
     }
     n
 }
+
+// ---- looking at stored rows ----
+
+/// SQL for a time column as milliseconds since the epoch, as text, on either backend (NULL stays
+/// NULL): `timestamptz` in PostgreSQL, `2026-11-29T18:27:38.123Z` text in SQLite.
+pub fn millis_sql(backend: Backend, column: &str) -> String {
+    match backend {
+        Backend::Postgres => {
+            format!("CAST(CAST(EXTRACT(EPOCH FROM {column}) * 1000 AS BIGINT) AS TEXT)")
+        }
+        Backend::Sqlite => format!(
+            "CAST(CAST(strftime('%s', {column}) AS INTEGER) * 1000 \
+             + CAST(substr({column}, 21, 3) AS INTEGER) AS TEXT)"
+        ),
+    }
+}
+
+impl TestDb {
+    /// Every row of every table that holds `needle` in any column, as `table: row`. Bytes
+    /// (`bytea`, BLOB) are searched in hex.
+    pub async fn rows_containing(&self, needle: &str) -> Vec<String> {
+        let hex: String = needle.bytes().map(|b| format!("{b:02x}")).collect();
+        let tables = match self.backend {
+            Backend::Postgres => {
+                self.column("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                    .await
+            }
+            Backend::Sqlite => {
+                self.column("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    .await
+            }
+        };
+        let mut found = Vec::new();
+        for table in tables {
+            let rows = match self.backend {
+                Backend::Postgres => {
+                    self.column(&format!("SELECT CAST(t AS TEXT) FROM {table} t"))
+                        .await
+                }
+                Backend::Sqlite => {
+                    let columns = self
+                        .column(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                        .await;
+                    let row: Vec<String> = columns
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "COALESCE(CASE WHEN typeof(\"{c}\") = 'blob' \
+                                 THEN lower(hex(\"{c}\")) ELSE CAST(\"{c}\" AS TEXT) END, '')"
+                            )
+                        })
+                        .collect();
+                    self.column(&format!("SELECT {} FROM {table}", row.join(" || '|' || ")))
+                        .await
+                }
+            };
+            found.extend(
+                rows.into_iter()
+                    .filter(|r| r.contains(needle) || r.contains(&hex))
+                    .map(|r| format!("{table}: {r}")),
+            );
+        }
+        found
+    }
+}

@@ -1,0 +1,139 @@
+//! What `asnd test-notification` and `asnd backfill` share: the configuration, the app, and the
+//! same ingest pipeline `serve` uses.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::apple::Verifier;
+use crate::appstore_api::ApiEnvironment;
+use crate::config::{AppConfig, Config, ConfigError};
+use crate::ingest::Pipeline;
+use crate::server;
+
+/// The configuration file when `--config` is not given (`ASND_CONFIG` also sets it).
+pub const DEFAULT_CONFIG: &str = "/etc/asnd/asnd.toml";
+
+/// A usage or setup problem: reported as one message, exit code 2.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl<E: std::fmt::Display> From<E> for Usage {
+    fn from(e: E) -> Self {
+        Usage(e.to_string())
+    }
+}
+
+/// Logs go to stderr (stdout carries the result), warnings and worse unless `RUST_LOG` says otherwise.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Reads and validates the configuration. The listener's own settings (`[server]`, `[admin]`:
+/// certificate files and the like) are not needed here and not checked, so that the command also
+/// runs as a user who may not read the TLS key.
+pub fn load_config(path: &Path) -> Result<Config, Usage> {
+    let config = Config::load(Some(path))?;
+    if let Err(e) = config.validate() {
+        let problems: Vec<String> = e
+            .problems()
+            .into_iter()
+            .filter(|p| !listener_only(p))
+            .map(ToString::to_string)
+            .collect();
+        if !problems.is_empty() {
+            return Err(Usage(format!(
+                "configuration {}:\n{}",
+                path.display(),
+                problems.join("\n")
+            )));
+        }
+    }
+    Ok(config)
+}
+
+fn listener_only(problem: &ConfigError) -> bool {
+    let key = match problem {
+        ConfigError::Invalid { key, .. } | ConfigError::File { key, .. } => key.as_str(),
+        ConfigError::KeyMismatch { .. } => return true,
+        _ => return false,
+    };
+    key.starts_with("server.") || key.starts_with("admin.")
+}
+
+/// The `[[apps]]` entry of `bundle_id`, which must have `[apps.api]` and accept `environment`.
+pub fn find_app<'c>(
+    config: &'c Config,
+    bundle_id: &str,
+    environment: ApiEnvironment,
+) -> Result<&'c AppConfig, Usage> {
+    let app = config
+        .apps
+        .iter()
+        .find(|a| a.bundle_id == bundle_id)
+        .ok_or_else(|| {
+            let known: Vec<&str> = config.apps.iter().map(|a| a.bundle_id.as_str()).collect();
+            Usage(format!(
+                "no [[apps]] entry has bundle_id {bundle_id:?} (configured: {})",
+                known.join(", ")
+            ))
+        })?;
+    if app.api.is_none() {
+        return Err(Usage(format!(
+            "app {bundle_id:?} has no [apps.api] section: add key_id, issuer_id and private_key_path (see README)"
+        )));
+    }
+    if !app.accepts(environment.as_str()) {
+        return Err(Usage(format!(
+            "app {bundle_id:?} does not accept {environment} notifications (environments = {:?})",
+            app.environments
+        )));
+    }
+    Ok(app)
+}
+
+/// The store (migrated unless `migrate_on_start = false`) and the pipeline `serve` would use.
+pub async fn pipeline(config: &Config) -> Result<Pipeline, Usage> {
+    let store = server::open_store(config).await?;
+    let roots = server::load_roots(&config.verify.roots)?;
+    Ok(Pipeline {
+        verifier: Arc::new(Verifier::new(roots)),
+        policy: Arc::new(server::policy(config)),
+        store,
+        store_timeout: config.database.timeout(),
+        v1_apps: Arc::new(
+            config
+                .apps
+                .iter()
+                .map(|a| {
+                    crate::apple::v1::V1App::new(
+                        &a.bundle_id,
+                        &a.environments,
+                        &a.v1_shared_secrets,
+                    )
+                })
+                .collect(),
+        ),
+    })
+}
+
+/// A current-thread runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Usage> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn parse_environment(s: &str) -> Result<ApiEnvironment, String> {
+    s.parse()
+}
+
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime_serde::re::humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration such as 3s or 2min: {e}"))
+}
