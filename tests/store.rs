@@ -338,6 +338,7 @@ for_both_backends!(
     ready_only_after_migrate,
     failed_transaction_row_leaves_nothing,
     failed_subscription_row_leaves_nothing,
+    one_failure_among_concurrent_saves_fails_alone,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1124,7 +1125,7 @@ async fn failed_transaction_row_leaves_nothing(backend: Backend) {
     let mut n = notification(&id, "8000", SIGNED, 1);
     n.transaction.as_mut().unwrap().product_id = Some("boom".into());
     match store.save_notification(&n).await {
-        Err(StoreError::Database(_)) => {}
+        Err(StoreError::Database(_) | StoreError::Write(_)) => {}
         other => panic!("expected a database error, got {other:?}"),
     }
     assert_eq!(db.rows("notifications").await, 0, "no half-written event");
@@ -1140,13 +1141,42 @@ async fn failed_transaction_row_leaves_nothing(backend: Backend) {
     store.close().await;
 }
 
+/// SQLite writes concurrent notifications in one transaction (group commit): a notification that
+/// fails must be undone and reported alone, and the others stored.
+async fn one_failure_among_concurrent_saves_fails_alone(backend: Backend) {
+    let (db, store) = TestDb::migrated(backend).await;
+    db.forbid_boom("transactions").await;
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let mut n = notification(&uuid(), &format!("85{i:02}"), SIGNED, 1);
+        if i == 13 {
+            n.transaction.as_mut().unwrap().product_id = Some("boom".into());
+        }
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            (i, store.save_notification(&n).await)
+        }));
+    }
+    for task in tasks {
+        match task.await.unwrap() {
+            (13, Err(_)) => {}
+            (13, ok) => panic!("the failing notification answered {ok:?}"),
+            (i, result) => assert_eq!(result.unwrap(), SaveOutcome::Stored, "notification {i}"),
+        }
+    }
+    assert_eq!(db.rows("notifications").await, 29);
+    assert_eq!(db.rows("transactions").await, 29);
+    assert_eq!(db.rows("subscriptions").await, 29);
+    store.close().await;
+}
+
 async fn failed_subscription_row_leaves_nothing(backend: Backend) {
     let (db, store) = TestDb::migrated(backend).await;
     db.forbid_boom("subscriptions").await;
     let mut n = notification(&uuid(), "8100", SIGNED, 1);
     n.subscription.as_mut().unwrap().product_id = Some("boom".into());
     match store.save_notification(&n).await {
-        Err(StoreError::Database(_)) => {}
+        Err(StoreError::Database(_) | StoreError::Write(_)) => {}
         other => panic!("expected a database error, got {other:?}"),
     }
     // The last statement failed: the event and the transaction row before it are gone too.

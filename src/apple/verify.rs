@@ -91,17 +91,44 @@ impl VerifiedNotification {
     /// The notification as JSON with each nested payload decoded beside its signed field
     /// (`transactionInfo`, `renewalInfo`, `appTransactionInfo` in the same container).
     pub fn decoded_json(&self) -> Value {
+        self.json_with(true)
+    }
+
+    /// As [`Self::decoded_json`], without the nested JWS texts: what is stored as `payload`.
+    /// The texts (mostly certificate chains) stay byte for byte in the stored raw body, and
+    /// storing them twice made every row three times larger.
+    pub fn stored_json(&self) -> Value {
+        self.json_with(false)
+    }
+
+    fn json_with(&self, keep_signed: bool) -> Value {
         let mut root = self.notification.json.clone();
         for container in ["data", "appData"] {
             if let Some(Value::Object(c)) = root.get_mut(container) {
-                if let Some(t) = &self.transaction {
-                    c.insert("transactionInfo".into(), Value::Object(t.json.clone()));
-                }
-                if let Some(r) = &self.renewal {
-                    c.insert("renewalInfo".into(), Value::Object(r.json.clone()));
-                }
-                if let Some(a) = &self.app_transaction {
-                    c.insert("appTransactionInfo".into(), Value::Object(a.json.clone()));
+                let nested = [
+                    (
+                        "signedTransactionInfo",
+                        "transactionInfo",
+                        self.transaction.as_ref().map(|t| &t.json),
+                    ),
+                    (
+                        "signedRenewalInfo",
+                        "renewalInfo",
+                        self.renewal.as_ref().map(|r| &r.json),
+                    ),
+                    (
+                        "signedAppTransactionInfo",
+                        "appTransactionInfo",
+                        self.app_transaction.as_ref().map(|a| &a.json),
+                    ),
+                ];
+                for (signed, decoded, json) in nested {
+                    if let Some(json) = json {
+                        c.insert(decoded.into(), Value::Object(json.clone()));
+                        if !keep_signed {
+                            c.remove(signed);
+                        }
+                    }
                 }
             }
         }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_writer;
 
 /// One verified notification and the rows derived from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,6 +225,9 @@ pub enum StoreError {
     Url(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A write that could not be done as a whole (SQLite's group writer reports it to each caller).
+    #[error("database write failed: {0}")]
+    Write(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -20,6 +20,8 @@ use super::{
     StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow, TransactionRow,
 };
 
+use super::sqlite_writer::GroupWriter;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a writer waits for another writer before giving up with `SQLITE_BUSY`.
@@ -59,6 +61,12 @@ macro_rules! now {
 pub struct SqliteStore {
     pool: SqlitePool,
     filename: String,
+    /// SQLite has one writer at a time. Writers of this process queue here, in order, instead of
+    /// colliding in SQLite, whose busy handler sleeps and retries (slow, and unfair under load);
+    /// `busy_timeout` still covers other processes.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Notifications are written in groups, one fsync per group.
+    group: GroupWriter,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -100,13 +108,57 @@ impl SqliteStore {
         // path fails at start-up.
         let pool = pool_options.connect_with(connect_options).await?;
 
-        Ok(SqliteStore { pool, filename })
+        let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let group = GroupWriter::start(pool.clone(), writer.clone());
+        Ok(SqliteStore {
+            pool,
+            filename,
+            writer,
+            group,
+        })
     }
 
     /// The underlying pool (for tests and administrative tools).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// One notification and its derived rows, inside the caller's transaction (the group writer's,
+/// under a savepoint). A duplicate UUID inserts nothing.
+pub(super) async fn save_one(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    n: &NewNotification,
+) -> Result<SaveOutcome, StoreError> {
+    let inserted = sqlx::query(INSERT_NOTIFICATION)
+        .bind(&n.notification_uuid)
+        .bind(&n.notification_type)
+        .bind(&n.subtype)
+        .bind(&n.version)
+        .bind(&n.environment)
+        .bind(&n.bundle_id)
+        .bind(n.app_apple_id)
+        .bind(n.signed_date)
+        .bind(n.received_at)
+        .bind(&n.source_address)
+        .bind(&n.transaction_id)
+        .bind(&n.original_transaction_id)
+        .bind(&n.verified_by)
+        .bind(&n.raw_body)
+        .bind(&n.payload)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if inserted == 0 {
+        return Ok(SaveOutcome::Duplicate);
+    }
+    for t in n.transaction_rows() {
+        upsert_transaction(tx, t).await?;
+    }
+    for s in n.subscription_rows() {
+        upsert_subscription(tx, s).await?;
+    }
+    Ok(SaveOutcome::Stored)
 }
 
 fn is_in_memory(url: &str) -> bool {
@@ -136,44 +188,11 @@ impl Store for SqliteStore {
     }
 
     async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-
-        let inserted = sqlx::query(INSERT_NOTIFICATION)
-            .bind(&n.notification_uuid)
-            .bind(&n.notification_type)
-            .bind(&n.subtype)
-            .bind(&n.version)
-            .bind(&n.environment)
-            .bind(&n.bundle_id)
-            .bind(n.app_apple_id)
-            .bind(n.signed_date)
-            .bind(n.received_at)
-            .bind(&n.source_address)
-            .bind(&n.transaction_id)
-            .bind(&n.original_transaction_id)
-            .bind(&n.verified_by)
-            .bind(&n.raw_body)
-            .bind(&n.payload)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if inserted == 0 {
-            tx.rollback().await?;
-            return Ok(SaveOutcome::Duplicate);
-        }
-
-        for t in n.transaction_rows() {
-            upsert_transaction(&mut tx, t).await?;
-        }
-        for s in n.subscription_rows() {
-            upsert_subscription(&mut tx, s).await?;
-        }
-
-        tx.commit().await?;
-        Ok(SaveOutcome::Stored)
+        self.group.save(n).await
     }
 
     async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().await;
         sqlx::query(concat!(
             "INSERT INTO rejected_notifications
                  (received_at, source_address, reason, http_status, raw_body, notification_uuid)
@@ -200,6 +219,7 @@ impl Store for SqliteStore {
         if attempts.is_empty() {
             return Ok(0);
         }
+        let _writer = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut inserted = 0;
         for a in attempts {
