@@ -112,26 +112,21 @@ impl Store for PgStore {
     }
 
     async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError> {
+        let (transactions, subscriptions) = (n.transaction_rows(), n.subscription_rows());
+        if transactions.len() <= 1 && subscriptions.len() <= 1 {
+            return save_in_one_statement(
+                &self.pool,
+                n,
+                transactions.first(),
+                subscriptions.first(),
+            )
+            .await;
+        }
         let mut tx = self.pool.begin().await?;
 
         // Concurrent inserts of one UUID: the later ones wait for the first to commit and then
         // insert nothing, so exactly one caller sees a row inserted.
-        let inserted = sqlx::query(INSERT_NOTIFICATION)
-            .bind(&n.notification_uuid)
-            .bind(&n.notification_type)
-            .bind(&n.subtype)
-            .bind(&n.version)
-            .bind(&n.environment)
-            .bind(&n.bundle_id)
-            .bind(n.app_apple_id)
-            .bind(n.signed_date)
-            .bind(n.received_at)
-            .bind(&n.source_address)
-            .bind(&n.transaction_id)
-            .bind(&n.original_transaction_id)
-            .bind(&n.verified_by)
-            .bind(&n.raw_body)
-            .bind(&n.payload)
+        let inserted = bind_notification(sqlx::query(INSERT_NOTIFICATION), n)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -139,14 +134,16 @@ impl Store for PgStore {
             tx.rollback().await?;
             return Ok(SaveOutcome::Duplicate);
         }
-
-        for t in n.transaction_rows() {
-            upsert_transaction(&mut tx, t).await?;
+        for t in transactions {
+            bind_transaction(sqlx::query(UPSERT_TRANSACTION), t)
+                .execute(&mut *tx)
+                .await?;
         }
-        for s in n.subscription_rows() {
-            upsert_subscription(&mut tx, s).await?;
+        for s in subscriptions {
+            bind_subscription(sqlx::query(UPSERT_SUBSCRIPTION), s)
+                .execute(&mut *tx)
+                .await?;
         }
-
         tx.commit().await?;
         Ok(SaveOutcome::Stored)
     }
@@ -476,12 +473,28 @@ ON CONFLICT (original_transaction_id) DO UPDATE SET
     updated_at = excluded.updated_at
 WHERE subscriptions.signed_date <= excluded.signed_date";
 
-async fn upsert_transaction(
-    conn: &mut PgConnection,
-    t: &TransactionRow,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(UPSERT_TRANSACTION)
-        .bind(&t.transaction_id)
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_notification<'q>(q: PgQuery<'q>, n: &'q NewNotification) -> PgQuery<'q> {
+    q.bind(&n.notification_uuid)
+        .bind(&n.notification_type)
+        .bind(&n.subtype)
+        .bind(&n.version)
+        .bind(&n.environment)
+        .bind(&n.bundle_id)
+        .bind(n.app_apple_id)
+        .bind(n.signed_date)
+        .bind(n.received_at)
+        .bind(&n.source_address)
+        .bind(&n.transaction_id)
+        .bind(&n.original_transaction_id)
+        .bind(&n.verified_by)
+        .bind(&n.raw_body)
+        .bind(&n.payload)
+}
+
+fn bind_transaction<'q>(q: PgQuery<'q>, t: &'q TransactionRow) -> PgQuery<'q> {
+    q.bind(&t.transaction_id)
         .bind(&t.original_transaction_id)
         .bind(&t.bundle_id)
         .bind(&t.product_id)
@@ -506,17 +519,10 @@ async fn upsert_transaction(
         .bind(t.signed_date)
         .bind(&t.last_notification_uuid)
         .bind(&t.payload)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
-async fn upsert_subscription(
-    conn: &mut PgConnection,
-    s: &SubscriptionRow,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(UPSERT_SUBSCRIPTION)
-        .bind(&s.original_transaction_id)
+fn bind_subscription<'q>(q: PgQuery<'q>, s: &'q SubscriptionRow) -> PgQuery<'q> {
+    q.bind(&s.original_transaction_id)
         .bind(&s.bundle_id)
         .bind(&s.environment)
         .bind(s.status)
@@ -533,14 +539,105 @@ async fn upsert_subscription(
         .bind(&s.last_notification_type)
         .bind(&s.last_subtype)
         .bind(&s.renewal_info)
-        .execute(conn)
-        .await?;
-    Ok(())
+}
+
+/// The common case (one transaction row, one subscription row at most) as ONE statement: the
+/// derived rows are written only when the notification row was inserted. One round trip
+/// instead of five (BEGIN, three statements, COMMIT) roughly halves the database's work per
+/// notification; a single statement is atomic on its own.
+async fn save_in_one_statement(
+    pool: &PgPool,
+    n: &NewNotification,
+    t: Option<&&TransactionRow>,
+    s: Option<&&SubscriptionRow>,
+) -> Result<SaveOutcome, StoreError> {
+    static SQL: std::sync::OnceLock<[String; 4]> = std::sync::OnceLock::new();
+    let variants = SQL.get_or_init(|| {
+        [(false, false), (true, false), (false, true), (true, true)]
+            .map(|(t, s)| one_statement_sql(t, s))
+    });
+    let sql = &variants[usize::from(t.is_some()) + 2 * usize::from(s.is_some())];
+    let mut q = bind_notification(sqlx::query(sql), n);
+    if let Some(t) = t {
+        q = bind_transaction(q, t);
+    }
+    if let Some(s) = s {
+        q = bind_subscription(q, s);
+    }
+    let inserted: i64 = sqlx::Row::try_get(&q.fetch_one(pool).await?, 0)?;
+    Ok(if inserted == 0 {
+        SaveOutcome::Duplicate
+    } else {
+        SaveOutcome::Stored
+    })
+}
+
+/// `WITH n AS (insert notification RETURNING 1), t AS (upsert ...), s AS (upsert ...)
+/// SELECT count(*) FROM n`, the upserts guarded by `EXISTS (SELECT 1 FROM n)`.
+fn one_statement_sql(with_transaction: bool, with_subscription: bool) -> String {
+    let mut sql = format!("WITH n AS ({} RETURNING 1)", INSERT_NOTIFICATION.trim());
+    let mut next = 16;
+    for (name, present, upsert, count) in [
+        ("t", with_transaction, UPSERT_TRANSACTION, 25),
+        ("s", with_subscription, UPSERT_SUBSCRIPTION, 17),
+    ] {
+        if !present {
+            continue;
+        }
+        let guarded = shift_params(upsert.trim(), next - 1)
+            .replacen(") VALUES (", ") SELECT ", 1)
+            .replacen(
+                "\n)\nON CONFLICT",
+                "\nWHERE EXISTS (SELECT 1 FROM n)\nON CONFLICT",
+                1,
+            );
+        sql.push_str(&format!(", {name} AS ({guarded})"));
+        next += count;
+    }
+    sql.push_str(" SELECT count(*) FROM n");
+    sql
+}
+
+/// Renumbers `$1`, `$2`, ... to `$1+offset`, ... so statements can share one parameter list.
+fn shift_params(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_statement_sql_numbers_parameters_in_order() {
+        assert_eq!(shift_params("a $1, $2 $10 $", 15), "a $16, $17 $25 $");
+        let all = one_statement_sql(true, true);
+        assert!(all.contains("$57") && !all.contains("$58"), "{all}");
+        assert_eq!(
+            all.matches("WHERE EXISTS (SELECT 1 FROM n)").count(),
+            2,
+            "{all}"
+        );
+        let only_subscription = one_statement_sql(false, true);
+        assert!(only_subscription.contains("$32") && !only_subscription.contains("$33"));
+        assert!(!one_statement_sql(false, false).contains("EXISTS"));
+    }
 
     #[test]
     fn finds_passwords_in_userinfo_and_query() {
