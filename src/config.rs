@@ -878,10 +878,10 @@ impl ServerConfig {
                 ));
             }
         }
-        if self.tls {
-            if let Err(e) = load_tls_certified_key(&self.tls_cert, &self.tls_key) {
-                problems.push(e);
-            }
+        if self.tls
+            && let Err(e) = load_tls_certified_key(&self.tls_cert, &self.tls_key)
+        {
+            problems.push(e);
         }
     }
 }
@@ -1223,10 +1223,10 @@ fn parse(
     }
     for (o, value) in overrides.iter().zip(values) {
         let mut alone = file.clone();
-        if set(&mut alone, &o.path, value, true).is_ok() {
-            if let Err(e) = Value::Table(alone).try_into::<Config>() {
-                return Err(ConfigError::env(&o.var, one_line(e.message())));
-            }
+        if set(&mut alone, &o.path, value, true).is_ok()
+            && let Err(e) = Value::Table(alone).try_into::<Config>()
+        {
+            return Err(ConfigError::env(&o.var, one_line(e.message())));
         }
     }
     Err(ConfigError::Syntax {

@@ -296,10 +296,10 @@ impl StandIn {
     ) -> Response<Full<Bytes>> {
         {
             let mut until = self.rate_limited_until.lock().unwrap();
-            if let Some(t) = until.take() {
-                if now_ms() < t {
-                    self.early_retries.fetch_add(1, Ordering::SeqCst);
-                }
+            if let Some(t) = until.take()
+                && now_ms() < t
+            {
+                self.early_retries.fetch_add(1, Ordering::SeqCst);
             }
         }
         let request: Value = match serde_json::from_slice(body) {
@@ -326,17 +326,15 @@ impl StandIn {
             release.acquire().await.unwrap().forget();
         }
         let hard = *self.fail_from_page.lock().unwrap();
-        if let Some((from, failure)) = hard {
-            if index >= from {
-                return match failure {
-                    HardFailure::ServerErrors => {
-                        apple_error(500, 5000000, "An unknown error occurred.")
-                    }
-                    HardFailure::TokenExpired => {
-                        apple_error(400, 4000017, "Pagination token expired.")
-                    }
-                };
-            }
+        if let Some((from, failure)) = hard
+            && index >= from
+        {
+            return match failure {
+                HardFailure::ServerErrors => {
+                    apple_error(500, 5000000, "An unknown error occurred.")
+                }
+                HardFailure::TokenExpired => apple_error(400, 4000017, "Pagination token expired."),
+            };
         }
         let fault = self
             .faults

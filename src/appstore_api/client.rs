@@ -238,10 +238,11 @@ impl TokenSigner {
     /// [`TokenSigner::token`] at the given UNIX second.
     pub fn token_at(&self, now: u64) -> Result<String, ApiError> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((token, exp)) = current.as_ref() {
-            if now + TOKEN_RENEW_BEFORE_SECS < *exp && now + TOKEN_LIFETIME_SECS >= *exp {
-                return Ok(token.clone());
-            }
+        if let Some((token, exp)) = current.as_ref()
+            && now + TOKEN_RENEW_BEFORE_SECS < *exp
+            && now + TOKEN_LIFETIME_SECS >= *exp
+        {
+            return Ok(token.clone());
         }
         let exp = now + TOKEN_LIFETIME_SECS;
         let token = self.sign(now, exp)?;
