@@ -42,6 +42,9 @@ pub const ENVIRONMENTS: [&str; 2] = ["Production", "Sandbox"];
 /// Bounds for `server.max_body_bytes`.
 pub const MIN_BODY_BYTES: usize = 1024;
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Upper bounds that keep request timers and the connection semaphore in range.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// The log formats `log.format` accepts.
 pub const LOG_FORMATS: [&str; 2] = ["pretty", "json"];
 
@@ -280,6 +283,10 @@ pub struct SourcesConfig {
     /// Load balancers whose word about the client is trusted: their PROXY protocol header and
     /// their `X-Forwarded-For` / `Forwarded` headers. Nobody else's.
     pub trusted_proxies: Vec<IpNet>,
+    /// The header a trusted TLS-terminating balancer writes the client into:
+    /// `"x-forwarded-for"` (AWS ALB, nginx, Envoy) or `"forwarded"` (RFC 7239). Only that one is
+    /// read; the other may have been written by the client.
+    pub forwarded_header: String,
 }
 
 impl Default for SourcesConfig {
@@ -290,6 +297,7 @@ impl Default for SourcesConfig {
                 8,
             ))],
             trusted_proxies: Vec::new(),
+            forwarded_header: "x-forwarded-for".to_owned(),
         }
     }
 }
@@ -801,6 +809,14 @@ impl Config {
                 "must not be empty (e.g. \"info\")",
             ));
         }
+        if !["x-forwarded-for", "forwarded"]
+            .contains(&self.sources.forwarded_header.to_ascii_lowercase().as_str())
+        {
+            problems.push(ConfigError::invalid(
+                "sources.forwarded_header",
+                "must be \"x-forwarded-for\" or \"forwarded\"",
+            ));
+        }
         if self.server.proxy_protocol && self.sources.trusted_proxies.is_empty() {
             problems.push(ConfigError::invalid(
                 "server.proxy_protocol",
@@ -859,10 +875,10 @@ impl ServerConfig {
                 ),
             ));
         }
-        if self.max_connections == 0 {
+        if self.max_connections == 0 || self.max_connections > MAX_CONNECTIONS {
             problems.push(ConfigError::invalid(
                 "server.max_connections",
-                "must be at least 1",
+                format!("must be between 1 and {MAX_CONNECTIONS}"),
             ));
         }
         for (key, value) in [
@@ -876,6 +892,20 @@ impl ServerConfig {
                     key,
                     "must be longer than zero (e.g. \"10s\")",
                 ));
+            }
+        }
+        // Durations beyond an hour are mistakes, and absurd ones overflow the clock.
+        for (key, value) in [
+            ("server.handshake_timeout", self.handshake_timeout),
+            ("server.header_timeout", self.header_timeout),
+            ("server.body_timeout", self.body_timeout),
+            ("server.handler_timeout", self.handler_timeout),
+            ("server.shutdown_grace", self.shutdown_grace),
+            ("server.drain_delay", self.drain_delay),
+            ("server.proxy_header_timeout", self.proxy_header_timeout),
+        ] {
+            if value > MAX_DURATION {
+                problems.push(ConfigError::invalid(key, "must be at most 1h"));
             }
         }
         if self.tls
@@ -910,10 +940,10 @@ impl DatabaseConfig {
                 "must be at least 1",
             ));
         }
-        if self.timeout.is_zero() {
+        if self.timeout.is_zero() || self.timeout > MAX_DURATION {
             problems.push(ConfigError::invalid(
                 "database.timeout",
-                "must be longer than zero (e.g. \"5s\")",
+                "must be longer than zero and at most 1h (e.g. \"5s\")",
             ));
         }
     }
@@ -2508,6 +2538,23 @@ environments = ["Production", "Sandbox"]
         let mut config = valid(&tls);
         config.database.timeout = Duration::ZERO;
         assert!(problem(&config).starts_with("database.timeout: must be longer than zero"));
+    }
+
+    #[test]
+    fn absurd_sizes_and_durations_are_refused() {
+        let tls = tls_files();
+        let mut config = valid(&tls);
+        config.server.max_connections = 4_611_686_018_427_387_904;
+        assert!(problem(&config).starts_with("server.max_connections: must be between 1 and"));
+        let mut config = valid(&tls);
+        config.server.header_timeout = Duration::from_secs(300_000_000_000 * 31_557_600);
+        assert_eq!(
+            problem(&config),
+            "server.header_timeout: must be at most 1h"
+        );
+        let mut config = valid(&tls);
+        config.database.timeout = Duration::from_secs(7200);
+        assert!(problem(&config).starts_with("database.timeout:"));
     }
 
     #[test]

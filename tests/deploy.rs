@@ -328,22 +328,20 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         .await,
         Some(403)
     );
-    let (uuid, body) = signed_body();
+    // A balancer that writes X-Forwarded-For passes a client's Forwarded header through: ignored.
     let forwarded = "Forwarded: for=192.0.2.60, for=\"17.3.3.3:4711\";proto=https\r\n";
-    assert_eq!(
-        raw_request(
-            &daemon,
-            &cert,
-            b"",
-            "POST",
-            "/notifications",
-            forwarded,
-            &body
-        )
-        .await,
-        Some(200)
-    );
-    assert_eq!(source_of(&db, &uuid).await, "17.3.3.3");
+    let both = format!("{forwarded}X-Forwarded-For: 203.0.113.9\r\n");
+    let status = raw_request(
+        &daemon,
+        &cert,
+        b"",
+        "POST",
+        "/notifications",
+        &both,
+        &signed_body().1,
+    )
+    .await;
+    assert_eq!(status, Some(403));
     let garbage = "X-Forwarded-For: unknown\r\n";
     assert_eq!(
         raw_request(
@@ -372,6 +370,27 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         .await,
         Some(403)
     );
+    daemon.server.shutdown().await;
+
+    // A balancer configured to write Forwarded (RFC 7239).
+    let daemon = start(&fixture, &db, |c| {
+        c.sources.trusted_proxies = nets(&["127.0.0.0/8", "10.0.0.0/8"]);
+        c.sources.forwarded_header = "forwarded".into();
+    })
+    .await;
+    let (uuid, body) = signed_body();
+    let status = raw_request(
+        &daemon,
+        &cert,
+        b"",
+        "POST",
+        "/notifications",
+        forwarded,
+        &body,
+    )
+    .await;
+    assert_eq!(status, Some(200));
+    assert_eq!(source_of(&db, &uuid).await, "17.3.3.3");
     daemon.server.shutdown().await;
 }
 
@@ -616,4 +635,72 @@ async fn two_replicas_on_one_postgres_store_each_notification_once() {
     a.server.shutdown().await;
     b.server.shutdown().await;
     db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outsiders_cannot_take_the_connections_apple_needs() {
+    let fixture = Fixture::new();
+    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
+    let daemon = start(&fixture, &db, |c| {
+        c.server.max_connections = 32; // outsiders share 32 / 16 → at least 16 slots
+        c.server.proxy_protocol = true;
+        c.sources.trusted_proxies = nets(&["127.0.0.0/8"]);
+    })
+    .await;
+    let cert = &fixture.tls_cert_der;
+    // Sixteen idle connections from a client outside the allow-list fill the outsiders' quota.
+    let mut idle = Vec::new();
+    for _ in 0..16 {
+        let mut tcp = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
+        tcp.write_all(&v1_header("192.0.2.1")).await.unwrap();
+        idle.push(tcp);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        raw_request(
+            &daemon,
+            cert,
+            &v1_header("192.0.2.2"),
+            "GET",
+            "/healthz",
+            "",
+            ""
+        )
+        .await,
+        None,
+        "quota full"
+    );
+    // Apple still gets in.
+    let (uuid, body) = signed_body();
+    assert_eq!(
+        raw_request(
+            &daemon,
+            cert,
+            &v1_header("17.1.1.1"),
+            "POST",
+            "/notifications",
+            "",
+            &body
+        )
+        .await,
+        Some(200)
+    );
+    assert_eq!(source_of(&db, &uuid).await, "17.1.1.1");
+    // Once outsiders leave, another one is answered again (403 for a notification, 200 for health).
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        raw_request(
+            &daemon,
+            cert,
+            &v1_header("192.0.2.2"),
+            "GET",
+            "/healthz",
+            "",
+            ""
+        )
+        .await,
+        Some(200)
+    );
+    daemon.server.shutdown().await;
 }

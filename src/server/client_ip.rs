@@ -1,20 +1,48 @@
-//! Who the client is behind TLS-terminating (L7) balancers: `Forwarded` (RFC 7239) or
-//! `X-Forwarded-For`, believed only when the connection comes from a trusted proxy. The client is
-//! the rightmost address that is not a trusted proxy: anything to its left was written by the
-//! client itself and proves nothing.
+//! Who the client is behind TLS-terminating (L7) balancers: `X-Forwarded-For` or `Forwarded`
+//! (RFC 7239), whichever one the balancer writes (`sources.forwarded_header`), believed only when
+//! the connection comes from a trusted proxy. The client is the rightmost address that is not a
+//! trusted proxy: anything to its left was written by the client itself and proves nothing. Only
+//! the configured header is read: a balancer that appends to one passes the other through as the
+//! client wrote it.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+/// The header a trusted L7 balancer records the client in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    XForwardedFor,
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// From `sources.forwarded_header` (validated at start-up).
+    pub fn from_config(name: &str) -> ForwardedHeader {
+        if name.eq_ignore_ascii_case("forwarded") {
+            ForwardedHeader::Forwarded
+        } else {
+            ForwardedHeader::XForwardedFor
+        }
+    }
+}
+
 /// The client address, or why it cannot be told.
-pub fn client_ip(conn: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Result<IpAddr, String> {
+pub fn client_ip(
+    conn: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    header: ForwardedHeader,
+) -> Result<IpAddr, String> {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&conn) {
         return Ok(conn);
     }
-    let hops = forwarded_chain(headers)?;
+    let hops = match header {
+        ForwardedHeader::XForwardedFor => x_forwarded_for(headers)?,
+        ForwardedHeader::Forwarded => forwarded(headers)?,
+    };
     let Some(leftmost) = hops.first().copied() else {
         return Ok(conn);
     };
@@ -26,39 +54,39 @@ pub fn client_ip(conn: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Result
         .unwrap_or(leftmost))
 }
 
-/// The addresses the proxies recorded, oldest first. `Forwarded` wins over `X-Forwarded-For`.
-fn forwarded_chain(headers: &HeaderMap) -> Result<Vec<IpAddr>, String> {
-    let forwarded: Vec<&str> = headers
-        .get_all("forwarded")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if !forwarded.is_empty() {
-        let mut hops = Vec::new();
-        for element in forwarded.iter().flat_map(|v| v.split(',')) {
+/// The `for=` addresses of `Forwarded`, oldest first.
+fn forwarded(headers: &HeaderMap) -> Result<Vec<IpAddr>, String> {
+    let mut hops = Vec::new();
+    for value in headers.get_all("forwarded") {
+        let value = value
+            .to_str()
+            .map_err(|_| "Forwarded is not text".to_string())?;
+        for element in value.split(',') {
             for pair in element.split(';') {
-                let Some((key, value)) = pair.trim().split_once('=') else {
+                let Some((key, node)) = pair.trim().split_once('=') else {
                     continue;
                 };
                 if key.trim().eq_ignore_ascii_case("for") {
-                    hops.push(parse_node(value)?);
+                    hops.push(parse_node(node)?);
                 }
             }
         }
-        return Ok(hops);
     }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| "X-Forwarded-For is not text".to_string())
-        })
-        .collect::<Result<Vec<_>, _>>()?
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(parse_node)
-        .collect()
+    Ok(hops)
+}
+
+/// The addresses of `X-Forwarded-For`, oldest first (several header lines form one list).
+fn x_forwarded_for(headers: &HeaderMap) -> Result<Vec<IpAddr>, String> {
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let value = value
+            .to_str()
+            .map_err(|_| "X-Forwarded-For is not text".to_string())?;
+        for node in value.split(',') {
+            hops.push(parse_node(node)?);
+        }
+    }
+    Ok(hops)
 }
 
 /// `1.2.3.4`, `1.2.3.4:5678`, `"[2001:db8::1]:443"`, `2001:db8::1`.
@@ -81,6 +109,9 @@ fn parse_node(raw: &str) -> Result<IpAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+    const FWD: ForwardedHeader = ForwardedHeader::Forwarded;
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -105,7 +136,7 @@ mod tests {
     fn headers_from_an_untrusted_peer_are_ignored() {
         let h = headers(&[("x-forwarded-for", "17.1.2.3")]);
         assert_eq!(
-            client_ip(ip("203.0.113.9"), &h, &nets(&["10.0.0.0/8"])),
+            client_ip(ip("203.0.113.9"), &h, &nets(&["10.0.0.0/8"]), XFF),
             Ok(ip("203.0.113.9"))
         );
     }
@@ -114,11 +145,14 @@ mod tests {
     fn the_rightmost_untrusted_hop_is_the_client() {
         let trusted = nets(&["10.0.0.0/8"]);
         let h = headers(&[("x-forwarded-for", "17.9.9.9, 10.1.1.1, 10.2.2.2")]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &h, &trusted), Ok(ip("17.9.9.9")));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &h, &trusted, XFF),
+            Ok(ip("17.9.9.9"))
+        );
         // A client that writes its own X-Forwarded-For gains nothing: its real address is appended.
         let spoofed = headers(&[("x-forwarded-for", "17.1.1.1, 192.0.2.7, 10.1.1.1")]);
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &spoofed, &trusted),
+            client_ip(ip("10.0.0.1"), &spoofed, &trusted, XFF),
             Ok(ip("192.0.2.7"))
         );
         // Several header lines form one list, in order.
@@ -127,24 +161,24 @@ mod tests {
             ("x-forwarded-for", "192.0.2.7"),
         ]);
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &split, &trusted),
+            client_ip(ip("10.0.0.1"), &split, &trusted, XFF),
             Ok(ip("192.0.2.7"))
         );
         // Every hop trusted: the leftmost is the best we know.
         let inner = headers(&[("x-forwarded-for", "10.5.5.5, 10.1.1.1")]);
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &inner, &trusted),
+            client_ip(ip("10.0.0.1"), &inner, &trusted, XFF),
             Ok(ip("10.5.5.5"))
         );
         // No header: the proxy itself.
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted),
+            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted, XFF),
             Ok(ip("10.0.0.1"))
         );
     }
 
     #[test]
-    fn forwarded_is_understood_and_preferred() {
+    fn only_the_configured_header_is_read() {
         let trusted = nets(&["10.0.0.0/8"]);
         let h = headers(&[
             (
@@ -153,12 +187,23 @@ mod tests {
             ),
             ("x-forwarded-for", "17.0.0.1"),
         ]);
+        let conn = ip("10.0.0.1");
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &h, &trusted),
+            client_ip(conn, &h, &trusted, FWD),
             Ok(ip("2001:db8:cafe::17"))
         );
+        assert_eq!(client_ip(conn, &h, &trusted, XFF), Ok(ip("17.0.0.1")));
         let v4 = headers(&[("forwarded", "for=17.2.3.4:1234, for=10.0.0.9")]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &v4, &trusted), Ok(ip("17.2.3.4")));
+        assert_eq!(client_ip(conn, &v4, &trusted, FWD), Ok(ip("17.2.3.4")));
+        // A client-written Forwarded passed through by an X-Forwarded-For balancer is ignored.
+        let spoof = headers(&[
+            ("forwarded", "for=17.1.2.3"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(
+            client_ip(conn, &spoof, &trusted, XFF),
+            Ok(ip("203.0.113.9"))
+        );
     }
 
     #[test]
@@ -166,7 +211,10 @@ mod tests {
         let trusted = nets(&["10.0.0.0/8"]);
         for bad in ["unknown", "_hidden", "not an ip", ""] {
             let h = headers(&[("x-forwarded-for", bad)]);
-            assert!(client_ip(ip("10.0.0.1"), &h, &trusted).is_err(), "{bad:?}");
+            assert!(
+                client_ip(ip("10.0.0.1"), &h, &trusted, XFF).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -39,6 +39,7 @@ pub struct AppState {
     pub pipeline: Pipeline,
     pub allow: Vec<IpNet>,
     pub trusted_proxies: Vec<IpNet>,
+    pub forwarded_header: client_ip::ForwardedHeader,
     pub path: String,
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
@@ -46,6 +47,8 @@ pub struct AppState {
     /// Set when shutdown begins: `/readyz` answers 503 so balancers stop sending.
     pub draining: AtomicBool,
     pub metrics: metrics::Metrics,
+    /// The last `/readyz` verdict and when it was taken.
+    pub readiness: std::sync::Mutex<Option<(std::time::Instant, Result<(), &'static str>)>>,
     /// `[reconcile]` counts, exported with the metrics (all zero while it is off).
     pub reconcile: Arc<ReconcileStats>,
 }
@@ -172,12 +175,16 @@ impl Server {
             },
             allow: config.sources.allow.clone(),
             trusted_proxies: config.sources.trusted_proxies.clone(),
+            forwarded_header: client_ip::ForwardedHeader::from_config(
+                &config.sources.forwarded_header,
+            ),
             path: config.server.path.clone(),
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: config.server.body_timeout(),
             handler_timeout: config.server.handler_timeout(),
             draining: AtomicBool::new(false),
             metrics: metrics::Metrics::new(),
+            readiness: std::sync::Mutex::new(None),
             reconcile: Arc::new(ReconcileStats::default()),
         });
         let certs = if config.server.tls {
@@ -376,6 +383,11 @@ async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let trusted = Arc::new(state.trusted_proxies.clone());
+    let allow = Arc::new(state.allow.clone());
+    // Connections from outside the allow-list and the trusted proxies can only ever get a 403 or
+    // a health answer; they share a small quota so that they can never take the slots Apple's
+    // deliveries need.
+    let outsider_slots = Arc::new(Semaphore::new((limits.max_connections / 16).max(16)));
     let router = routes::router(state);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -402,6 +414,8 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let router = router.clone();
         let trusted = trusted.clone();
+        let allow = allow.clone();
+        let outsider_slots = outsider_slots.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let peer_ip = peer.ip().to_canonical();
@@ -417,6 +431,23 @@ async fn accept_loop(
                 }
                 None => ClientAddr(peer_ip),
             };
+            let known = |ip: &std::net::IpAddr| {
+                allow
+                    .iter()
+                    .chain(trusted.iter())
+                    .any(|net| net.contains(ip))
+            };
+            let _outsider_permit = if known(&client.0) {
+                None
+            } else {
+                match outsider_slots.try_acquire_owned() {
+                    Ok(p) => Some(p),
+                    Err(_) => {
+                        tracing::debug!(client = %client.0, "outsider quota full: connection closed");
+                        return;
+                    }
+                }
+            };
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(client);
                 router.clone().oneshot(req.map(routes::HttpBody::new))
@@ -426,7 +457,13 @@ async fn accept_loop(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
-            builder.http2().timer(TokioTimer::new());
+            // HTTP/2: drop peers that stop answering pings, and bound the streams of one connection.
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Some(Duration::from_secs(20)))
+                .keep_alive_timeout(Duration::from_secs(10))
+                .max_concurrent_streams(64);
             match acceptor {
                 Some(acceptor) => {
                     let tls =

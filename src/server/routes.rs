@@ -62,11 +62,15 @@ async fn notification(State(state): State<Arc<AppState>>, req: Request) -> Respo
         .get::<ClientAddr>()
         .map(|c| c.0)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let (source, (status, word, reason, accepted)) =
-        match client_ip(conn, req.headers(), &state.trusted_proxies) {
-            Ok(source) => (source, handle(&state, source, req).await),
-            Err(why) => (conn, (StatusCode::FORBIDDEN, "forbidden", Some(why), None)),
-        };
+    let (source, (status, word, reason, accepted)) = match client_ip(
+        conn,
+        req.headers(),
+        &state.trusted_proxies,
+        state.forwarded_header,
+    ) {
+        Ok(source) => (source, handle(&state, source, req).await),
+        Err(why) => (conn, (StatusCode::FORBIDDEN, "forbidden", Some(why), None)),
+    };
     let took = started.elapsed();
     let latency_ms = took.as_secs_f64() * 1000.0;
     state.metrics.request(status.as_u16(), word, took);
@@ -216,7 +220,9 @@ async fn healthz() -> Response {
     reply(StatusCode::OK, "ok", None)
 }
 
-/// Ready when the database answers with every migration applied, and not draining.
+/// Ready when the database answers with every migration applied, and not draining. The answer
+/// is reused for a second: `/readyz` is open to anyone, and must not become a way to keep the
+/// database pool busy.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.draining.load(Ordering::SeqCst) {
         return reply(
@@ -225,18 +231,25 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             Some("shutting down"),
         );
     }
-    match tokio::time::timeout(state.pipeline.store_timeout, state.pipeline.store.ready()).await {
-        Ok(Ok(true)) => reply(StatusCode::OK, "ready", None),
-        Ok(Ok(false)) => reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            Some("migrations are not applied"),
-        ),
-        Ok(Err(_)) | Err(_) => reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            Some("database unreachable"),
-        ),
+    let cached = *state.readiness.lock().unwrap_or_else(|p| p.into_inner());
+    let verdict = match cached {
+        Some((at, verdict)) if at.elapsed() < std::time::Duration::from_secs(1) => verdict,
+        _ => {
+            let store = &state.pipeline.store;
+            let verdict =
+                match tokio::time::timeout(state.pipeline.store_timeout, store.ready()).await {
+                    Ok(Ok(true)) => Ok(()),
+                    Ok(Ok(false)) => Err("migrations are not applied"),
+                    Ok(Err(_)) | Err(_) => Err("database unreachable"),
+                };
+            *state.readiness.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((Instant::now(), verdict));
+            verdict
+        }
+    };
+    match verdict {
+        Ok(()) => reply(StatusCode::OK, "ready", None),
+        Err(why) => reply(StatusCode::SERVICE_UNAVAILABLE, "not_ready", Some(why)),
     }
 }
 

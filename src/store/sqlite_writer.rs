@@ -67,7 +67,19 @@ async fn write_batch(pool: &SqlitePool, batch: Vec<(NewNotification, Reply)>) {
     };
     let mut results = Vec::with_capacity(batch.len());
     for (n, _) in &batch {
-        results.push(save_with_savepoint(&mut tx, n).await);
+        match save_with_savepoint(&mut tx, n).await {
+            Ok(result) => results.push(result),
+            Err(e) => {
+                // The savepoint itself could not be released or rolled back: the transaction may
+                // hold part of a notification, so none of the batch may commit.
+                let message = format!("savepoint failed: {e}");
+                let _ = tx.rollback().await;
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(StoreError::Write(message.clone())));
+                }
+                return;
+            }
+        }
     }
     match tx.commit().await {
         Ok(()) => {
@@ -85,28 +97,23 @@ async fn write_batch(pool: &SqlitePool, batch: Vec<(NewNotification, Reply)>) {
     }
 }
 
+/// The notification's own outcome, inside `Ok`; `Err` when the savepoint could not be handled,
+/// which condemns the whole batch.
 async fn save_with_savepoint(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     n: &NewNotification,
-) -> Result<SaveOutcome, StoreError> {
+) -> Result<Result<SaveOutcome, StoreError>, sqlx::Error> {
     sqlx::query("SAVEPOINT notification")
         .execute(&mut **tx)
         .await?;
-    match super::sqlite::save_one(tx, n).await {
-        Ok(outcome) => {
-            sqlx::query("RELEASE notification")
-                .execute(&mut **tx)
-                .await?;
-            Ok(outcome)
-        }
-        Err(e) => {
-            sqlx::query("ROLLBACK TO notification")
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("RELEASE notification")
-                .execute(&mut **tx)
-                .await?;
-            Err(e)
-        }
+    let outcome = super::sqlite::save_one(tx, n).await;
+    if outcome.is_err() {
+        sqlx::query("ROLLBACK TO notification")
+            .execute(&mut **tx)
+            .await?;
     }
+    sqlx::query("RELEASE notification")
+        .execute(&mut **tx)
+        .await?;
+    Ok(outcome)
 }
