@@ -219,6 +219,7 @@ async fn json_logs_carry_one_line_per_request() {
         .env("ASND_SERVER__LISTEN", "127.0.0.1:0")
         .env("ASND_LOG__FORMAT", "json")
         .env("ASND_SERVER__DRAIN_DELAY", "0s")
+        .env("ASND_APPS__0__V1_SHARED_SECRETS", "the-real-secret-4f1c")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .spawn()
@@ -246,13 +247,47 @@ async fn json_logs_carry_one_line_per_request() {
             .as_u16(),
         400
     );
+    // A V1 body with a wrong password: refused, and neither secret may reach the log.
+    let v1 = serde_json::json!({"notification_type": "DID_RENEW", "password": "a-wrong-secret-9a2e",
+        "environment": "Sandbox", "bid": "com.example.app", "unified_receipt": {"status": 0}});
+    let refused = http.post(&url).body(v1.to_string()).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    // A signed notification from the development CA: stored.
+    let simulate = asnd()
+        .args(["simulate", "--dev", "--url", &url, "--type", "DID_RENEW"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        simulate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&simulate.stdout)
+    );
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(25)).success());
-    let logged: Vec<serde_json::Value> = lines
-        .map_while(Result::ok)
+    let text: Vec<String> = lines.map_while(Result::ok).collect();
+    for line in &text {
+        assert!(
+            !line.contains("the-real-secret-4f1c") && !line.contains("a-wrong-secret-9a2e"),
+            "{line}"
+        );
+    }
+    let logged: Vec<serde_json::Value> = text
+        .iter()
         .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(&l).unwrap())
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let stored = logged
+        .iter()
+        .find(|v| v["outcome"] == "stored")
+        .unwrap_or_else(|| panic!("no stored line in {logged:?}"));
+    assert_eq!(stored["notification_type"], "DID_RENEW");
+    assert_eq!(stored["uuid"].as_str().map(str::len), Some(36));
+    assert!(
+        logged
+            .iter()
+            .any(|v| v["outcome"] == "forbidden" && v["status"] == 403)
+    );
     let request = logged
         .iter()
         .find(|v| v["outcome"] == "bad_request")

@@ -202,3 +202,48 @@ async fn database_outage_answers_503_and_loses_nothing() {
     daemon.server.shutdown().await;
     db.drop_db().await;
 }
+
+/// A database that answers too slowly (a table locked by someone else) is as good as down:
+/// 503 with Retry-After within `database.timeout`, nothing written; once it is free again the
+/// retry is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_slower_than_the_bound_answers_503() {
+    let fixture = Fixture::new();
+    let db = TestDb::new(Backend::Postgres, fixture.dir.path()).await;
+    let mut config = fixture.config(&db.url, LOOPBACK);
+    config.database.timeout = std::time::Duration::from_millis(800);
+    let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
+
+    let locker = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE notifications IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+
+    let s = Sub {
+        original_transaction_id: "9100000000000".into(),
+        env: "Sandbox",
+    };
+    let n = notification("DID_RENEW", None, &s, "9100000000001", now_ms(), Some(1));
+    let body = json!({"signedPayload": chain().sign(&n)}).to_string();
+    let resp = daemon
+        .client
+        .post(daemon.url("/notifications"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert!(resp.headers().get("retry-after").is_some());
+
+    lock.rollback().await.unwrap();
+    locker.close().await;
+    // The abandoned insert may still commit once the lock is gone (the safe direction: Apple's
+    // retry is then a duplicate). Either way the retry is answered 200 and stored once.
+    assert_eq!(daemon.post(body.clone()).await.0, 200);
+    assert_eq!(daemon.post(body).await.1["status"], "duplicate");
+    assert_eq!(db.count("notifications").await, 1);
+    daemon.server.shutdown().await;
+    db.drop_db().await;
+}

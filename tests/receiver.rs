@@ -595,6 +595,14 @@ async fn outside_allow_list(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
+    let ready = env
+        .daemon
+        .client
+        .get(env.daemon.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
     env.finish().await;
 }
 on_both_stores!(a_source_outside_the_allow_list_gets_403, outside_allow_list);

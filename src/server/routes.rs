@@ -31,14 +31,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { reply(StatusCode::NOT_FOUND, "not_found", Some("no such endpoint")) })
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                Some("the request failed unexpectedly"),
-            )
-        }))
+        .layer(panic_guard())
         .with_state(state)
+}
+
+/// A panic in a handler answers 500 (Apple retries) and the daemon keeps serving.
+fn panic_guard()
+-> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
+    tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+        tracing::error!("a request handler panicked");
+        reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            Some("the request failed unexpectedly"),
+        )
+    })
 }
 
 fn reply(status: StatusCode, word: &str, reason: Option<&str>) -> Response {
@@ -261,4 +268,42 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        let items: Vec<&'static str> = Vec::new();
+        items[std::hint::black_box(0)]
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_router_keeps_serving() {
+        let router: Router = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(panic_guard());
+        let boom = router
+            .clone()
+            .oneshot(
+                axum::http::Request::get("/boom")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let fine = router
+            .oneshot(
+                axum::http::Request::get("/fine")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }
