@@ -259,7 +259,7 @@ impl DatabaseConfig {
     /// The URL with any password (in the user part or a `password=` parameter) replaced by `***`:
     /// what may be logged.
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.url)
+        crate::store::redact_url(&self.url)
     }
 }
 
@@ -1073,47 +1073,6 @@ pub fn load_tls_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKe
             format!("first certificate is not usable: {e}"),
         )),
     }
-}
-
-/// `url` with the password of its user part and the value of any `password=` parameter replaced by
-/// `***`. Errs towards hiding too much: a malformed URL must not leak its password either.
-fn redact_url(url: &str) -> String {
-    let mut out = String::with_capacity(url.len());
-    match url.find("://") {
-        Some(s) => {
-            let (scheme, rest) = url.split_at(s + 3);
-            out.push_str(scheme);
-            // The user part ends at the last '@', so that an unescaped '@', '/', '?' or '#' in a
-            // password cannot leak it; an absolute SQLite path ("sqlite:///a@b") has none.
-            match rest.rfind('@').filter(|_| !rest.starts_with('/')) {
-                Some(at) => {
-                    let user_info = &rest[..at];
-                    match user_info.find(':') {
-                        Some(colon) if colon + 1 < user_info.len() => {
-                            out.push_str(&user_info[..=colon]);
-                            out.push_str("***");
-                        }
-                        _ => out.push_str(user_info),
-                    }
-                    out.push_str(&rest[at..]);
-                }
-                None => out.push_str(rest),
-            }
-        }
-        None => out.push_str(url),
-    }
-    // `password=` parameters, in a query string or a `key=value` connection string alike.
-    const NEEDLE: &str = "password=";
-    let mut from = 0;
-    while let Some(found) = out[from..].to_ascii_lowercase().find(NEEDLE) {
-        let start = from + found + NEEDLE.len();
-        let end = out[start..]
-            .find(['&', ' ', '#', ';'])
-            .map_or(out.len(), |e| start + e);
-        out.replace_range(start..end, "***");
-        from = start + 3;
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2804,7 +2763,7 @@ environments = ["Production", "Sandbox"]
                 "postgres://db/x?user=a@b&Password=***",
             ),
         ] {
-            assert_eq!(redact_url(url), redacted, "{url}");
+            assert_eq!(crate::store::redact_url(url), redacted, "{url}");
         }
     }
 }

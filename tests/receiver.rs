@@ -1,27 +1,11 @@
 //! The receiver end to end: the real daemon over real TLS, a real HTTPS client, a real database
 //! (SQLite file and PostgreSQL), asserting on status codes AND rows. Each scenario runs on both.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use serde_json::{Value, json};
-
-/// Runs `scenario` against a fresh daemon on each backend.
-macro_rules! on_both_stores {
-    ($name:ident, $scenario:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                $scenario(Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                $scenario(Backend::Postgres).await;
-            }
-        }
-    };
-}
 
 struct Env {
     fixture: Fixture,

@@ -2,6 +2,7 @@
 //! real daemon over real TLS, on SQLite and PostgreSQL, asserting on status codes AND rows, and
 //! that no secret is ever stored.
 
+#[macro_use]
 mod common;
 
 use asnd::config::{AppConfig, Config};
@@ -16,23 +17,6 @@ const SANDBOX_ONLY: &str = "com.example.sandboxonly";
 const TOKEN: &str = "7e3fb20b-4cdb-47cc-936d-99d65f608138";
 const DAY: i64 = 86_400_000;
 const MONTH: i64 = 30 * DAY;
-
-/// Runs `scenario` against a fresh daemon on each backend.
-macro_rules! on_both_stores {
-    ($name:ident, $scenario:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                $scenario(Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                $scenario(Backend::Postgres).await;
-            }
-        }
-    };
-}
 
 struct Env {
     fixture: Fixture,

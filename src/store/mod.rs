@@ -296,34 +296,40 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>
 /// A URL safe for logs: any password replaced, in the userinfo (`user:***@host`) and in a
 /// `password=` query parameter (which the PostgreSQL driver also accepts).
 pub fn redact_url(url: &str) -> String {
-    // Everything between the user name and the last `@` goes, so a password holding an
-    // unencoded `/`, `?` or `@` is hidden whole (an `@` later in the URL only hides more).
-    let redacted = match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
+    let mut out = String::with_capacity(url.len());
+    match url.find("://") {
+        Some(s) => {
+            let (scheme, rest) = url.split_at(s + 3);
+            out.push_str(scheme);
+            // The user part ends at the last '@', so that an unescaped '@', '/', '?' or '#' in a
+            // password cannot leak it; an absolute SQLite path ("sqlite:///a@b") has none.
+            match rest.rfind('@').filter(|_| !rest.starts_with('/')) {
+                Some(at) => {
+                    let user_info = &rest[..at];
+                    match user_info.find(':') {
+                        Some(colon) if colon + 1 < user_info.len() => {
+                            out.push_str(&user_info[..=colon]);
+                            out.push_str("***");
+                        }
+                        _ => out.push_str(user_info),
+                    }
+                    out.push_str(&rest[at..]);
+                }
+                None => out.push_str(rest),
             }
         }
-        _ => url.to_string(),
-    };
-    match redacted.split_once('?') {
-        Some((base, query)) => {
-            let pairs: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                    _ => pair.to_string(),
-                })
-                .collect();
-            format!("{base}?{}", pairs.join("&"))
-        }
-        None => redacted,
+        None => out.push_str(url),
     }
+    // `password=` parameters, in a query string or a `key=value` connection string alike.
+    const NEEDLE: &str = "password=";
+    let mut from = 0;
+    while let Some(found) = out[from..].to_ascii_lowercase().find(NEEDLE) {
+        let start = from + found + NEEDLE.len();
+        let end = out[start..]
+            .find(['&', ' ', '#', ';'])
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+        from = start + 3;
+    }
+    out
 }

@@ -3,6 +3,25 @@
 //! HTTPS client.
 #![allow(dead_code)]
 
+/// Runs the async scenario `$scenario(backend)` as two tests, `$name::sqlite` and
+/// `$name::postgres`: one behavioural suite for both stores.
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                $scenario(Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                $scenario(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
