@@ -405,8 +405,9 @@ impl Verifier {
             .map_err(|_| {
                 VerifyError::Signature("ES256 signature does not match the leaf key".into())
             })?;
-        let value: T = serde_json::from_value(Value::Object(parsed.payload.clone()))
-            .map_err(|e| VerifyError::Payload(e.to_string()))?;
+        // Typed from a borrow of the JSON, which is kept whole (every field) beside it.
+        let value =
+            T::deserialize(&parsed.payload).map_err(|e| VerifyError::Payload(e.to_string()))?;
         Ok(Verified {
             value,
             json: parsed.payload,
