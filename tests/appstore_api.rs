@@ -1248,7 +1248,7 @@ async fn reconcile_stores_a_missed_notification(backend: Backend) {
         vec![vec![entry(missed, chain(), &[("TIMED_OUT", HOUR)])]],
     );
     let daemon = s
-        .daemon("[reconcile]\nenabled = true\ninterval = \"200ms\"\nlookback = \"72h\"\n")
+        .daemon("[reconcile]\nenabled = true\ninterval = \"200ms\"\nlookback = \"72h\"\n[admin]\nlisten = \"127.0.0.1:0\"\n")
         .await;
     let stats = daemon.server.reconcile_stats();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -1260,6 +1260,18 @@ async fn reconcile_stores_a_missed_notification(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The counts are exported on the admin listener.
+    let admin = daemon.server.admin_addr().unwrap();
+    let metrics = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("asnd_reconcile_total{result=\"new\"} 1\n"),
+        "{metrics}"
+    );
     daemon.server.shutdown().await;
     let snapshot = stats.snapshot();
     assert_eq!(snapshot.new, 1, "{snapshot:?}");
