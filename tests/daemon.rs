@@ -297,3 +297,36 @@ async fn json_logs_carry_one_line_per_request() {
     assert!(request["latency_ms"].as_f64().is_some());
     assert!(request["reason"].as_str().unwrap().contains("not JSON"));
 }
+
+#[test]
+fn plain_http_must_be_asked_for_and_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n",
+    );
+    let mut child = asnd()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("ASND_SERVER__TLS", "false")
+        .env("ASND_SERVER__LISTEN", "127.0.0.1:0")
+        .env("ASND_SERVER__DRAIN_DELAY", "0s")
+        .env("ASND_LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut warned = false;
+    for line in lines.map_while(Result::ok) {
+        if line.contains("\"level\":\"WARN\"") && line.contains("plain HTTP") {
+            warned = true;
+        }
+        if line.contains("asnd serving") {
+            break;
+        }
+    }
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(25)).success());
+    assert!(warned, "a warning at start");
+}
