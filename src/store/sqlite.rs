@@ -388,33 +388,8 @@ const UPSERT_TRANSACTION: &str = concat!(
     now!(),
     "
 )
-ON CONFLICT (transaction_id) DO UPDATE SET
-    original_transaction_id = excluded.original_transaction_id,
-    bundle_id = excluded.bundle_id,
-    product_id = excluded.product_id,
-    product_type = excluded.product_type,
-    purchase_date = excluded.purchase_date,
-    original_purchase_date = excluded.original_purchase_date,
-    expires_date = excluded.expires_date,
-    revocation_date = excluded.revocation_date,
-    revocation_reason = excluded.revocation_reason,
-    revocation_type = excluded.revocation_type,
-    environment = excluded.environment,
-    app_account_token = excluded.app_account_token,
-    in_app_ownership_type = excluded.in_app_ownership_type,
-    transaction_reason = excluded.transaction_reason,
-    web_order_line_item_id = excluded.web_order_line_item_id,
-    storefront = excluded.storefront,
-    price = excluded.price,
-    currency = excluded.currency,
-    quantity = excluded.quantity,
-    offer_type = excluded.offer_type,
-    offer_identifier = excluded.offer_identifier,
-    signed_date = excluded.signed_date,
-    last_notification_uuid = excluded.last_notification_uuid,
-    payload = excluded.payload,
-    updated_at = excluded.updated_at
-WHERE transactions.signed_date <= excluded.signed_date"
+",
+    upsert_transaction_on_conflict!()
 );
 
 const UPSERT_SUBSCRIPTION: &str = concat!(
@@ -438,25 +413,8 @@ const UPSERT_SUBSCRIPTION: &str = concat!(
     now!(),
     "
 )
-ON CONFLICT (original_transaction_id) DO UPDATE SET
-    bundle_id = excluded.bundle_id,
-    environment = excluded.environment,
-    status = excluded.status,
-    product_id = excluded.product_id,
-    auto_renew_product_id = excluded.auto_renew_product_id,
-    auto_renew_status = excluded.auto_renew_status,
-    expires_date = excluded.expires_date,
-    grace_period_expires_date = excluded.grace_period_expires_date,
-    is_in_billing_retry_period = excluded.is_in_billing_retry_period,
-    expiration_intent = excluded.expiration_intent,
-    app_account_token = excluded.app_account_token,
-    signed_date = excluded.signed_date,
-    last_notification_uuid = excluded.last_notification_uuid,
-    last_notification_type = excluded.last_notification_type,
-    last_subtype = excluded.last_subtype,
-    renewal_info = excluded.renewal_info,
-    updated_at = excluded.updated_at
-WHERE subscriptions.signed_date <= excluded.signed_date"
+",
+    upsert_subscription_on_conflict!()
 );
 
 async fn upsert_transaction(
