@@ -309,7 +309,7 @@ async fn daemon_trusting_both(backend: Backend) -> (Fixture, TestDb, Daemon) {
     config.apps.push(AppConfig {
         bundle_id: "com.jrjj.keysns".into(),
         app_apple_id: Some(1_601_830_814),
-        environments: vec!["Production".into()],
+        environments: vec![asnd::config::AppEnvironment::Production],
         ..AppConfig::default()
     });
     let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;

@@ -224,6 +224,11 @@ fn set_in(root: &mut Value, path: &[Seg], value: Value, pad: bool) -> Result<(),
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use ipnet::IpNet;
+
     use super::super::*;
     use crate::config::test_support::*;
 

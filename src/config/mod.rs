@@ -304,6 +304,10 @@ fn unknown_key(value: &Value, path: &mut Vec<Seg>) -> Option<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use ipnet::IpNet;
+
     use super::*;
     use crate::config::test_support::*;
 
