@@ -132,9 +132,6 @@ async fn migrate(path: &std::path::Path) -> anyhow::Result<()> {
     config.database.migrate_on_start = true;
     let store = server::open_store(&config).await?;
     store.close().await;
-    println!(
-        "migrations applied to {}",
-        config.database.redacted_url()
-    );
+    println!("migrations applied to {}", config.database.redacted_url());
     Ok(())
 }

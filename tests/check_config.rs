@@ -44,8 +44,14 @@ fn a_valid_configuration_is_printed_with_its_secrets_redacted() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(!stdout.contains(V1_SECRET) && !stdout.contains(DB_PASSWORD), "{stdout}");
-    assert!(!stderr.contains(V1_SECRET) && !stderr.contains(DB_PASSWORD), "{stderr}");
+    assert!(
+        !stdout.contains(V1_SECRET) && !stdout.contains(DB_PASSWORD),
+        "{stdout}"
+    );
+    assert!(
+        !stderr.contains(V1_SECRET) && !stderr.contains(DB_PASSWORD),
+        "{stderr}"
+    );
     // The effective configuration: the file, the override over it, defaults for the rest.
     for line in [
         "listen = \"127.0.0.1:8443\"",
@@ -83,7 +89,11 @@ fn an_invalid_configuration_lists_each_problem_and_exits_1() {
     let out = check_config(&config, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 3, "{stderr}");
     assert_eq!(

@@ -997,7 +997,10 @@ async fn serve_dev_then_simulate_dev_works_end_to_end() {
 
     // Trusting the development CA adds no other root: Apple's own test data stays refused.
     let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(&pem)
+    let der =
+        <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+            &pem,
+        )
         .next()
         .unwrap()
         .unwrap();

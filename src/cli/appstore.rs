@@ -91,7 +91,10 @@ pub fn find_app<'c>(
     if !app.accepts(environment.as_str()) {
         return Err(Usage(format!(
             "app {bundle_id:?} does not accept {environment} notifications (environments = {:?})",
-            app.environments.iter().map(|e| e.as_str()).collect::<Vec<_>>()
+            app.environments
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
         )));
     }
     Ok(app)

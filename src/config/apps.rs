@@ -105,10 +105,7 @@ fn secret_list<'de, D: de::Deserializer<'de>>(
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a list of secrets such as [\"...\"]")
         }
-        fn visit_seq<A: SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Vec<Secret<String>>, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Secret<String>>, A::Error> {
             let mut secrets = Vec::new();
             while let Some(OneSecret(secret)) = seq.next_element()? {
                 secrets.push(Secret::new(secret));

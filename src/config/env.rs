@@ -341,7 +341,10 @@ mod tests {
         .unwrap();
         assert_eq!(config.apps[0].bundle_id, "com.example.app");
         assert_eq!(config.apps[1].bundle_id, "com.example.renamed");
-        assert_eq!(config.apps[1].environments, vec![AppEnvironment::Production]);
+        assert_eq!(
+            config.apps[1].environments,
+            vec![AppEnvironment::Production]
+        );
     }
 
     #[test]

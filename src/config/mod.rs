@@ -29,10 +29,10 @@ mod reconcile;
 mod secret;
 mod server;
 mod sources;
-mod validate;
-mod verify;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod validate;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -301,7 +301,6 @@ fn unknown_key(value: &Value, path: &mut Vec<Seg>) -> Option<(String, String)> {
     None
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -500,10 +499,7 @@ mod tests {
             &[("ASND_APPS__0__V1_SHARED_SECRETS", "envsecret1, envsecret2")],
         )
         .unwrap();
-        assert_eq!(
-            secrets(&config.apps[0]),
-            vec!["envsecret1", "envsecret2"]
-        );
+        assert_eq!(secrets(&config.apps[0]), vec!["envsecret1", "envsecret2"]);
         let config = parse_with(
             EXAMPLE,
             &[("ASND_APPS__0__V1_SHARED_SECRETS", "[\"a\", \"b\"]")],
@@ -590,7 +586,10 @@ mod tests {
         .unwrap();
         let text = config.to_redacted_toml().unwrap();
         let secret_line = pem.lines().nth(1).unwrap();
-        assert!(!text.contains("s3cret") && !text.contains(secret_line), "{text}");
+        assert!(
+            !text.contains("s3cret") && !text.contains(secret_line),
+            "{text}"
+        );
         assert!(text.contains("postgres://asnd:***@db/asnd"), "{text}");
         assert_eq!(text.matches(REDACTED).count(), 3, "{text}");
         // Everything else reads back as it was.
@@ -602,6 +601,9 @@ mod tests {
         assert_eq!(back, expected);
         // The built-in defaults, printed, read back as the defaults.
         let defaults = Config::default().to_redacted_toml().unwrap();
-        assert_eq!(Config::from_toml_str(&defaults, no_env()).unwrap(), Config::default());
+        assert_eq!(
+            Config::from_toml_str(&defaults, no_env()).unwrap(),
+            Config::default()
+        );
     }
 }

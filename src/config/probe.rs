@@ -306,7 +306,6 @@ impl<'de> MapAccess<'de> for OneEntry<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -394,14 +394,19 @@ mod tests {
     fn environments_must_be_known() {
         // A name other than Apple's is refused when the file is read, naming its line.
         let err = Config::from_toml_str(
-            &EXAMPLE.replace("[\"Production\", \"Sandbox\"]", "[\"Production\", \"PROD\"]"),
+            &EXAMPLE.replace(
+                "[\"Production\", \"Sandbox\"]",
+                "[\"Production\", \"PROD\"]",
+            ),
             no_env(),
         )
         .unwrap_err()
         .to_string();
         assert!(
             err.starts_with("configuration, line ")
-                && err.ends_with(": \"PROD\" is not an environment; use \"Production\" or \"Sandbox\""),
+                && err.ends_with(
+                    ": \"PROD\" is not an environment; use \"Production\" or \"Sandbox\""
+                ),
             "{err}"
         );
         let tls = tls_files();

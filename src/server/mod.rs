@@ -25,9 +25,9 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::apple::models::Environment;
+use crate::apple::v1::V1App;
 use crate::apple::{AppRule, Policy, RootSet, TrustAnchor, Verifier};
 use crate::appstore_api::{ReconcileStats, Reconciler};
-use crate::apple::v1::V1App;
 use crate::config::{Config, ConfigError, RootEntry, Validated};
 use crate::ingest::Pipeline;
 use crate::store::{self, Store, StoreError, StoreOptions};
@@ -194,7 +194,10 @@ impl Server {
             reconcile: Arc::new(ReconcileStats::default()),
         });
         let certs = if config.server.tls {
-            let (cert, key) = (config.server.tls_cert.clone(), config.server.tls_key.clone());
+            let (cert, key) = (
+                config.server.tls_cert.clone(),
+                config.server.tls_key.clone(),
+            );
             Some(Arc::new(match validated.tls {
                 Some(loaded) => CertReloader::new(cert, key, loaded),
                 None => CertReloader::load(cert, key)?,
