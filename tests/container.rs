@@ -137,6 +137,7 @@ fn the_deploy_configuration_is_valid_for_asnd() {
         config
             .database
             .url
+            .expose()
             .starts_with("postgres://asnd:pw@postgres")
     );
     assert!(

@@ -69,7 +69,10 @@ async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sig
         assert!(dir.path().join("asnd-dev").join(file).exists(), "{file}");
     }
     let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
+    let der =
+        <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+            &pem,
+        )
         .next()
         .unwrap()
         .unwrap();
@@ -232,7 +235,10 @@ async fn json_logs_carry_one_line_per_request() {
         }
     };
     let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
+    let der =
+        <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+            &pem,
+        )
         .next()
         .unwrap()
         .unwrap();

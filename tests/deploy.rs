@@ -375,7 +375,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     // A balancer configured to write Forwarded (RFC 7239).
     let daemon = start(&fixture, &db, |c| {
         c.sources.trusted_proxies = nets(&["127.0.0.0/8", "10.0.0.0/8"]);
-        c.sources.forwarded_header = "forwarded".into();
+        c.sources.forwarded_header = asnd::config::ForwardedHeader::Forwarded;
     })
     .await;
     let (uuid, body) = signed_body();

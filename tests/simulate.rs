@@ -309,7 +309,7 @@ async fn daemon_trusting_both(backend: Backend) -> (Fixture, TestDb, Daemon) {
     config.apps.push(AppConfig {
         bundle_id: "com.jrjj.keysns".into(),
         app_apple_id: Some(1_601_830_814),
-        environments: vec!["Production".into()],
+        environments: vec![asnd::config::AppEnvironment::Production],
         ..AppConfig::default()
     });
     let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
@@ -997,7 +997,10 @@ async fn serve_dev_then_simulate_dev_works_end_to_end() {
 
     // Trusting the development CA adds no other root: Apple's own test data stays refused.
     let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
+    let der =
+        <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+            &pem,
+        )
         .next()
         .unwrap()
         .unwrap();

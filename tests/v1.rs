@@ -39,7 +39,7 @@ impl Env {
         config.apps[0].v1_shared_secrets = vec![SECRET.into(), ROTATED.into()];
         config.apps.push(AppConfig {
             bundle_id: SANDBOX_ONLY.into(),
-            environments: vec!["Sandbox".into()],
+            environments: vec![asnd::config::AppEnvironment::Sandbox],
             v1_shared_secrets: vec![OTHER_SECRET.into()],
             ..AppConfig::default()
         });
