@@ -164,7 +164,7 @@ fn every_file_in_config_loads_validates_and_is_checked() {
                 matches!(problems[..], [ConfigError::Invalid { key, .. }] if key == "apps"),
                 "{problems:?}"
             );
-            check(&config);
+            check(&files.load(&name, &read(&name)));
         } else {
             check(&valid(&name));
         }
