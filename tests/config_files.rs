@@ -214,9 +214,33 @@ fn the_example_shows_every_key() {
         assert_eq!(keys(table), known_keys(name), "[{name}]");
         if name == "apps" {
             let api = table["api"].as_table().unwrap();
-            assert_eq!(keys(api), known_keys("apps.api"), "[apps.api]");
+            let mut shown = keys(api);
+            shown.extend(alternative_keys(&read(EXAMPLE), "apps.api"));
+            shown.sort();
+            assert_eq!(shown, known_keys("apps.api"), "[apps.api]");
         }
     }
+}
+
+/// The keys the example shows as an alternative to the one above (`##key = ...`) in `section`.
+fn alternative_keys(text: &str, section: &str) -> Vec<String> {
+    let mut current = String::new();
+    let mut keys = Vec::new();
+    for line in text.lines() {
+        let bare = line.trim_start_matches('#');
+        if bare.starts_with('[') {
+            current = bare.trim_matches(['[', ']']).to_owned();
+        } else if let Some(rest) = line.strip_prefix("##")
+            && current == section
+        {
+            keys.push(rest.split(" = ").next().unwrap().to_owned());
+        }
+    }
+    assert!(
+        keys.iter().all(|k| k.starts_with(|c: char| c.is_ascii_lowercase())),
+        "{keys:?}"
+    );
+    keys
 }
 
 #[test]
