@@ -37,7 +37,11 @@ impl Files {
         std::fs::write(&key, tls.key_pair.serialize_pem()).unwrap();
         // App Store Connect's keys are EC P-256 in PKCS#8, rcgen's default.
         let api_key = dir.path().join("AuthKey.p8");
-        std::fs::write(&api_key, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+        std::fs::write(
+            &api_key,
+            rcgen::KeyPair::generate().unwrap().serialize_pem(),
+        )
+        .unwrap();
         Files {
             dir,
             cert,
@@ -96,7 +100,11 @@ fn valid(name: &str) -> Config {
 fn apple_only(config: &Config) {
     assert_eq!(config.sources.allow, nets(&["17.0.0.0/8"]));
     assert!(!config.apps.is_empty());
-    assert_eq!(config.verify.roots, Vec::<PathBuf>::new(), "Apple's root alone");
+    assert_eq!(
+        config.verify.roots,
+        Vec::<PathBuf>::new(),
+        "Apple's root alone"
+    );
 }
 
 fn check_direct(config: &Config) {
@@ -237,7 +245,8 @@ fn alternative_keys(text: &str, section: &str) -> Vec<String> {
         }
     }
     assert!(
-        keys.iter().all(|k| k.starts_with(|c: char| c.is_ascii_lowercase())),
+        keys.iter()
+            .all(|k| k.starts_with(|c: char| c.is_ascii_lowercase())),
         "{keys:?}"
     );
     keys

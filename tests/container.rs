@@ -98,7 +98,10 @@ fn mounted_file(services: &Yaml, name: &str, target: &str) -> String {
 /// What asnd reads in a replica: the mounted configuration file under the replica's environment.
 fn replica_config(services: &Yaml, name: &str) -> asnd::config::Config {
     let file = mounted_file(services, name, "/etc/asnd/asnd.toml");
-    assert!(file.starts_with("config/"), "one of the ready files: {file}");
+    assert!(
+        file.starts_with("config/"),
+        "one of the ready files: {file}"
+    );
     asnd::config::Config::from_toml_str(&read(&file), replica_env(services, name)).unwrap()
 }
 
@@ -118,7 +121,10 @@ fn compose_runs_two_replicas_behind_a_proxy_protocol_balancer() {
                 .unwrap()
                 .starts_with("postgres://")
         );
-        assert!(replica_config(services, name).server.proxy_protocol, "{name}");
+        assert!(
+            replica_config(services, name).server.proxy_protocol,
+            "{name}"
+        );
     }
     let trusted = services["asnd-1"]["environment"]["ASND_SOURCES__TRUSTED_PROXIES"]
         .as_str()
