@@ -136,9 +136,12 @@ fn check_example(config: &Config) {
     assert_eq!(*config, Config::default());
 }
 
+/// What a file must be, beyond valid.
+type Check = fn(&Config);
+
 /// Every file in `config/` and what it must be. The dev file is checked by its own test, since
 /// `serve --dev` writes its files.
-const CHECKS: &[(&str, fn(&Config))] = &[
+const CHECKS: &[(&str, Check)] = &[
     (EXAMPLE, check_example),
     ("direct.toml", check_direct),
     ("behind-l4-proxy.toml", check_behind_l4_proxy),
