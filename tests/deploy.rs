@@ -595,7 +595,7 @@ async fn outsiders_cannot_take_the_connections_apple_needs() {
         tcp.write_all(&v1_header("192.0.2.1")).await.unwrap();
         idle.push(tcp);
     }
-    let outsider_health = || raw_request(&daemon, cert, &OUTSIDER, "GET", "/healthz", "", "");
+    let outsider_health = || raw_request(&daemon, cert, OUTSIDER, "GET", "/healthz", "", "");
     wait_for("the outsiders' quota is full", QUOTA_SETTLES, || async {
         outsider_health().await.is_none().then_some(())
     })
