@@ -27,14 +27,10 @@ async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sig
     assert_eq!(status_of(http.get(&health)).await, 200);
     // Apple's root and the development CA are trusted, Apple's test CA is not: Apple's own test
     // data is refused and quarantined.
-    let mock = include_str!("fixtures/apple-mock/testNotification");
-    let resp = http
-        .post(&url)
-        .body(format!("{{\"signedPayload\":\"{}\"}}", mock.trim()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 422);
+    assert_eq!(
+        status_of(http.post(&url).body(apple_mock_body())).await,
+        422
+    );
 
     // A renewed certificate, then SIGHUP: new connections get it, no restart.
     let renewed = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();

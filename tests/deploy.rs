@@ -60,6 +60,11 @@ async fn raw_request(
     text.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// POSTs `body` to `/notifications` after `prefix` (see [`raw_request`]).
+async fn post_after(daemon: &Daemon, cert_der: &[u8], prefix: &[u8], body: &str) -> Option<u16> {
+    raw_request(daemon, cert_der, prefix, "POST", "/notifications", "", body).await
+}
+
 fn v1_header(client: &str) -> Vec<u8> {
     format!("PROXY TCP4 {client} 10.0.0.1 40000 443\r\n").into_bytes()
 }
@@ -108,69 +113,30 @@ async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
 
     let (uuid, body) = signed_renewal();
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v1_header("17.1.2.3"),
-            "POST",
-            "/notifications",
-            "",
-            &body
-        )
-        .await,
+        post_after(&daemon, cert, &v1_header("17.1.2.3"), &body).await,
         Some(200)
     );
     assert_eq!(source_of(&db, &uuid).await, "17.1.2.3");
     let (_, body) = signed_renewal();
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v1_header("192.0.2.1"),
-            "POST",
-            "/notifications",
-            "",
-            &body
-        )
-        .await,
+        post_after(&daemon, cert, &v1_header("192.0.2.1"), &body).await,
         Some(403)
     );
 
     let (uuid, body) = signed_renewal();
     let v2 = v2_header("17.4.5.6".parse().unwrap(), false);
-    assert_eq!(
-        raw_request(&daemon, cert, &v2, "POST", "/notifications", "", &body).await,
-        Some(200)
-    );
+    assert_eq!(post_after(&daemon, cert, &v2, &body).await, Some(200));
     assert_eq!(source_of(&db, &uuid).await, "17.4.5.6");
     let v2_outside = v2_header("2001:db8::5".parse().unwrap(), false);
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v2_outside,
-            "POST",
-            "/notifications",
-            "",
-            &signed_renewal().1
-        )
-        .await,
+        post_after(&daemon, cert, &v2_outside, &signed_renewal().1).await,
         Some(403)
     );
 
     // LOCAL (the balancer's own health check) means the peer itself: 127.0.0.1 is not Apple.
     let local = v2_header("17.9.9.9".parse().unwrap(), true);
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &local,
-            "POST",
-            "/notifications",
-            "",
-            &signed_renewal().1
-        )
-        .await,
+        post_after(&daemon, cert, &local, &signed_renewal().1).await,
         Some(403)
     );
     assert_eq!(
@@ -219,25 +185,13 @@ async fn an_untrusted_peer_may_not_send_a_proxy_header() {
         v2_header("17.1.2.3".parse().unwrap(), false),
     ] {
         assert_eq!(
-            raw_request(
-                &daemon,
-                cert,
-                &header,
-                "POST",
-                "/notifications",
-                "",
-                &signed_renewal().1
-            )
-            .await,
+            post_after(&daemon, cert, &header, &signed_renewal().1).await,
             None
         );
     }
     // Without a header it is an ordinary client, judged by its own address.
     let (uuid, body) = signed_renewal();
-    assert_eq!(
-        raw_request(&daemon, cert, b"", "POST", "/notifications", "", &body).await,
-        Some(200)
-    );
+    assert_eq!(post_after(&daemon, cert, b"", &body).await, Some(200));
     assert_eq!(source_of(&db, &uuid).await, "127.0.0.1");
     assert_eq!(db.count("notifications").await, 1);
     daemon.server.shutdown().await;
@@ -331,16 +285,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     );
     // No header from the trusted proxy: the proxy itself is the client, and it is not Apple.
     assert_eq!(
-        raw_request(
-            &daemon,
-            &cert,
-            b"",
-            "POST",
-            "/notifications",
-            "",
-            &signed_renewal().1
-        )
-        .await,
+        post_after(&daemon, &cert, b"", &signed_renewal().1).await,
         Some(403)
     );
     daemon.server.shutdown().await;
@@ -510,17 +455,13 @@ async fn metrics_count_what_happened() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn draining_turns_readiness_off_while_requests_are_still_served() {
-    let Env {
-        fixture: _fixture,
-        db,
-        daemon,
-    } = Env::start(Backend::Sqlite, LOOPBACK, |c| {
+    let env = Env::start(Backend::Sqlite, LOOPBACK, |c| {
         c.server.drain_delay = Duration::from_millis(1500)
     })
     .await;
-    let client = daemon.client.clone();
-    let (ready_url, post_url) = (daemon.url("/readyz"), daemon.url("/notifications"));
-    let shutdown = tokio::spawn(daemon.server.drain_and_shutdown());
+    let client = env.daemon.client.clone();
+    let (ready_url, post_url) = (env.daemon.url("/readyz"), env.daemon.url("/notifications"));
+    let shutdown = tokio::spawn(env.daemon.server.drain_and_shutdown());
     // Well within the drain delay, so that the POST below is still served.
     wait_for("readiness turns 503", Duration::from_secs(1), || async {
         (status_of(client.get(&ready_url)).await == 503).then_some(())
@@ -537,7 +478,7 @@ async fn draining_turns_readiness_off_while_requests_are_still_served() {
         reqwest::Client::new().get(&ready_url).send().await.is_err(),
         "closed after the drain"
     );
-    assert_eq!(db.count("notifications").await, 1);
+    assert_eq!(env.db.count("notifications").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -603,16 +544,7 @@ async fn outsiders_cannot_take_the_connections_apple_needs() {
     // Apple still gets in.
     let (uuid, body) = signed_renewal();
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v1_header("17.1.1.1"),
-            "POST",
-            "/notifications",
-            "",
-            &body
-        )
-        .await,
+        post_after(&daemon, cert, &v1_header("17.1.1.1"), &body).await,
         Some(200)
     );
     assert_eq!(source_of(&db, &uuid).await, "17.1.1.1");

@@ -193,14 +193,11 @@ async fn database_outage_answers_503_and_loses_nothing() {
 /// retry is stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_slower_than_the_bound_answers_503() {
-    let Env {
-        fixture: _fixture,
-        db,
-        daemon,
-    } = Env::start(Backend::Postgres, LOOPBACK, |c| {
+    let env = Env::start(Backend::Postgres, LOOPBACK, |c| {
         c.database.timeout = std::time::Duration::from_millis(800)
     })
     .await;
+    let (db, daemon) = (&env.db, &env.daemon);
 
     let locker = sqlx::PgPool::connect(&db.url).await.unwrap();
     let mut lock = locker.begin().await.unwrap();
@@ -232,5 +229,5 @@ async fn a_database_slower_than_the_bound_answers_503() {
     assert_eq!(daemon.post(body.clone()).await.0, 200);
     assert_eq!(daemon.post(body).await.1["status"], "duplicate");
     assert_eq!(db.count("notifications").await, 1);
-    daemon.server.shutdown().await;
+    env.finish().await;
 }

@@ -897,14 +897,11 @@ async fn serve_dev_then_simulate_dev_works_end_to_end() {
     assert!(stdout.contains("6 of 6 delivered"), "{stdout}");
 
     // Trusting the development CA adds no other root: Apple's own test data stays refused.
-    let mock = include_str!("fixtures/apple-mock/testNotification");
-    let resp = client(&dev_tls_cert_der(dir.path()))
-        .post(&url)
-        .body(format!("{{\"signedPayload\":\"{}\"}}", mock.trim()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 422);
+    let http = client(&dev_tls_cert_der(dir.path()));
+    assert_eq!(
+        status_of(http.post(&url).body(apple_mock_body())).await,
+        422
+    );
     stop(&mut server);
 
     // The README's quick-start queries run on what the scenario produced.

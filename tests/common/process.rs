@@ -67,6 +67,13 @@ pub fn dev_tls_cert_der(dir: &Path) -> Vec<u8> {
     CertificateDer::from_pem_slice(&pem).unwrap().to_vec()
 }
 
+/// A body with Apple's own test notification, signed by Apple's test CA (which no daemon here
+/// trusts).
+pub fn apple_mock_body() -> String {
+    let mock = include_str!("../fixtures/apple-mock/testNotification");
+    format!("{{\"signedPayload\":\"{}\"}}", mock.trim())
+}
+
 /// Sends `sig` (`-TERM`, `-HUP`, ...) to `child`.
 pub fn signal(child: &Child, sig: &str) {
     let status = Command::new("kill")
