@@ -153,11 +153,13 @@ async fn build_template() -> String {
             .await
             .unwrap_or_else(|e| panic!("migrate {building}: {e}"));
         store.close().await;
-        execute(
-            &mut conn,
-            &format!("ALTER DATABASE {building} RENAME TO {name}"),
-        )
-        .await;
+        // The migrating sessions may take a moment to end after the pool is closed.
+        let rename = format!("ALTER DATABASE {building} RENAME TO {name}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Err(e) = sqlx::query(&rename).execute(&mut conn).await {
+            assert!(std::time::Instant::now() < deadline, "{rename}: {e}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(TEMPLATE_LOCK_KEY)
