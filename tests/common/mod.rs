@@ -169,12 +169,8 @@ pub fn chain() -> &'static DevChain {
     CHAIN.get_or_init(|| DevChain::generate(&ChainSpec::default()).unwrap())
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+#[allow(unused_imports)] // not every test binary asks for the time
+pub use asnd::time::now_ms;
 
 /// Files a test daemon needs: TLS certificate and key, the development root.
 pub struct Fixture {
