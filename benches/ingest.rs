@@ -8,20 +8,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asnd::apple::devchain::{ChainSpec, DevChain};
-use asnd::apple::models::Environment;
-use asnd::apple::{AppRule, Policy, RootSet, TrustAnchor, Verifier};
+use asnd::config::Config;
 use asnd::ingest::{Outcome, Pipeline, Received};
 use asnd::store::{self, StoreOptions};
+use asnd::time::now_ms;
 use serde_json::json;
 
 const COUNT: usize = 4000;
 const CONCURRENCY: usize = 32;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64
+/// The configuration `serve` would have for this app, trusting only the development root
+/// (written to `dir`); V2 only: no V1 secrets.
+fn config(chain: &DevChain, dir: &std::path::Path) -> Config {
+    let root = dir.join("root.der");
+    std::fs::write(&root, &chain.root_der).expect("write root");
+    let toml = format!(
+        "[database]\ntimeout = \"30s\"\n[verify]\nroots = [{:?}]\n\
+         [[apps]]\nbundle_id = \"com.example.app\"\napp_apple_id = 1234567890\n\
+         environments = [\"Production\", \"Sandbox\"]\n",
+        root.display().to_string()
+    );
+    Config::from_toml_str(&toml, []).expect("config")
 }
 
 fn bodies(chain: &DevChain) -> Vec<bytes::Bytes> {
@@ -44,27 +51,14 @@ fn bodies(chain: &DevChain) -> Vec<bytes::Bytes> {
         .collect()
 }
 
-async fn run(url: &str, chain: &DevChain) -> f64 {
+async fn run(url: &str, chain: &DevChain, config: &Config) -> f64 {
     let options = StoreOptions {
         max_connections: 16,
         acquire_timeout: Duration::from_secs(10),
     };
     let store = store::connect(url, &options).await.expect("database");
     store.migrate().await.expect("migrate");
-    let pipeline = Arc::new(Pipeline {
-        verifier: Arc::new(Verifier::new(RootSet::new(vec![
-            TrustAnchor::from_der(&chain.root_der).expect("root"),
-        ]))),
-        policy: Arc::new(Policy::single(AppRule {
-            bundle_id: Some("com.example.app".into()),
-            app_apple_id: Some(1234567890),
-            environments: vec![Environment::Production, Environment::Sandbox],
-        })),
-        store: store.clone(),
-        store_timeout: Duration::from_secs(30),
-        // V2 only: no V1 secrets.
-        v1_apps: Arc::new(Vec::new()),
-    });
+    let pipeline = Arc::new(Pipeline::from_config(config, store.clone()).expect("pipeline"));
     let queue = Arc::new(std::sync::Mutex::new(bodies(chain)));
     let start = Instant::now();
     let mut workers = Vec::new();
@@ -100,9 +94,11 @@ fn main() {
         .expect("runtime");
     let chain = DevChain::generate(&ChainSpec::default()).expect("chain");
     let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(&chain, dir.path());
     let sqlite = rt.block_on(run(
         &format!("sqlite://{}", dir.path().join("bench.db").display()),
         &chain,
+        &config,
     ));
 
     let admin = std::env::var("DATABASE_URL")
@@ -117,7 +113,7 @@ fn main() {
             .await
             .expect("create database");
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let rate = run(&format!("{base}/{name}"), &chain).await;
+        let rate = run(&format!("{base}/{name}"), &chain, &config).await;
         sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
             .execute(&pool)
             .await

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::apple::models::{NotificationPayload, RenewalInfo, TransactionInfo};
 use crate::apple::v1::{self, PendingRenewal, ReceiptEntry, V1App, V1Error, V1Notification};
-use crate::apple::{At, Policy, Verified, VerifiedNotification, Verifier, VerifyError};
+use crate::apple::{At, Policy, Status, Verified, VerifiedNotification, Verifier, VerifyError};
 use crate::store::{
     NewNotification, Rejection, SaveOutcome, Store, SubscriptionRow, TransactionRow,
 };
@@ -51,12 +51,11 @@ pub enum Outcome {
     BadRequest(String),
     /// A V1 notification without its app's shared secret; kept in quarantine, password removed.
     Forbidden(String),
-    /// A notification that did not verify; kept in quarantine.
-    Rejected(String),
+    /// A notification that did not verify, with the check's Apple status name; kept in
+    /// quarantine.
+    Rejected(Status, String),
     /// Not stored because the database failed or was too slow: Apple must retry.
     Unavailable(String),
-    /// A bug: a panic or a failed task. Apple retries.
-    Internal(String),
 }
 
 impl Outcome {
@@ -65,9 +64,8 @@ impl Outcome {
             Outcome::Stored(_) | Outcome::Duplicate(_) => 200,
             Outcome::BadRequest(_) => 400,
             Outcome::Forbidden(_) => 403,
-            Outcome::Rejected(_) => 422,
+            Outcome::Rejected(..) => 422,
             Outcome::Unavailable(_) => 503,
-            Outcome::Internal(_) => 500,
         }
     }
 
@@ -78,9 +76,8 @@ impl Outcome {
             Outcome::Duplicate(_) => "duplicate",
             Outcome::BadRequest(_) => "bad_request",
             Outcome::Forbidden(_) => "forbidden",
-            Outcome::Rejected(_) => "rejected",
+            Outcome::Rejected(..) => "rejected",
             Outcome::Unavailable(_) => "unavailable",
-            Outcome::Internal(_) => "internal_error",
         }
     }
 
@@ -89,9 +86,8 @@ impl Outcome {
             Outcome::Stored(_) | Outcome::Duplicate(_) => None,
             Outcome::BadRequest(r)
             | Outcome::Forbidden(r)
-            | Outcome::Rejected(r)
-            | Outcome::Unavailable(r)
-            | Outcome::Internal(r) => Some(r),
+            | Outcome::Rejected(_, r)
+            | Outcome::Unavailable(r) => Some(r),
         }
     }
 
@@ -145,7 +141,7 @@ impl Pipeline {
         };
         if matches!(
             outcome,
-            Outcome::BadRequest(_) | Outcome::Forbidden(_) | Outcome::Rejected(_)
+            Outcome::BadRequest(_) | Outcome::Forbidden(_) | Outcome::Rejected(..)
         ) {
             self.quarantine(&req, &outcome).await;
         }
@@ -164,11 +160,11 @@ impl Pipeline {
             Err(VerifyError::Malformed(m)) => {
                 return Outcome::BadRequest(format!("signedPayload is not a JWS: {m}"));
             }
-            Err(e) => return Outcome::Rejected(e.report()),
+            Err(e) => return Outcome::Rejected(e.status(), e.report()),
         };
         let record = match to_record(&verified, req) {
             Ok(r) => r,
-            Err(reason) => return Outcome::Rejected(reason),
+            Err(reason) => return Outcome::Rejected(Status::VerificationFailure, reason),
         };
         self.save(record).await
     }
@@ -178,7 +174,7 @@ impl Pipeline {
         match v1::verify(body, &self.v1_apps) {
             Ok(n) => self.save(v1_record(&n, body, req)).await,
             Err(e @ V1Error::Password(_)) => Outcome::Forbidden(e.report()),
-            Err(e) => Outcome::Rejected(e.report()),
+            Err(e) => Outcome::Rejected(e.status(), e.report()),
         }
     }
 
@@ -592,8 +588,10 @@ mod tests {
         assert_eq!(Outcome::Duplicate(Accepted::default()).http_status(), 200);
         assert_eq!(Outcome::BadRequest(String::new()).http_status(), 400);
         assert_eq!(Outcome::Forbidden(String::new()).http_status(), 403);
-        assert_eq!(Outcome::Rejected(String::new()).http_status(), 422);
+        assert_eq!(
+            Outcome::Rejected(Status::VerificationFailure, String::new()).http_status(),
+            422
+        );
         assert_eq!(Outcome::Unavailable(String::new()).http_status(), 503);
-        assert_eq!(Outcome::Internal(String::new()).http_status(), 500);
     }
 }

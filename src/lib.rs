@@ -6,8 +6,13 @@ pub mod appstore_api;
 pub mod cli;
 pub mod config;
 pub mod devca;
+mod error_chain;
 pub mod ingest;
 pub mod logging;
+pub mod pipeline;
 pub mod server;
 pub mod simulate;
 pub mod store;
+pub mod time;
+
+pub use error_chain::error_chain;

@@ -77,7 +77,7 @@ fn verify(args: &VerifyArgs) -> ExitCode {
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("asnd verify: {e:#}");
+            eprintln!("asnd verify: {}", asnd::error_chain(e.as_ref()));
             ExitCode::from(2)
         }
     }
@@ -87,7 +87,7 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("asnd: {e:#}");
+            eprintln!("asnd: {}", asnd::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

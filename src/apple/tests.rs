@@ -11,6 +11,7 @@ use super::devchain::{ChainSpec, DevChain};
 use super::jws::b64url;
 use super::models::Environment;
 use super::*;
+use crate::time::now_ms;
 
 const BUNDLE: &str = "com.example.app";
 const APP_ID: i64 = 1_234_567_890;
@@ -24,10 +25,6 @@ fn verifier_for(c: &DevChain) -> Verifier {
     Verifier::new(RootSet::new(vec![
         TrustAnchor::from_der(&c.root_der).unwrap(),
     ]))
-}
-
-fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn transaction(env: &str, bundle: &str) -> Value {

@@ -17,6 +17,7 @@ use super::models::{
     AppTransaction, Environment, Identity, NotificationPayload, RenewalInfo, TransactionInfo,
 };
 use super::roots::RootSet;
+use crate::time::now_ms;
 
 /// Which instant certificates must be valid at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -492,11 +493,4 @@ fn check_identity(policy: &Policy, id: &Identity, kind: Kind) -> Result<usize, V
         )));
     }
     Ok(index)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

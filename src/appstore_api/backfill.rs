@@ -260,7 +260,7 @@ async fn ingest_one(
             report.duplicate += 1;
             a.uuid.clone()
         }
-        Outcome::Unavailable(reason) | Outcome::Internal(reason) => {
+        Outcome::Unavailable(reason) => {
             return Err(Cause::Store(reason.clone()));
         }
         refused => {

@@ -506,7 +506,7 @@ impl ApiClient {
         let network = |e: reqwest::Error| ApiError::Network {
             environment: self.environment,
             url: url.to_owned(),
-            detail: error_chain(&e),
+            detail: crate::error_chain(&e),
         };
         let mut response = match request.send().await {
             Ok(r) => r,
@@ -600,21 +600,6 @@ enum Attempt {
     /// Worth another attempt, after the wait given (else the backoff).
     Retry(ApiError, Option<Duration>),
     Fatal(ApiError),
-}
-
-/// An error and its causes on one line (reqwest's own message omits the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// Percent-encodes one path segment (everything but RFC 3986's unreserved characters).

@@ -67,24 +67,9 @@ impl std::str::FromStr for ApiEnvironment {
     }
 }
 
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// `ms` as RFC 3339 UTC with milliseconds (`2026-11-29T18:27:38.123Z`).
-pub fn format_ms(ms: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| format!("{ms} ms"))
-}
+// Kept under these paths for the modules and commands that name them here.
+pub use crate::time::format_ms;
+pub(crate) use crate::time::now_ms;
 
 /// A time on the command line: RFC 3339 (`2026-11-01T00:00:00Z`), `now`, or a duration before
 /// now (`72h`, `30min`, `7days`, `1h 30m`), in milliseconds since the epoch.

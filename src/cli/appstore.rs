@@ -2,9 +2,7 @@
 //! same ingest pipeline `serve` uses.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use crate::apple::Verifier;
 use crate::appstore_api::ApiEnvironment;
 use crate::config::{AppConfig, Config, ConfigError};
 use crate::ingest::Pipeline;
@@ -103,20 +101,7 @@ pub fn find_app<'c>(
 /// The store (migrated unless `migrate_on_start = false`) and the pipeline `serve` would use.
 pub async fn pipeline(config: &Config) -> Result<Pipeline, Usage> {
     let store = server::open_store(config).await?;
-    let roots = server::load_roots(&config.verify.roots)?;
-    Ok(Pipeline {
-        verifier: Arc::new(Verifier::new(roots)),
-        policy: Arc::new(server::policy(config)),
-        store,
-        store_timeout: config.database.timeout(),
-        v1_apps: Arc::new(
-            config
-                .apps
-                .iter()
-                .map(crate::apple::v1::V1App::from)
-                .collect(),
-        ),
-    })
+    Ok(Pipeline::from_config(config, store)?)
 }
 
 /// A current-thread runtime for one command.

@@ -109,7 +109,7 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("asnd simulate: {e:#}");
+            eprintln!("asnd simulate: {}", crate::error_chain(e.as_ref()));
             ExitCode::from(2)
         }
     }
@@ -319,7 +319,7 @@ fn run_inner(args: &SimulateArgs) -> anyhow::Result<bool> {
         }
         None => {
             let mut generator = Generator::new(target.clone());
-            let events = simulate::events(&mut generator, source, simulate::now_ms());
+            let events = simulate::events(&mut generator, source, crate::time::now_ms());
             let mut bodies = Vec::with_capacity(events.len());
             for event in &events {
                 bodies.push(event.body(&target, credentials.chain, credentials.v1_password)?);
@@ -387,7 +387,7 @@ async fn send_in_order(
                     "{:>3}  {:<width$}  no answer: {}",
                     i + 1,
                     event.notice.label(),
-                    simulate::describe(&e)
+                    crate::error_chain(&e)
                 );
             }
         }
@@ -417,7 +417,7 @@ fn write_bodies(
         None => {
             let mut generator = Generator::new(target.clone());
             let mut bodies = Vec::new();
-            for event in simulate::events(&mut generator, source, simulate::now_ms()) {
+            for event in simulate::events(&mut generator, source, crate::time::now_ms()) {
                 let body = event.body(target, credentials.chain, credentials.v1_password)?;
                 bodies.push((event.notice, Bytes::from(body)));
             }

@@ -5,12 +5,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::appstore_api::reconcile::ReconcileSnapshot;
 
@@ -42,6 +43,20 @@ struct AppEnvironmentLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: String,
+}
+
+/// A metric of any type, so that one table can register them all.
+#[derive(Debug)]
+struct AnyMetric(Box<dyn Metric>);
+
+impl EncodeMetric for AnyMetric {
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
 }
 
 /// Latency buckets from 1 ms to 10 s: Apple expects an answer within seconds.
@@ -84,8 +99,8 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("asnd");
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("asnd"),
             requests: Family::default(),
             notifications: Family::default(),
             rejections: Family::default(),
@@ -96,67 +111,72 @@ impl Metrics {
             quarantine_rows: Gauge::default(),
             reconcile: Family::default(),
             reconcile_last_run: Gauge::default(),
-            registry: Registry::default(),
         };
-        registry.register(
-            "requests",
-            "Notification requests by HTTP status and outcome",
-            m.requests.clone(),
-        );
-        registry.register(
-            "notifications",
-            "Notifications stored, by type, subtype, environment and app",
-            m.notifications.clone(),
-        );
-        registry.register(
-            "rejections",
-            "Refused requests by reason",
-            m.rejections.clone(),
-        );
-        registry.register(
-            "duplicates",
-            "Notifications received again after being stored",
-            m.duplicates.clone(),
-        );
-        registry.register(
-            "request_duration_seconds",
-            "Time to answer a notification request",
-            m.request_seconds.clone(),
-        );
-        registry.register(
-            "database_duration_seconds",
-            "Time of the store step (one transaction) per notification",
-            m.database_seconds.clone(),
-        );
-        registry.register(
-            "last_stored_notification_timestamp_seconds",
-            "When the last notification was stored, per app and environment (UNIX seconds)",
-            m.last_stored.clone(),
-        );
-        registry.register(
-            "quarantine_rows",
-            "Rows in rejected_notifications",
-            m.quarantine_rows.clone(),
-        );
-        registry.register(
-            "reconcile",
-            "Reconciliation with Get Notification History: runs, skipped runs (another replica \
-             held the lock), notifications found new / duplicate / rejected, errors",
-            m.reconcile.clone(),
-        );
-        registry.register(
-            "reconcile_last_run_timestamp_seconds",
-            "When reconciliation last finished (UNIX seconds; 0 = never)",
-            m.reconcile_last_run.clone(),
-        );
         let build: Family<VersionLabels, Gauge> = Family::default();
         build
             .get_or_create(&VersionLabels {
                 version: env!("CARGO_PKG_VERSION").into(),
             })
             .set(1);
-        registry.register("build_info", "The running asnd version", build);
-        Metrics { registry, ..m }
+        // Name, help, metric: in the order of the exposition.
+        let table: [(&str, &str, Box<dyn Metric>); 11] = [
+            (
+                "requests",
+                "Notification requests by HTTP status and outcome",
+                Box::new(m.requests.clone()),
+            ),
+            (
+                "notifications",
+                "Notifications stored, by type, subtype, environment and app",
+                Box::new(m.notifications.clone()),
+            ),
+            (
+                "rejections",
+                "Refused requests by reason",
+                Box::new(m.rejections.clone()),
+            ),
+            (
+                "duplicates",
+                "Notifications received again after being stored",
+                Box::new(m.duplicates.clone()),
+            ),
+            (
+                "request_duration_seconds",
+                "Time to answer a notification request",
+                Box::new(m.request_seconds.clone()),
+            ),
+            (
+                "database_duration_seconds",
+                "Time of the store step (one transaction) per notification",
+                Box::new(m.database_seconds.clone()),
+            ),
+            (
+                "last_stored_notification_timestamp_seconds",
+                "When the last notification was stored, per app and environment (UNIX seconds)",
+                Box::new(m.last_stored.clone()),
+            ),
+            (
+                "quarantine_rows",
+                "Rows in rejected_notifications",
+                Box::new(m.quarantine_rows.clone()),
+            ),
+            (
+                "reconcile",
+                "Reconciliation with Get Notification History: runs, skipped runs (another replica \
+                 held the lock), notifications found new / duplicate / rejected, errors",
+                Box::new(m.reconcile.clone()),
+            ),
+            (
+                "reconcile_last_run_timestamp_seconds",
+                "When reconciliation last finished (UNIX seconds; 0 = never)",
+                Box::new(m.reconcile_last_run.clone()),
+            ),
+            ("build_info", "The running asnd version", Box::new(build)),
+        ];
+        for (name, help, metric) in table {
+            m.registry.register(name, help, AnyMetric(metric));
+        }
+        m
     }
 
     /// Lets other parts (reconciliation) register their own metrics.

@@ -5,6 +5,7 @@
 pub mod client_ip;
 pub mod metrics;
 pub mod proxy;
+pub mod reply;
 pub mod routes;
 pub mod tls;
 
@@ -24,12 +25,10 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::apple::models::Environment;
-use crate::apple::v1::V1App;
-use crate::apple::{AppRule, Policy, RootSet, TrustAnchor, Verifier};
 use crate::appstore_api::{ReconcileStats, Reconciler};
-use crate::config::{Config, ConfigError, RootEntry, Validated};
+use crate::config::{Config, ConfigError, Validated};
 use crate::ingest::Pipeline;
+use crate::pipeline::RootsError;
 use crate::store::{self, Store, StoreError, StoreOptions};
 use routes::ClientAddr;
 use tls::CertReloader;
@@ -62,8 +61,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("TLS setup: {0}")]
     Tls(#[from] rustls::Error),
-    #[error("verify.roots: {0}")]
-    Roots(String),
+    #[error(transparent)]
+    Roots(#[from] RootsError),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
 }
@@ -80,51 +79,6 @@ pub struct Server {
     /// `[reconcile]`: the task when enabled, and its counts (zero when not).
     reconcile: Option<JoinHandle<()>>,
     reconcile_stats: Arc<ReconcileStats>,
-}
-
-/// The verifier's roots: the configured entries (files, and `builtin:apple-root-ca-g3` for the
-/// built-in root), or Apple Root CA - G3 alone when none are listed.
-pub fn load_roots(paths: &[std::path::PathBuf]) -> Result<RootSet, ServerError> {
-    if paths.is_empty() {
-        return Ok(RootSet::apple());
-    }
-    let mut anchors = Vec::new();
-    for entry in paths {
-        let path = match RootEntry::parse(entry) {
-            Ok(RootEntry::BuiltinApple) => {
-                anchors.push(TrustAnchor::apple());
-                continue;
-            }
-            Ok(RootEntry::File(path)) => path,
-            Err(message) => return Err(ServerError::Roots(message)),
-        };
-        let bytes = std::fs::read(path)
-            .map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?;
-        anchors.extend(
-            RootSet::parse_file(&bytes)
-                .map_err(|e| ServerError::Roots(format!("{}: {e}", path.display())))?,
-        );
-    }
-    Ok(RootSet::new(anchors))
-}
-
-/// The configured apps as a verification policy.
-pub fn policy(config: &Config) -> Policy {
-    Policy::new(
-        config
-            .apps
-            .iter()
-            .map(|app| AppRule {
-                bundle_id: Some(app.bundle_id.clone()),
-                app_apple_id: app.app_apple_id,
-                environments: app
-                    .environments
-                    .iter()
-                    .map(|e| Environment::from(e.as_str()))
-                    .collect(),
-            })
-            .collect(),
-    )
 }
 
 /// Opens the configured database, applying migrations unless turned off.
@@ -172,15 +126,8 @@ impl Server {
         listener: TcpListener,
         store: Arc<dyn Store>,
     ) -> Result<Server, ServerError> {
-        let verifier = Arc::new(Verifier::new(load_roots(&config.verify.roots)?));
         let state = Arc::new(AppState {
-            pipeline: Pipeline {
-                verifier,
-                policy: Arc::new(policy(config)),
-                store,
-                store_timeout: config.database.timeout(),
-                v1_apps: Arc::new(config.apps.iter().map(V1App::from).collect()),
-            },
+            pipeline: Pipeline::from_config(config, store)?,
             allow: config.sources.allow.clone(),
             trusted_proxies: config.sources.trusted_proxies.clone(),
             forwarded_header: config.sources.forwarded_header,

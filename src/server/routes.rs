@@ -1,24 +1,25 @@
 //! Routes: the notification endpoint, `/healthz` and `/readyz`. A handler checks the source, reads
-//! the body within its limits, hands it to `ingest`, and answers with a short JSON body.
+//! the body within its limits, hands it to `ingest`, and answers with a [`Reply`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde_json::json;
 
 use super::AppState;
 use super::client_ip::client_ip;
 use super::metrics::NotificationLabels;
-use crate::ingest::{Accepted, Outcome, Received};
+use super::reply::{Refusal, Reply};
+use crate::ingest::{Outcome, Received};
+use crate::time::now_ms;
 
 /// The connection's address (the PROXY protocol's client when a trusted balancer sent one),
 /// attached to each request by the accept loop.
@@ -30,7 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&state.path, post(notification))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .fallback(|| async { reply(StatusCode::NOT_FOUND, "not_found", Some("no such endpoint")) })
+        .fallback(|| async { Reply::NotFound })
         .layer(panic_guard())
         .with_state(state)
 }
@@ -40,49 +41,39 @@ fn panic_guard()
 -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
     tower_http::catch_panic::CatchPanicLayer::custom(|_| {
         tracing::error!("a request handler panicked");
-        reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            Some("the request failed unexpectedly"),
-        )
+        Reply::Panicked.into_response()
     })
 }
 
-fn reply(status: StatusCode, word: &str, reason: Option<&str>) -> Response {
-    let body = match reason {
-        Some(r) => json!({"status": word, "reason": r}),
-        None => json!({"status": word}),
-    };
-    let mut response = (status, axum::Json(body)).into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-    }
-    response
-}
-
-async fn notification(State(state): State<Arc<AppState>>, req: Request) -> Response {
+async fn notification(State(state): State<Arc<AppState>>, req: Request) -> Reply {
     let started = Instant::now();
     let conn = req
         .extensions()
         .get::<ClientAddr>()
         .map(|c| c.0)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let (source, (status, word, reason, accepted)) = match client_ip(
+    let forwarded = client_ip(
         conn,
         req.headers(),
         &state.trusted_proxies,
         state.forwarded_header,
-    ) {
-        Ok(source) => (source, handle(&state, source, req).await),
-        Err(why) => (conn, (StatusCode::FORBIDDEN, "forbidden", Some(why), None)),
+    );
+    let (source, reply) = match forwarded {
+        Ok(source) => (source, receive(&state, source, req).await),
+        Err(why) => (conn, Reply::Refused(Refusal::Forwarding(why))),
     };
-    let took = started.elapsed();
+    observe(&state, source, conn, &reply, started.elapsed());
+    reply
+}
+
+/// Counts and logs one answered notification request.
+fn observe(state: &AppState, source: IpAddr, conn: IpAddr, reply: &Reply, took: Duration) {
+    let status = reply.status().as_u16();
+    let outcome = reply.word();
     let latency_ms = took.as_secs_f64() * 1000.0;
-    state.metrics.request(status.as_u16(), word, took);
-    match (&accepted, word) {
-        (Some(a), "stored") => {
+    state.metrics.request(status, outcome, took);
+    match reply {
+        Reply::Ingested(Outcome::Stored(a)) => {
             state.metrics.database(a.database_time);
             state.metrics.stored(
                 NotificationLabels {
@@ -94,73 +85,48 @@ async fn notification(State(state): State<Arc<AppState>>, req: Request) -> Respo
                 now_ms() as f64 / 1000.0,
             );
         }
-        (Some(a), _) => {
+        Reply::Ingested(Outcome::Duplicate(a)) => {
             state.metrics.database(a.database_time);
             state.metrics.duplicate();
         }
-        (None, _) => {
-            // A verification failure is counted by Apple's status name, anything else by outcome.
-            let class = match (word, reason.as_deref()) {
-                ("rejected", Some(r)) => r.split(':').next().unwrap_or(word),
-                _ => word,
-            };
-            state.metrics.rejected(class);
-        }
+        refused => state.metrics.rejected(refused.rejection_reason()),
     }
-    match &accepted {
+    match reply.accepted() {
         Some(a) => tracing::info!(
             %source, uuid = a.uuid, notification_type = a.notification_type, subtype = a.subtype.as_deref().unwrap_or(""),
-            outcome = word, status = status.as_u16(), latency_ms, "notification"
+            outcome, status, latency_ms, "notification"
         ),
         None => tracing::warn!(
-            %source, %conn, outcome = word, status = status.as_u16(), reason = reason.as_deref().unwrap_or(""),
+            %source, %conn, outcome, status, reason = reply.reason().as_deref().unwrap_or(""),
             latency_ms, "notification refused"
         ),
     }
-    reply(status, word, reason.as_deref())
 }
 
-type Handled = (StatusCode, &'static str, Option<String>, Option<Accepted>);
-
-async fn handle(state: &AppState, source: IpAddr, req: Request) -> Handled {
+/// Checks the source, reads the body within its limits, and hands it to the pipeline.
+async fn receive(state: &AppState, source: IpAddr, req: Request) -> Reply {
     // 1. Who is sending: refuse before reading a byte of the body.
     if !state.allow.iter().any(|net| net.contains(&source)) {
-        return (
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            Some(format!("source address {source} is not allowed")),
-            None,
-        );
+        return Reply::Refused(Refusal::SourceNotAllowed(source));
     }
     // 2. The body, within its size and time limits.
+    let too_large = Reply::Refused(Refusal::TooLarge {
+        limit: state.max_body_bytes,
+    });
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > state.max_body_bytes as u64) {
-        return too_large(state);
+        return too_large;
     }
     let limited = Limited::new(req.into_body(), state.max_body_bytes);
     let body = match tokio::time::timeout(state.body_timeout, limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(state),
-        Ok(Err(e)) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                Some(format!("could not read the body: {e}")),
-                None,
-            );
-        }
-        Err(_) => {
-            return (
-                StatusCode::REQUEST_TIMEOUT,
-                "timeout",
-                Some("the body did not arrive in time".into()),
-                None,
-            );
-        }
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large,
+        Ok(Err(e)) => return Reply::Refused(Refusal::BodyUnreadable(e.to_string())),
+        Err(_) => return Reply::Refused(Refusal::BodyTimeout),
     };
     // 3. Verify and store.
     let received = Received {
@@ -173,25 +139,7 @@ async fn handle(state: &AppState, source: IpAddr, req: Request) -> Handled {
             Ok(outcome) => outcome,
             Err(_) => Outcome::Unavailable("the request took too long; not acknowledged".into()),
         };
-    let status =
-        StatusCode::from_u16(outcome.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let accepted = outcome.accepted().cloned();
-    (
-        status,
-        outcome.label(),
-        outcome.reason().map(str::to_string),
-        accepted,
-    )
-}
-
-fn too_large(state: &AppState) -> Handled {
-    let reason = format!("body exceeds {} bytes", state.max_body_bytes);
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        Some(reason),
-        None,
-    )
+    Reply::Ingested(outcome)
 }
 
 /// The admin listener: metrics and the same health endpoints, for operators only.
@@ -200,7 +148,7 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .fallback(|| async { reply(StatusCode::NOT_FOUND, "not_found", Some("no such endpoint")) })
+        .fallback(|| async { Reply::NotFound })
         .with_state(state)
 }
 
@@ -223,24 +171,20 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     response
 }
 
-async fn healthz() -> Response {
-    reply(StatusCode::OK, "ok", None)
+async fn healthz() -> Reply {
+    Reply::Healthy
 }
 
 /// Ready when the database answers with every migration applied, and not draining. The answer
 /// is reused for a second: `/readyz` is open to anyone, and must not become a way to keep the
 /// database pool busy.
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+async fn readyz(State(state): State<Arc<AppState>>) -> Reply {
     if state.draining.load(Ordering::SeqCst) {
-        return reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "draining",
-            Some("shutting down"),
-        );
+        return Reply::Draining;
     }
     let cached = *state.readiness.lock().unwrap_or_else(|p| p.into_inner());
     let verdict = match cached {
-        Some((at, verdict)) if at.elapsed() < std::time::Duration::from_secs(1) => verdict,
+        Some((at, verdict)) if at.elapsed() < Duration::from_secs(1) => verdict,
         _ => {
             let store = &state.pipeline.store;
             let verdict =
@@ -255,24 +199,18 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         }
     };
     match verdict {
-        Ok(()) => reply(StatusCode::OK, "ready", None),
-        Err(why) => reply(StatusCode::SERVICE_UNAVAILABLE, "not_ready", Some(why)),
+        Ok(()) => Reply::Ready,
+        Err(why) => Reply::NotReady(why),
     }
 }
 
 /// Lets `Body` be used by name in the accept loop without importing axum there.
 pub type HttpBody = Body;
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
     use tower::ServiceExt;
 
     async fn boom() -> &'static str {

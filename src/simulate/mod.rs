@@ -14,6 +14,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::apple::devchain::DevChain;
+use crate::time::now_ms;
 pub use payloads::{
     CATALOG, Event, Generator, Ids, Kind, Notice, PayloadError, Scenario, Target, V1_TYPES,
 };
@@ -53,13 +54,6 @@ pub enum SimulateError {
     Client(String),
     #[error("{0}")]
     Trust(String),
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The events of `source` for one run: a scenario's steps in order, or one notification.
@@ -223,21 +217,6 @@ pub async fn post(
     })
 }
 
-/// An error and its causes, `: `-separated (reqwest's own text names only the request).
-pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
-}
-
 /// A short name for a failed request.
 pub fn error_kind(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {
@@ -365,7 +344,7 @@ pub async fn load(
                             *statuses
                                 .entry(format!("error ({})", error_kind(&e)))
                                 .or_default() += 1;
-                            first_error.get_or_insert_with(|| describe(&e));
+                            first_error.get_or_insert_with(|| crate::error_chain(&e));
                         }
                     }
                     on_done();

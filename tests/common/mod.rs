@@ -49,9 +49,5 @@ pub fn chain() -> &'static DevChain {
     CHAIN.get_or_init(|| DevChain::generate(&ChainSpec::default()).unwrap())
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+#[allow(unused_imports)] // not every test binary asks for the time
+pub use asnd::time::now_ms;
