@@ -84,7 +84,7 @@ fn every_type_verifies_with_the_dev_root_and_not_with_apples() {
         RootSet::parse_file(&chain().root_der).unwrap(),
     ));
     let apple = Verifier::apple();
-    assert_eq!(Kind::all().len(), 39, "every type and subtype of §6.1/§6.2");
+    assert_eq!(Kind::all().len(), 39, "every notificationType and subtype Apple documents");
     for environment in ["Sandbox", "Production"] {
         let target = target(environment);
         let mut generator = Generator::new(target.clone());

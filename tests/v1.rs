@@ -96,7 +96,7 @@ impl Env {
     }
 }
 
-// ---- realistic V1 bodies (App Store Server Notifications V1, spec §13) ----
+// ---- realistic V1 bodies (App Store Server Notifications V1, `responseBodyV1`) ----
 
 /// One `latest_receipt_info` entry of an auto-renewable subscription (expires) or of another
 /// product (no expiry). Every value a string, as Apple documents.
@@ -167,7 +167,7 @@ fn without_password(body: &Value) -> Value {
     b
 }
 
-/// One notification type of spec §13.3 with the rows it must produce.
+/// One V1 `notification_type` with the rows it must produce.
 struct Case {
     body: Value,
     /// The notification's `transaction_id` (its latest entry).
@@ -444,7 +444,7 @@ const SUBSCRIPTION_COLUMNS: &[&str] = &[
 async fn every_v1_type_is_stored_with_its_rows(backend: Backend) {
     let env = Env::new(backend).await;
     let cases = cases(now_ms());
-    assert_eq!(cases.len(), 13, "every type of §13.3");
+    assert_eq!(cases.len(), 13, "every V1 notification_type Apple documents");
     for case in &cases {
         let b = &case.body;
         let kind = b["notification_type"].as_str().unwrap();

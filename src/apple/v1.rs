@@ -1,5 +1,5 @@
-//! Version 1 notifications (`responseBodyV1`, spec §13): unsigned JSON that Apple authenticates
-//! only by the app's shared secret in `password`. Pure, no I/O: the checks in the order of §13.4
+//! Version 1 notifications ([`responseBodyV1`](https://developer.apple.com/documentation/appstoreservernotifications/responsebodyv1)): unsigned JSON that Apple authenticates
+//! only by the app's shared secret in `password`. Pure, no I/O: the checks in the order Apple's V1 documentation gives
 //! (app, password, environment), the fields asnd stores, and the redaction that keeps the secret
 //! out of storage.
 //!
@@ -195,7 +195,7 @@ pub struct PendingRenewal {
     pub json: Map<String, Value>,
 }
 
-/// Checks a V1 body in the order of §13.4 and reads it: `bid` must be a configured app
+/// Checks a V1 body in the order Apple's V1 documentation gives and reads it: `bid` must be a configured app
 /// ([`V1Error::App`]), `password` one of that app's secrets ([`V1Error::Password`]), `environment`
 /// one it accepts ([`V1Error::Environment`]); then the body must match Apple's model.
 pub fn verify(body: &Map<String, Value>, apps: &[V1App]) -> Result<V1Notification, V1Error> {

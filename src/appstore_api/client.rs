@@ -1,5 +1,6 @@
-//! The HTTPS client of the App Store Server API (spec §14): ES256 JWT bearer tokens reused until
-//! shortly before they expire, a timeout on every request, 429 honoured with Apple's `Retry-After`
+//! The HTTPS client of the App Store Server API
+//! (<https://developer.apple.com/documentation/appstoreserverapi>): ES256 JWT bearer tokens reused
+//! until shortly before they expire, a timeout on every request, 429 honoured with Apple's `Retry-After`
 //! (a UNIX time in milliseconds), 5xx, Apple's "retryable" error codes and network errors retried
 //! with exponential backoff, and Apple's error codes reported by name.
 //!
@@ -34,7 +35,7 @@ pub const AUDIENCE: &str = "appstoreconnect-v1";
 /// Larger than any answer of the endpoints used (a history page is at most 20 notifications).
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
-/// What failed talking to Apple. Apple's error codes are named (spec §14.6).
+/// What failed talking to Apple. Apple's error codes are named (<https://developer.apple.com/documentation/appstoreserverapi/error_codes>).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(
@@ -101,7 +102,7 @@ impl ApiError {
     }
 }
 
-/// Apple's name for an error code (spec §14.6 and the endpoint pages); `None` for codes unknown
+/// Apple's name for an error code (Apple's "Error codes" page and the endpoint pages); `None` for codes unknown
 /// today, which are reported by number.
 pub fn error_name(code: i64) -> Option<&'static str> {
     Some(match code {
@@ -384,7 +385,7 @@ impl ApiClient {
         &self.base_url
     }
 
-    /// Request a Test Notification (§14.3): the token to follow it with.
+    /// Request a Test Notification: the token to follow it with.
     pub async fn request_test_notification(&self) -> Result<String, ApiError> {
         let r: SendTestNotificationResponse = self
             .call_json(Method::POST, "/inApps/v1/notifications/test", &[], None)
@@ -394,7 +395,7 @@ impl ApiClient {
             .ok_or_else(|| self.decode_error("no testNotificationToken in the answer"))
     }
 
-    /// Get Test Notification Status (§14.4).
+    /// Get Test Notification Status.
     pub async fn test_notification_status(
         &self,
         test_notification_token: &str,
@@ -406,7 +407,7 @@ impl ApiClient {
         self.call_json(Method::GET, &path, &[], None).await
     }
 
-    /// One page of Get Notification History (§14.5). `body` must be the same bytes for every page
+    /// One page of Get Notification History. `body` must be the same bytes for every page
     /// of one query.
     pub async fn notification_history(
         &self,

@@ -1,4 +1,5 @@
-//! The outbound side: asnd as a client of Apple's App Store Server API (spec §14).
+//! The outbound side: asnd as a client of Apple's App Store Server API
+//! (<https://developer.apple.com/documentation/appstoreserverapi>).
 //!
 //! - `client`: JWT bearer tokens, timeouts, retries, Apple's error codes;
 //! - `backfill`: Get Notification History, page by page, through the same [`crate::ingest::Pipeline`]
@@ -37,7 +38,7 @@ impl ApiEnvironment {
         }
     }
 
-    /// How far back Get Notification History reaches (spec §14.5).
+    /// How far back Get Notification History reaches (Apple's Get Notification History page: 180 days).
     pub fn history_days(self) -> i64 {
         match self {
             ApiEnvironment::Production => 180,

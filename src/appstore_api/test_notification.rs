@@ -11,7 +11,7 @@ use crate::apple::At;
 use crate::ingest::Pipeline;
 use crate::store::{DeliveryAttempt, StoredNotification, StoredRejection};
 
-/// Apple's code for "not yet available or not found" (§14.4): keep polling.
+/// Apple's code for "not yet available or not found" (Get Test Notification Status): keep polling.
 const TEST_NOTIFICATION_NOT_FOUND: i64 = 4040008;
 
 /// How to follow the test notification.

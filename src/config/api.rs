@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::secret::Secret;
 
-/// Apple's App Store Server API hosts (spec §14.1).
+/// Apple's App Store Server API hosts (App Store Server API, "Base URLs").
 pub const API_PRODUCTION_URL: &str = "https://api.storekit.apple.com";
 pub const API_SANDBOX_URL: &str = "https://api.storekit-sandbox.apple.com";
 /// Where Debian, Ubuntu, Alpine and their container images keep the system's CA certificates;

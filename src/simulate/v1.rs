@@ -1,4 +1,4 @@
-//! V1 bodies (`responseBodyV1`, spec §13), rendered from the same stories as V2 notifications:
+//! V1 bodies ([`responseBodyV1`](https://developer.apple.com/documentation/appstoreservernotifications/responsebodyv1)), rendered from the same stories as V2 notifications:
 //! unsigned JSON whose values are mostly strings, dates three times over (`…_date` in GMT,
 //! `…_date_ms`, `…_date_pst` in Pacific time), authenticated by the app's shared secret in
 //! `password` (added by [`super::payloads::Event::body`]). Pure.

@@ -104,7 +104,7 @@ pub fn signed_renewal() -> (String, String) {
     )
 }
 
-/// The container a type's payload is in (§6.1): `data` unless the catalogue's type is one of the
+/// The container a type's payload is in (Apple's `notificationType` page): `data` unless the catalogue's type is one of the
 /// three that carry another.
 pub fn container_of(kind: &Kind) -> &'static str {
     match (kind.notification_type, kind.subtype) {
