@@ -59,6 +59,10 @@ async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sig
     assert!(wait_exit(&mut again, Duration::from_secs(25)).success());
 }
 
+/// One Sandbox app: the smallest configuration that starts.
+const SANDBOX_APP: &str =
+    "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n";
+
 fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     let tls = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     std::fs::write(dir.join("tls.pem"), tls.cert.pem()).unwrap();
@@ -75,7 +79,7 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
 #[test]
 fn a_bad_configuration_refuses_to_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let app = "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n";
+    let app = SANDBOX_APP;
     let cases = [
         (format!("{app}[sources]\nallw = []\n"), "allw"),
         ("".to_string(), "app"),
@@ -113,10 +117,7 @@ fn refused_start(config: &Path, listen: Option<&str>) -> String {
 #[test]
 fn migrate_applies_the_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        dir.path(),
-        "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n",
-    );
+    let path = write_config(dir.path(), SANDBOX_APP);
     let out = asnd()
         .args(["migrate", "--config"])
         .arg(&path)
@@ -203,10 +204,7 @@ async fn json_logs_carry_one_line_per_request() {
 #[test]
 fn plain_http_must_be_asked_for_and_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        dir.path(),
-        "[[apps]]\nbundle_id = \"com.example.app\"\nenvironments = [\"Sandbox\"]\n",
-    );
+    let path = write_config(dir.path(), SANDBOX_APP);
     let mut child = asnd()
         .args(["serve", "--config"])
         .arg(&path)

@@ -22,6 +22,18 @@ fn data_types() -> Vec<(&'static str, Option<&'static str>)> {
     types
 }
 
+/// A Sandbox renewal of a new subscription, signed now.
+fn a_renewal(transaction_id: &str) -> Value {
+    notification(
+        "DID_RENEW",
+        None,
+        &Sub::random("Sandbox"),
+        transaction_id,
+        now_ms(),
+        Some(1),
+    )
+}
+
 async fn loopback(backend: Backend) -> Env {
     Env::start(backend, LOOPBACK, |_| {}).await
 }
@@ -285,14 +297,7 @@ on_both_stores!(newer_expired_then_older_renew_stays_expired);
 
 async fn each_rejection_answers_its_status_and_stores_no_event(backend: Backend) {
     let env = loopback(backend).await;
-    let good = notification(
-        "DID_RENEW",
-        None,
-        &Sub::random("Sandbox"),
-        "2000000000000020",
-        now_ms(),
-        Some(1),
-    );
+    let good = a_renewal("2000000000000020");
 
     // 400: not a notification body.
     for (body, why) in [
@@ -415,14 +420,7 @@ on_both_stores!(each_rejection_answers_its_status_and_stores_no_event);
 /// certificate. The same notification, sent as Apple sends it, is then stored.
 async fn encodings_apples_libraries_refuse_get_422(backend: Backend) {
     let env = loopback(backend).await;
-    let good = notification(
-        "DID_RENEW",
-        None,
-        &Sub::random("Sandbox"),
-        "2000000000000031",
-        now_ms(),
-        Some(1),
-    );
+    let good = a_renewal("2000000000000031");
     let token = chain().sign(&good);
     let (head, signature) = token.rsplit_once('.').unwrap();
     let padded_signature = {

@@ -84,7 +84,11 @@ fn every_type_verifies_with_the_dev_root_and_not_with_apples() {
         RootSet::parse_file(&chain().root_der).unwrap(),
     ));
     let apple = Verifier::apple();
-    assert_eq!(Kind::all().len(), 39, "every notificationType and subtype Apple documents");
+    assert_eq!(
+        Kind::all().len(),
+        39,
+        "every notificationType and subtype Apple documents"
+    );
     for environment in ["Sandbox", "Production"] {
         let target = target(environment);
         let mut generator = Generator::new(target.clone());
@@ -591,11 +595,7 @@ fn simulate_out_writes_the_bodies() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", output_text(&out).1);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = sorted_files(&out_dir);
     assert_eq!(files.len(), 25);
     let mut uuids = std::collections::HashSet::new();
     for file in &files {
@@ -622,11 +622,10 @@ fn simulate_out_writes_the_bodies() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", output_text(&out).1);
-    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let names: Vec<String> = sorted_files(&out_dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    names.sort();
     assert_eq!(
         names,
         [
@@ -673,11 +672,7 @@ fn simulate_out_writes_the_bodies() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", output_text(&out).1);
-    let mut v1: Vec<PathBuf> = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v1.sort();
+    let v1 = sorted_files(&out_dir);
     let types: Vec<String> = v1
         .iter()
         .map(|p| {
@@ -998,4 +993,14 @@ environments = [\"Production\", \"Sandbox\"]
         std::fs::read_to_string(dev.join("asnd.toml")).unwrap(),
         edited
     );
+}
+
+/// The files `simulate --out` wrote, in name order (which is the order of the steps).
+fn sorted_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
 }

@@ -444,7 +444,11 @@ const SUBSCRIPTION_COLUMNS: &[&str] = &[
 async fn every_v1_type_is_stored_with_its_rows(backend: Backend) {
     let env = Env::new(backend).await;
     let cases = cases(now_ms());
-    assert_eq!(cases.len(), 13, "every V1 notification_type Apple documents");
+    assert_eq!(
+        cases.len(),
+        13,
+        "every V1 notification_type Apple documents"
+    );
     for case in &cases {
         let b = &case.body;
         let kind = b["notification_type"].as_str().unwrap();

@@ -357,28 +357,21 @@ fn identity_checks_follow_apples_order() {
         bundle_id: Some("com.other".into()),
         ..AppRule::default()
     });
-    assert_eq!(
-        v.verify_notification(&token, &wrong_bundle, At::SignedDate)
+    let refused_with = |p: &Policy| {
+        v.verify_notification(&token, p, At::SignedDate)
             .unwrap_err()
-            .status(),
-        Status::InvalidAppIdentifier
-    );
+            .status()
+    };
+    assert_eq!(refused_with(&wrong_bundle), Status::InvalidAppIdentifier);
     // Production-only rule: the app id is compared (and fails) before the environment.
     let wrong_app = Policy::single(AppRule {
         bundle_id: Some(BUNDLE.into()),
         app_apple_id: Some(1),
         environments: vec![Environment::Production],
     });
+    assert_eq!(refused_with(&wrong_app), Status::InvalidAppIdentifier);
     assert_eq!(
-        v.verify_notification(&token, &wrong_app, At::SignedDate)
-            .unwrap_err()
-            .status(),
-        Status::InvalidAppIdentifier
-    );
-    assert_eq!(
-        v.verify_notification(&token, &policy(Environment::Production), At::SignedDate)
-            .unwrap_err()
-            .status(),
+        refused_with(&policy(Environment::Production)),
         Status::InvalidEnvironment
     );
     // Sandbox does not compare the app id.

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use rustls::sign::CertifiedKey;
 
+use crate::apple::RootSet;
+
 use super::{
     ApiConfig, AppConfig, AppEnvironment, Config, ConfigError, DatabaseConfig, MAX_BODY_BYTES,
-    MAX_CONNECTIONS, MAX_DURATION, MAX_LOOKBACK, MIN_BODY_BYTES, ReconcileConfig, RootEntry,
-    ServerConfig,
+    MAX_CONNECTIONS, MAX_DURATION, MAX_LOOKBACK, MIN_BODY_BYTES, ReconcileConfig, ServerConfig,
 };
 use crate::server::tls::load_tls_certified_key;
 
@@ -19,6 +20,8 @@ use crate::server::tls::load_tls_certified_key;
 pub struct Validated {
     /// The certificate chain and key of `server.tls_cert` and `server.tls_key` (when `server.tls`).
     pub tls: Option<Arc<CertifiedKey>>,
+    /// The trusted roots of `verify.roots`, parsed.
+    pub roots: Option<RootSet>,
 }
 
 impl Config {
@@ -36,23 +39,13 @@ impl Config {
                 "must list at least one network (Apple posts from 17.0.0.0/8)",
             ));
         }
-        for (i, root) in self.verify.roots.iter().enumerate() {
-            match RootEntry::parse(root) {
-                Ok(RootEntry::BuiltinApple) => {}
-                Ok(RootEntry::File(path)) => {
-                    if let Err(e) = std::fs::read(path) {
-                        problems.push(ConfigError::file(
-                            format!("verify.roots[{i}]"),
-                            path,
-                            format!("cannot read: {e}"),
-                        ));
-                    }
-                }
-                Err(message) => {
-                    problems.push(ConfigError::invalid(format!("verify.roots[{i}]"), message))
-                }
+        let roots = match self.verify.load_roots() {
+            Ok(roots) => Some(roots),
+            Err(found) => {
+                problems.extend(found);
+                None
             }
-        }
+        };
         if self.log.level.trim().is_empty() {
             problems.push(ConfigError::invalid(
                 "log.level",
@@ -73,7 +66,7 @@ impl Config {
             }
         }
         match problems.len() {
-            0 => Ok(Validated { tls }),
+            0 => Ok(Validated { tls, roots }),
             1 => Err(problems.remove(0)),
             _ => Err(ConfigError::Several(problems)),
         }

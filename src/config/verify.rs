@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::ConfigError;
+use crate::apple::{RootSet, TrustAnchor};
+
 /// `[verify]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -37,6 +40,43 @@ impl RootEntry<'_> {
                 "{name:?} is not a built-in root; the only one is {BUILTIN_APPLE_ROOT:?}"
             )),
             _ => Ok(RootEntry::File(entry)),
+        }
+    }
+}
+
+impl VerifyConfig {
+    /// The roots to trust, read and parsed, or every entry that cannot be used. The one place
+    /// root files are read: validation hands the result to start-up.
+    pub fn load_roots(&self) -> Result<RootSet, Vec<ConfigError>> {
+        if self.roots.is_empty() {
+            return Ok(RootSet::apple());
+        }
+        let mut anchors = Vec::new();
+        let mut problems = Vec::new();
+        for (i, root) in self.roots.iter().enumerate() {
+            let key = format!("verify.roots[{i}]");
+            match RootEntry::parse(root) {
+                Ok(RootEntry::BuiltinApple) => anchors.push(TrustAnchor::apple()),
+                Ok(RootEntry::File(path)) => match std::fs::read(path) {
+                    Err(e) => {
+                        problems.push(ConfigError::file(key, path, format!("cannot read: {e}")))
+                    }
+                    Ok(bytes) => match RootSet::parse_file(&bytes) {
+                        Ok(found) => anchors.extend(found),
+                        Err(e) => problems.push(ConfigError::file(
+                            key,
+                            path,
+                            format!("not a usable root certificate: {e}"),
+                        )),
+                    },
+                },
+                Err(message) => problems.push(ConfigError::invalid(key, message)),
+            }
+        }
+        if problems.is_empty() {
+            Ok(RootSet::new(anchors))
+        } else {
+            Err(problems)
         }
     }
 }

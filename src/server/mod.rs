@@ -126,8 +126,12 @@ impl Server {
         listener: TcpListener,
         store: Arc<dyn Store>,
     ) -> Result<Server, ServerError> {
+        let pipeline = match validated.roots {
+            Some(roots) => Pipeline::with_roots(config, roots, store),
+            None => Pipeline::from_config(config, store)?,
+        };
         let state = Arc::new(AppState {
-            pipeline: Pipeline::from_config(config, store)?,
+            pipeline,
             allow: config.sources.allow.clone(),
             trusted_proxies: config.sources.trusted_proxies.clone(),
             forwarded_header: config.sources.forwarded_header,
