@@ -918,9 +918,7 @@ impl ServerConfig {
 
 impl DatabaseConfig {
     fn check(&self, problems: &mut Vec<ConfigError>) {
-        let scheme_ok = ["sqlite:", "postgres://", "postgresql://"]
-            .iter()
-            .any(|s| self.url.starts_with(s));
+        let scheme_ok = crate::store::Backend::from_url(&self.url).is_ok();
         if !scheme_ok {
             problems.push(ConfigError::invalid(
                 "database.url",
