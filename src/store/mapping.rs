@@ -399,8 +399,53 @@ pub(super) fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[(i64, V
         })
 }
 
+/// How many rows a statement wrote, in either backend's result type.
+pub(super) trait RowsAffected {
+    fn rows(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+/// Records one notification's delivery attempts with `sql` (the backend's
+/// [`DELIVERY_ATTEMPTS`] insert), inside the caller's transaction; returns how many were new.
+pub(super) async fn insert_attempts<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    sql: &str,
+    notification_uuid: &str,
+    attempts: &[DeliveryAttempt],
+) -> Result<u64, sqlx::Error>
+where
+    DB: Database,
+    DB::QueryResult: RowsAffected,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> i32: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q Value>: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+{
+    let mut inserted = 0;
+    for row in attempt_rows(notification_uuid, attempts) {
+        let query = bind_row(sqlx::query(sql), &DELIVERY_ATTEMPTS, &row);
+        inserted += query.execute(&mut **tx).await?.rows();
+    }
+    Ok(inserted)
+}
+
 /// The `delivery_attempts` rows of one notification's attempts.
-pub(super) fn attempt_rows<'a>(
+fn attempt_rows<'a>(
     notification_uuid: &'a str,
     attempts: &'a [DeliveryAttempt],
 ) -> impl Iterator<Item = AttemptRow> + 'a {

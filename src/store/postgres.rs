@@ -45,8 +45,7 @@ static INSERT_DELIVERY_ATTEMPT: LazyLock<String> =
     LazyLock::new(|| DELIVERY_ATTEMPTS.insert_sql(&DIALECT, 1, None));
 static FIND_NOTIFICATION: LazyLock<String> =
     LazyLock::new(|| mapping::find_notification_sql(&DIALECT));
-static FIND_REJECTIONS: LazyLock<String> =
-    LazyLock::new(|| mapping::find_rejections_sql(&DIALECT));
+static FIND_REJECTIONS: LazyLock<String> = LazyLock::new(|| mapping::find_rejections_sql(&DIALECT));
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -196,13 +195,13 @@ impl Store for PgStore {
             return Ok(0);
         }
         let mut tx = self.pool.begin().await?;
-        let mut inserted = 0;
-        for row in mapping::attempt_rows(notification_uuid, attempts) {
-            inserted += bind_row(sqlx::query(&INSERT_DELIVERY_ATTEMPT), &DELIVERY_ATTEMPTS, &row)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
+        let inserted = mapping::insert_attempts(
+            &mut tx,
+            &INSERT_DELIVERY_ATTEMPT,
+            notification_uuid,
+            attempts,
+        )
+        .await?;
         tx.commit().await?;
         Ok(inserted)
     }

@@ -12,8 +12,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use super::mapping::{
@@ -59,8 +58,7 @@ static INSERT_DELIVERY_ATTEMPT: LazyLock<String> =
     LazyLock::new(|| DELIVERY_ATTEMPTS.insert_sql(&DIALECT, 1, None));
 static FIND_NOTIFICATION: LazyLock<String> =
     LazyLock::new(|| mapping::find_notification_sql(&DIALECT));
-static FIND_REJECTIONS: LazyLock<String> =
-    LazyLock::new(|| mapping::find_rejections_sql(&DIALECT));
+static FIND_REJECTIONS: LazyLock<String> = LazyLock::new(|| mapping::find_rejections_sql(&DIALECT));
 
 /// A pool of connections to one SQLite database file.
 #[derive(Clone)]
@@ -204,13 +202,13 @@ impl Store for SqliteStore {
         }
         let _writer = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut inserted = 0;
-        for row in mapping::attempt_rows(notification_uuid, attempts) {
-            inserted += bind_row(sqlx::query(&INSERT_DELIVERY_ATTEMPT), &DELIVERY_ATTEMPTS, &row)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
+        let inserted = mapping::insert_attempts(
+            &mut tx,
+            &INSERT_DELIVERY_ATTEMPT,
+            notification_uuid,
+            attempts,
+        )
+        .await?;
         tx.commit().await?;
         Ok(inserted)
     }
