@@ -160,9 +160,7 @@ impl ServerConfig {
 impl DatabaseConfig {
     fn check(&self, problems: &mut Vec<ConfigError>) {
         let url = self.url.expose();
-        let scheme_ok = ["sqlite:", "postgres://", "postgresql://"]
-            .iter()
-            .any(|s| url.starts_with(s));
+        let scheme_ok = crate::store::Backend::from_url(url).is_ok();
         if !scheme_ok {
             problems.push(ConfigError::invalid(
                 "database.url",

@@ -10,64 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-// The newest-wins rule, shared word for word by both backends' upserts (SQLite and PostgreSQL
-// spell `ON CONFLICT ... DO UPDATE ... WHERE` the same way), so that they cannot drift apart.
-macro_rules! upsert_transaction_on_conflict {
-    () => {
-        "ON CONFLICT (transaction_id) DO UPDATE SET
-    original_transaction_id = excluded.original_transaction_id,
-    bundle_id = excluded.bundle_id,
-    product_id = excluded.product_id,
-    product_type = excluded.product_type,
-    purchase_date = excluded.purchase_date,
-    original_purchase_date = excluded.original_purchase_date,
-    expires_date = excluded.expires_date,
-    revocation_date = excluded.revocation_date,
-    revocation_reason = excluded.revocation_reason,
-    revocation_type = excluded.revocation_type,
-    environment = excluded.environment,
-    app_account_token = excluded.app_account_token,
-    in_app_ownership_type = excluded.in_app_ownership_type,
-    transaction_reason = excluded.transaction_reason,
-    web_order_line_item_id = excluded.web_order_line_item_id,
-    storefront = excluded.storefront,
-    price = excluded.price,
-    currency = excluded.currency,
-    quantity = excluded.quantity,
-    offer_type = excluded.offer_type,
-    offer_identifier = excluded.offer_identifier,
-    signed_date = excluded.signed_date,
-    last_notification_uuid = excluded.last_notification_uuid,
-    payload = excluded.payload,
-    updated_at = excluded.updated_at
-WHERE transactions.signed_date <= excluded.signed_date"
-    };
-}
-
-macro_rules! upsert_subscription_on_conflict {
-    () => {
-        "ON CONFLICT (original_transaction_id) DO UPDATE SET
-    bundle_id = excluded.bundle_id,
-    environment = excluded.environment,
-    status = excluded.status,
-    product_id = excluded.product_id,
-    auto_renew_product_id = excluded.auto_renew_product_id,
-    auto_renew_status = excluded.auto_renew_status,
-    expires_date = excluded.expires_date,
-    grace_period_expires_date = excluded.grace_period_expires_date,
-    is_in_billing_retry_period = excluded.is_in_billing_retry_period,
-    expiration_intent = excluded.expiration_intent,
-    app_account_token = excluded.app_account_token,
-    signed_date = excluded.signed_date,
-    last_notification_uuid = excluded.last_notification_uuid,
-    last_notification_type = excluded.last_notification_type,
-    last_subtype = excluded.last_subtype,
-    renewal_info = excluded.renewal_info,
-    updated_at = excluded.updated_at
-WHERE subscriptions.signed_date <= excluded.signed_date"
-    };
-}
-
+mod mapping;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_writer;
@@ -215,7 +158,7 @@ pub struct DeliveryAttempt {
 }
 
 /// What `asnd test-notification` needs to know about a stored notification.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredNotification {
     pub notification_uuid: String,
     pub notification_type: String,
@@ -226,42 +169,52 @@ pub struct StoredNotification {
 }
 
 /// A quarantine row, as `asnd test-notification` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredRejection {
     /// Milliseconds since the epoch.
     pub received_at: i64,
     pub source_address: String,
     pub reason: String,
+    #[sqlx(try_from = "StoredHttpStatus")]
     pub http_status: u16,
+}
+
+/// `http_status` as stored (read as a 64-bit integer by both backends); a value no HTTP status
+/// can have reads as 0.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+struct StoredHttpStatus(i64);
+
+impl From<StoredHttpStatus> for u16 {
+    fn from(stored: StoredHttpStatus) -> u16 {
+        u16::try_from(stored.0).unwrap_or(0)
+    }
 }
 
 /// A lock held by one process among all that share the database, released by [`ExclusiveLock::release`]
 /// or, if the holder is dropped or dies, when its database session ends.
 ///
-/// PostgreSQL: a session-level `pg_advisory_lock` held on a connection taken out of the pool for
-/// the purpose (so that it can never return to the pool still locked). SQLite: nothing to hold;
-/// the database is a file on one host, and every holder gets the lock.
+/// PostgreSQL: a session-level `pg_advisory_lock` ([`postgres::AdvisoryLock`]). SQLite: nothing
+/// to hold; the database is a file on one host, and every holder gets the lock
+/// ([`sqlite::GrantedLock`]).
 #[derive(Debug)]
 pub struct ExclusiveLock {
-    pub(crate) inner: LockInner,
+    inner: HeldLock,
 }
 
+/// The backend's own lock.
 #[derive(Debug)]
-pub(crate) enum LockInner {
-    /// SQLite: granted without holding anything.
-    Nothing,
-    Postgres {
-        conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
-        key: i64,
-    },
+enum HeldLock {
+    Postgres(postgres::AdvisoryLock),
+    Sqlite(sqlite::GrantedLock),
 }
 
 impl ExclusiveLock {
     /// Unlocks and closes the dedicated connection. Closing alone would release it too.
     pub async fn release(self) {
         match self.inner {
-            LockInner::Nothing => {}
-            LockInner::Postgres { conn, key } => postgres::release_lock(conn, key).await,
+            HeldLock::Postgres(lock) => lock.release().await,
+            HeldLock::Sqlite(lock) => lock.release(),
         }
     }
 }
@@ -340,15 +293,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn quarantine_size(&self) -> Result<i64, StoreError>;
 }
 
-/// Opens the backend named by the URL scheme (`postgres://`, `postgresql://`, `sqlite://`).
-pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url, options).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url, options).await?))
-    } else {
-        Err(StoreError::Url(redact_url(url)))
+/// The database software a URL names, by its scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+    /// `sqlite:` (`sqlite://path`, `sqlite:path`, `sqlite::memory:`).
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend for `url`; an error (naming the URL without its password) for any other
+    /// scheme. The one place that reads a database URL's scheme.
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else {
+            Err(StoreError::Url(redact_url(url)))
+        }
     }
+}
+
+/// Opens the backend named by the URL scheme (see [`Backend::from_url`]).
+pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match Backend::from_url(url)? {
+        Backend::Postgres => Arc::new(postgres::PgStore::connect(url, options).await?),
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, options).await?),
+    })
 }
 
 /// A URL safe for logs: any password replaced, in the userinfo (`user:***@host`) and in a

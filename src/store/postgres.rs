@@ -4,17 +4,48 @@
 //! `to_timestamp($n::bigint / 1000.0)` (exact to the millisecond; NULL stays NULL).
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
+use super::mapping::{
+    self, APPLIED_MIGRATIONS_SQL, DELIVERY_ATTEMPTS, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL,
+    REJECTIONS, SUBSCRIPTIONS, TRANSACTIONS, all_applied, bind_row,
+};
 use super::{
-    DeliveryAttempt, ExclusiveLock, LockInner, NewNotification, Rejection, SaveOutcome, Store,
+    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Rejection, SaveOutcome, Store,
     StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow, TransactionRow,
 };
 
+mod lock;
+pub(crate) use lock::AdvisoryLock;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// PostgreSQL's spelling: `$n` parameters, `timestamptz` times.
+const DIALECT: Dialect = Dialect {
+    placeholder: |n| format!("${n}"),
+    time_from_millis: |parameter| format!("to_timestamp({parameter}::bigint / 1000.0)"),
+    millis_of: |column| format!("(extract(epoch FROM {column}) * 1000)::bigint"),
+    now: "now()",
+};
+
+// Each statement generated once, from the shared mappings.
+static INSERT_NOTIFICATION: LazyLock<String> =
+    LazyLock::new(|| NOTIFICATIONS.insert_sql(&DIALECT, 1, None));
+static UPSERT_TRANSACTION: LazyLock<String> =
+    LazyLock::new(|| TRANSACTIONS.insert_sql(&DIALECT, 1, None));
+static UPSERT_SUBSCRIPTION: LazyLock<String> =
+    LazyLock::new(|| SUBSCRIPTIONS.insert_sql(&DIALECT, 1, None));
+static INSERT_REJECTION: LazyLock<String> =
+    LazyLock::new(|| REJECTIONS.insert_sql(&DIALECT, 1, None));
+static INSERT_DELIVERY_ATTEMPT: LazyLock<String> =
+    LazyLock::new(|| DELIVERY_ATTEMPTS.insert_sql(&DIALECT, 1, None));
+static FIND_NOTIFICATION: LazyLock<String> =
+    LazyLock::new(|| mapping::find_notification_sql(&DIALECT));
+static FIND_REJECTIONS: LazyLock<String> = LazyLock::new(|| mapping::find_rejections_sql(&DIALECT));
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -117,8 +148,8 @@ impl Store for PgStore {
             return save_in_one_statement(
                 &self.pool,
                 n,
-                transactions.first(),
-                subscriptions.first(),
+                transactions.first().copied(),
+                subscriptions.first().copied(),
             )
             .await;
         }
@@ -126,7 +157,7 @@ impl Store for PgStore {
 
         // Concurrent inserts of one UUID: the later ones wait for the first to commit and then
         // insert nothing, so exactly one caller sees a row inserted.
-        let inserted = bind_notification(sqlx::query(INSERT_NOTIFICATION), n)
+        let inserted = bind_row(sqlx::query(&INSERT_NOTIFICATION), &NOTIFICATIONS, n)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -135,12 +166,12 @@ impl Store for PgStore {
             return Ok(SaveOutcome::Duplicate);
         }
         for t in transactions {
-            bind_transaction(sqlx::query(UPSERT_TRANSACTION), t)
+            bind_row(sqlx::query(&UPSERT_TRANSACTION), &TRANSACTIONS, t)
                 .execute(&mut *tx)
                 .await?;
         }
         for s in subscriptions {
-            bind_subscription(sqlx::query(UPSERT_SUBSCRIPTION), s)
+            bind_row(sqlx::query(&UPSERT_SUBSCRIPTION), &SUBSCRIPTIONS, s)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -149,19 +180,9 @@ impl Store for PgStore {
     }
 
     async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rejected_notifications
-                 (received_at, source_address, reason, http_status, raw_body, notification_uuid)
-             VALUES (to_timestamp($1::bigint / 1000.0), $2, $3, $4, $5, $6)",
-        )
-        .bind(r.received_at)
-        .bind(&r.source_address)
-        .bind(&r.reason)
-        .bind(i32::from(r.http_status))
-        .bind(&r.raw_body)
-        .bind(&r.notification_uuid)
-        .execute(&self.pool)
-        .await?;
+        bind_row(sqlx::query(&INSERT_REJECTION), &REJECTIONS, r)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -174,20 +195,13 @@ impl Store for PgStore {
             return Ok(0);
         }
         let mut tx = self.pool.begin().await?;
-        let mut inserted = 0;
-        for a in attempts {
-            inserted += sqlx::query(
-                "INSERT INTO delivery_attempts (notification_uuid, attempt_date, send_attempt_result)
-                 VALUES ($1, to_timestamp($2::bigint / 1000.0), $3)
-                 ON CONFLICT (notification_uuid, attempt_date, send_attempt_result) DO NOTHING",
-            )
-            .bind(notification_uuid)
-            .bind(a.attempt_date)
-            .bind(&a.send_attempt_result)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
+        let inserted = mapping::insert_attempts(
+            &mut tx,
+            &INSERT_DELIVERY_ATTEMPT,
+            notification_uuid,
+            attempts,
+        )
+        .await?;
         tx.commit().await?;
         Ok(inserted)
     }
@@ -196,70 +210,26 @@ impl Store for PgStore {
         &self,
         notification_uuid: &str,
     ) -> Result<Option<StoredNotification>, StoreError> {
-        let row: Option<(String, String, Option<String>, i64, String)> = sqlx::query_as(
-            "SELECT notification_uuid, notification_type, environment,
-                    (extract(epoch FROM received_at) * 1000)::bigint, source_address
-             FROM notifications WHERE notification_uuid = $1",
-        )
-        .bind(notification_uuid)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(
-            |(notification_uuid, notification_type, environment, received_at, source_address)| {
-                StoredNotification {
-                    notification_uuid,
-                    notification_type,
-                    environment,
-                    received_at,
-                    source_address,
-                }
-            },
-        ))
+        Ok(sqlx::query_as(&FIND_NOTIFICATION)
+            .bind(notification_uuid)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn find_rejections(
         &self,
         notification_uuid: &str,
     ) -> Result<Vec<StoredRejection>, StoreError> {
-        let rows: Vec<(i64, String, String, i32)> = sqlx::query_as(
-            "SELECT (extract(epoch FROM received_at) * 1000)::bigint, source_address, reason,
-                    http_status
-             FROM rejected_notifications WHERE notification_uuid = $1
-             ORDER BY received_at DESC, id DESC LIMIT 10",
-        )
-        .bind(notification_uuid)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(received_at, source_address, reason, http_status)| StoredRejection {
-                    received_at,
-                    source_address,
-                    reason,
-                    http_status: u16::try_from(http_status).unwrap_or(0),
-                },
-            )
-            .collect())
+        Ok(sqlx::query_as(&FIND_REJECTIONS)
+            .bind(notification_uuid)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    /// A session-level advisory lock on a connection of its own: it is marked to close rather than
-    /// go back to the pool, so a holder that is cancelled or panics cannot leave a pooled session
-    /// locked; the server releases the lock when the session ends.
     async fn try_lock(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        // Cancelled while the query runs, the lock may or may not be taken: this session never
-        // goes back to the pool, whatever happens (a failed attempt costs one reconnection).
-        conn.close_on_drop();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !locked {
-            return Ok(None);
-        }
-        Ok(Some(ExclusiveLock {
-            inner: LockInner::Postgres { conn, key },
+        let held = AdvisoryLock::try_acquire(&self.pool, key).await?;
+        Ok(held.map(|lock| ExclusiveLock {
+            inner: HeldLock::Postgres(lock),
         }))
     }
 
@@ -273,47 +243,21 @@ impl Store for PgStore {
         if !has_table {
             return Ok(false);
         }
-        let applied: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
-                .fetch_all(&mut *conn)
-                .await?;
+        let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(APPLIED_MIGRATIONS_SQL)
+            .fetch_all(&mut *conn)
+            .await?;
         Ok(all_applied(&MIGRATOR, &applied))
     }
 
     async fn quarantine_size(&self) -> Result<i64, StoreError> {
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rejected_notifications")
+        Ok(sqlx::query_scalar(QUARANTINE_SIZE_SQL)
             .fetch_one(&self.pool)
-            .await?;
-        Ok(rows)
+            .await?)
     }
 
     async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// Unlocks, then closes the connection (which would release the lock by itself too).
-pub(crate) async fn release_lock(mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>, key: i64) {
-    if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(key)
-        .execute(&mut *conn)
-        .await
-    {
-        tracing::warn!(error = %e, "advisory unlock failed; closing the session releases the lock");
-    }
-    let _ = conn.close().await;
-}
-
-/// Every up-migration this binary knows is recorded as applied with the same checksum.
-fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[(i64, Vec<u8>)]) -> bool {
-    migrator
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .all(|m| {
-            applied
-                .iter()
-                .any(|(version, checksum)| *version == m.version && **checksum == *m.checksum)
-        })
 }
 
 /// sqlx's messages do not echo connection URLs, but make sure: an error whose text contains the
@@ -383,127 +327,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-const INSERT_NOTIFICATION: &str = "
-INSERT INTO notifications (
-    notification_uuid, notification_type, subtype, version, environment, bundle_id,
-    app_apple_id, signed_date, received_at, source_address, transaction_id,
-    original_transaction_id, verified_by, raw_body, payload
-) VALUES (
-    $1, $2, $3, $4, $5, $6,
-    $7, to_timestamp($8::bigint / 1000.0), to_timestamp($9::bigint / 1000.0), $10, $11,
-    $12, $13, $14, $15
-)
-ON CONFLICT (notification_uuid) DO NOTHING";
-
-const UPSERT_TRANSACTION: &str = concat!(
-    "
-INSERT INTO transactions (
-    transaction_id, original_transaction_id, bundle_id, product_id, product_type,
-    purchase_date, original_purchase_date, expires_date, revocation_date,
-    revocation_reason, revocation_type, environment, app_account_token,
-    in_app_ownership_type, transaction_reason, web_order_line_item_id, storefront,
-    price, currency, quantity, offer_type, offer_identifier,
-    signed_date, last_notification_uuid, payload, updated_at
-) VALUES (
-    $1, $2, $3, $4, $5,
-    to_timestamp($6::bigint / 1000.0), to_timestamp($7::bigint / 1000.0),
-    to_timestamp($8::bigint / 1000.0), to_timestamp($9::bigint / 1000.0),
-    $10, $11, $12, $13,
-    $14, $15, $16, $17,
-    $18, $19, $20, $21, $22,
-    to_timestamp($23::bigint / 1000.0), $24, $25, now()
-)
-",
-    upsert_transaction_on_conflict!()
-);
-
-const UPSERT_SUBSCRIPTION: &str = concat!(
-    "
-INSERT INTO subscriptions (
-    original_transaction_id, bundle_id, environment, status, product_id,
-    auto_renew_product_id, auto_renew_status, expires_date, grace_period_expires_date,
-    is_in_billing_retry_period, expiration_intent, app_account_token,
-    signed_date, last_notification_uuid, last_notification_type, last_subtype,
-    renewal_info, updated_at
-) VALUES (
-    $1, $2, $3, $4, $5,
-    $6, $7, to_timestamp($8::bigint / 1000.0), to_timestamp($9::bigint / 1000.0),
-    $10, $11, $12,
-    to_timestamp($13::bigint / 1000.0), $14, $15, $16,
-    $17, now()
-)
-",
-    upsert_subscription_on_conflict!()
-);
-
-type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-
-fn bind_notification<'q>(q: PgQuery<'q>, n: &'q NewNotification) -> PgQuery<'q> {
-    q.bind(&n.notification_uuid)
-        .bind(&n.notification_type)
-        .bind(&n.subtype)
-        .bind(&n.version)
-        .bind(&n.environment)
-        .bind(&n.bundle_id)
-        .bind(n.app_apple_id)
-        .bind(n.signed_date)
-        .bind(n.received_at)
-        .bind(&n.source_address)
-        .bind(&n.transaction_id)
-        .bind(&n.original_transaction_id)
-        .bind(&n.verified_by)
-        .bind(&n.raw_body)
-        .bind(&n.payload)
-}
-
-fn bind_transaction<'q>(q: PgQuery<'q>, t: &'q TransactionRow) -> PgQuery<'q> {
-    q.bind(&t.transaction_id)
-        .bind(&t.original_transaction_id)
-        .bind(&t.bundle_id)
-        .bind(&t.product_id)
-        .bind(&t.product_type)
-        .bind(t.purchase_date)
-        .bind(t.original_purchase_date)
-        .bind(t.expires_date)
-        .bind(t.revocation_date)
-        .bind(t.revocation_reason)
-        .bind(&t.revocation_type)
-        .bind(&t.environment)
-        .bind(&t.app_account_token)
-        .bind(&t.in_app_ownership_type)
-        .bind(&t.transaction_reason)
-        .bind(&t.web_order_line_item_id)
-        .bind(&t.storefront)
-        .bind(t.price)
-        .bind(&t.currency)
-        .bind(t.quantity)
-        .bind(t.offer_type)
-        .bind(&t.offer_identifier)
-        .bind(t.signed_date)
-        .bind(&t.last_notification_uuid)
-        .bind(&t.payload)
-}
-
-fn bind_subscription<'q>(q: PgQuery<'q>, s: &'q SubscriptionRow) -> PgQuery<'q> {
-    q.bind(&s.original_transaction_id)
-        .bind(&s.bundle_id)
-        .bind(&s.environment)
-        .bind(s.status)
-        .bind(&s.product_id)
-        .bind(&s.auto_renew_product_id)
-        .bind(s.auto_renew_status)
-        .bind(s.expires_date)
-        .bind(s.grace_period_expires_date)
-        .bind(s.is_in_billing_retry_period)
-        .bind(s.expiration_intent)
-        .bind(&s.app_account_token)
-        .bind(s.signed_date)
-        .bind(&s.last_notification_uuid)
-        .bind(&s.last_notification_type)
-        .bind(&s.last_subtype)
-        .bind(&s.renewal_info)
-}
-
 /// The common case (one transaction row, one subscription row at most) as ONE statement: the
 /// derived rows are written only when the notification row was inserted. One round trip
 /// instead of five (BEGIN, three statements, COMMIT) roughly halves the database's work per
@@ -511,21 +334,20 @@ fn bind_subscription<'q>(q: PgQuery<'q>, s: &'q SubscriptionRow) -> PgQuery<'q> 
 async fn save_in_one_statement(
     pool: &PgPool,
     n: &NewNotification,
-    t: Option<&&TransactionRow>,
-    s: Option<&&SubscriptionRow>,
+    t: Option<&TransactionRow>,
+    s: Option<&SubscriptionRow>,
 ) -> Result<SaveOutcome, StoreError> {
-    static SQL: std::sync::OnceLock<[String; 4]> = std::sync::OnceLock::new();
-    let variants = SQL.get_or_init(|| {
+    static SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
         [(false, false), (true, false), (false, true), (true, true)]
             .map(|(t, s)| one_statement_sql(t, s))
     });
-    let sql = &variants[usize::from(t.is_some()) + 2 * usize::from(s.is_some())];
-    let mut q = bind_notification(sqlx::query(sql), n);
+    let sql = &SQL[usize::from(t.is_some()) + 2 * usize::from(s.is_some())];
+    let mut q = bind_row(sqlx::query(sql), &NOTIFICATIONS, n);
     if let Some(t) = t {
-        q = bind_transaction(q, t);
+        q = bind_row(q, &TRANSACTIONS, t);
     }
     if let Some(s) = s {
-        q = bind_subscription(q, s);
+        q = bind_row(q, &SUBSCRIPTIONS, s);
     }
     let inserted: i64 = sqlx::Row::try_get(&q.fetch_one(pool).await?, 0)?;
     Ok(if inserted == 0 {
@@ -536,51 +358,26 @@ async fn save_in_one_statement(
 }
 
 /// `WITH n AS (insert notification RETURNING 1), t AS (upsert ...), s AS (upsert ...)
-/// SELECT count(*) FROM n`, the upserts guarded by `EXISTS (SELECT 1 FROM n)`.
+/// SELECT count(*) FROM n`, the upserts guarded by `EXISTS (SELECT 1 FROM n)`; the statements
+/// share one parameter list, numbered on from one statement to the next.
 fn one_statement_sql(with_transaction: bool, with_subscription: bool) -> String {
-    let mut sql = format!("WITH n AS ({} RETURNING 1)", INSERT_NOTIFICATION.trim());
-    let mut next = 16;
-    for (name, present, upsert, count) in [
-        ("t", with_transaction, UPSERT_TRANSACTION, 25),
-        ("s", with_subscription, UPSERT_SUBSCRIPTION, 17),
-    ] {
-        if !present {
-            continue;
-        }
-        let guarded = shift_params(upsert.trim(), next - 1)
-            .replacen(") VALUES (", ") SELECT ", 1)
-            .replacen(
-                "\n)\nON CONFLICT",
-                "\nWHERE EXISTS (SELECT 1 FROM n)\nON CONFLICT",
-                1,
-            );
-        sql.push_str(&format!(", {name} AS ({guarded})"));
-        next += count;
+    const ONLY_IF_NEW: Option<&str> = Some("EXISTS (SELECT 1 FROM n)");
+    let mut sql = format!(
+        "WITH n AS ({} RETURNING 1)",
+        NOTIFICATIONS.insert_sql(&DIALECT, 1, None)
+    );
+    let mut next = 1 + NOTIFICATIONS.parameter_count();
+    if with_transaction {
+        let upsert = TRANSACTIONS.insert_sql(&DIALECT, next, ONLY_IF_NEW);
+        sql.push_str(&format!(", t AS ({upsert})"));
+        next += TRANSACTIONS.parameter_count();
+    }
+    if with_subscription {
+        let upsert = SUBSCRIPTIONS.insert_sql(&DIALECT, next, ONLY_IF_NEW);
+        sql.push_str(&format!(", s AS ({upsert})"));
     }
     sql.push_str(" SELECT count(*) FROM n");
     sql
-}
-
-/// Renumbers `$1`, `$2`, ... to `$1+offset`, ... so statements can share one parameter list.
-fn shift_params(sql: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '$' {
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            digits.push(*d);
-            chars.next();
-        }
-        match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&digits),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -589,7 +386,9 @@ mod tests {
 
     #[test]
     fn one_statement_sql_numbers_parameters_in_order() {
-        assert_eq!(shift_params("a $1, $2 $10 $", 15), "a $16, $17 $25 $");
+        let numbered_from_16 = TRANSACTIONS.insert_sql(&DIALECT, 16, None);
+        assert!(numbered_from_16.contains("$16,") && numbered_from_16.contains("$40"));
+        assert!(!numbered_from_16.contains("$15,") && !numbered_from_16.contains("$41"));
         let all = one_statement_sql(true, true);
         assert!(all.contains("$57") && !all.contains("$58"), "{all}");
         assert_eq!(

@@ -8,53 +8,57 @@
 //! waits for it), so no transaction ever has to upgrade a read lock.
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{
-    DeliveryAttempt, ExclusiveLock, LockInner, NewNotification, Rejection, SaveOutcome, Store,
-    StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow, TransactionRow,
+use super::mapping::{
+    self, APPLIED_MIGRATIONS_SQL, DELIVERY_ATTEMPTS, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL,
+    REJECTIONS, SUBSCRIPTIONS, TRANSACTIONS, all_applied, bind_row,
 };
-
 use super::sqlite_writer::GroupWriter;
+use super::{
+    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Rejection, SaveOutcome, Store,
+    StoreError, StoreOptions, StoredNotification, StoredRejection,
+};
+
+mod lock;
+pub(crate) use lock::GrantedLock;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a writer waits for another writer before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Milliseconds since the epoch (bound as an integer) to `YYYY-MM-DDTHH:MM:SS.SSSZ`; NULL stays NULL.
-macro_rules! ts {
-    ($n:literal) => {
-        concat!(
-            "strftime('%Y-%m-%dT%H:%M:%fZ', ?",
-            $n,
-            " / 1000.0, 'unixepoch')"
-        )
-    };
-}
+/// SQLite's spelling: `?n` parameters, times as ISO-8601 UTC text with milliseconds.
+const DIALECT: Dialect = Dialect {
+    placeholder: |n| format!("?{n}"),
+    time_from_millis: |parameter| {
+        format!("strftime('%Y-%m-%dT%H:%M:%fZ', {parameter} / 1000.0, 'unixepoch')")
+    },
+    millis_of: |column| {
+        format!("CAST(round((julianday({column}) - 2440587.5) * 86400000.0) AS INTEGER)")
+    },
+    now: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+};
 
-/// An ISO-8601 text column back to milliseconds since the epoch.
-macro_rules! ms {
-    ($col:literal) => {
-        concat!(
-            "CAST(round((julianday(",
-            $col,
-            ") - 2440587.5) * 86400000.0) AS INTEGER)"
-        )
-    };
-}
-
-/// The current time in the same form.
-macro_rules! now {
-    () => {
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-    };
-}
+// Each statement generated once, from the shared mappings.
+static INSERT_NOTIFICATION: LazyLock<String> =
+    LazyLock::new(|| NOTIFICATIONS.insert_sql(&DIALECT, 1, None));
+static UPSERT_TRANSACTION: LazyLock<String> =
+    LazyLock::new(|| TRANSACTIONS.insert_sql(&DIALECT, 1, None));
+static UPSERT_SUBSCRIPTION: LazyLock<String> =
+    LazyLock::new(|| SUBSCRIPTIONS.insert_sql(&DIALECT, 1, None));
+static INSERT_REJECTION: LazyLock<String> =
+    LazyLock::new(|| REJECTIONS.insert_sql(&DIALECT, 1, None));
+static INSERT_DELIVERY_ATTEMPT: LazyLock<String> =
+    LazyLock::new(|| DELIVERY_ATTEMPTS.insert_sql(&DIALECT, 1, None));
+static FIND_NOTIFICATION: LazyLock<String> =
+    LazyLock::new(|| mapping::find_notification_sql(&DIALECT));
+static FIND_REJECTIONS: LazyLock<String> = LazyLock::new(|| mapping::find_rejections_sql(&DIALECT));
 
 /// A pool of connections to one SQLite database file.
 #[derive(Clone)]
@@ -130,22 +134,7 @@ pub(super) async fn save_one(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     n: &NewNotification,
 ) -> Result<SaveOutcome, StoreError> {
-    let inserted = sqlx::query(INSERT_NOTIFICATION)
-        .bind(&n.notification_uuid)
-        .bind(&n.notification_type)
-        .bind(&n.subtype)
-        .bind(&n.version)
-        .bind(&n.environment)
-        .bind(&n.bundle_id)
-        .bind(n.app_apple_id)
-        .bind(n.signed_date)
-        .bind(n.received_at)
-        .bind(&n.source_address)
-        .bind(&n.transaction_id)
-        .bind(&n.original_transaction_id)
-        .bind(&n.verified_by)
-        .bind(&n.raw_body)
-        .bind(&n.payload)
+    let inserted = bind_row(sqlx::query(&INSERT_NOTIFICATION), &NOTIFICATIONS, n)
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -153,10 +142,14 @@ pub(super) async fn save_one(
         return Ok(SaveOutcome::Duplicate);
     }
     for t in n.transaction_rows() {
-        upsert_transaction(tx, t).await?;
+        bind_row(sqlx::query(&UPSERT_TRANSACTION), &TRANSACTIONS, t)
+            .execute(&mut **tx)
+            .await?;
     }
     for s in n.subscription_rows() {
-        upsert_subscription(tx, s).await?;
+        bind_row(sqlx::query(&UPSERT_SUBSCRIPTION), &SUBSCRIPTIONS, s)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(SaveOutcome::Stored)
 }
@@ -193,21 +186,9 @@ impl Store for SqliteStore {
 
     async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
         let _writer = self.writer.lock().await;
-        sqlx::query(concat!(
-            "INSERT INTO rejected_notifications
-                 (received_at, source_address, reason, http_status, raw_body, notification_uuid)
-             VALUES (",
-            ts!(1),
-            ", ?2, ?3, ?4, ?5, ?6)"
-        ))
-        .bind(r.received_at)
-        .bind(&r.source_address)
-        .bind(&r.reason)
-        .bind(i32::from(r.http_status))
-        .bind(&r.raw_body)
-        .bind(&r.notification_uuid)
-        .execute(&self.pool)
-        .await?;
+        bind_row(sqlx::query(&INSERT_REJECTION), &REJECTIONS, r)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -221,22 +202,13 @@ impl Store for SqliteStore {
         }
         let _writer = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut inserted = 0;
-        for a in attempts {
-            inserted += sqlx::query(concat!(
-                "INSERT INTO delivery_attempts (notification_uuid, attempt_date, send_attempt_result)
-                 VALUES (?1, ",
-                ts!(2),
-                ", ?3)
-                 ON CONFLICT (notification_uuid, attempt_date, send_attempt_result) DO NOTHING"
-            ))
-            .bind(notification_uuid)
-            .bind(a.attempt_date)
-            .bind(&a.send_attempt_result)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
+        let inserted = mapping::insert_attempts(
+            &mut tx,
+            &INSERT_DELIVERY_ATTEMPT,
+            notification_uuid,
+            attempts,
+        )
+        .await?;
         tx.commit().await?;
         Ok(inserted)
     }
@@ -245,60 +217,26 @@ impl Store for SqliteStore {
         &self,
         notification_uuid: &str,
     ) -> Result<Option<StoredNotification>, StoreError> {
-        let row: Option<(String, String, Option<String>, i64, String)> = sqlx::query_as(concat!(
-            "SELECT notification_uuid, notification_type, environment, ",
-            ms!("received_at"),
-            ", source_address
-             FROM notifications WHERE notification_uuid = ?1"
-        ))
-        .bind(notification_uuid)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(
-            |(notification_uuid, notification_type, environment, received_at, source_address)| {
-                StoredNotification {
-                    notification_uuid,
-                    notification_type,
-                    environment,
-                    received_at,
-                    source_address,
-                }
-            },
-        ))
+        Ok(sqlx::query_as(&FIND_NOTIFICATION)
+            .bind(notification_uuid)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn find_rejections(
         &self,
         notification_uuid: &str,
     ) -> Result<Vec<StoredRejection>, StoreError> {
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(concat!(
-            "SELECT ",
-            ms!("received_at"),
-            ", source_address, reason, http_status
-             FROM rejected_notifications WHERE notification_uuid = ?1
-             ORDER BY received_at DESC, id DESC LIMIT 10"
-        ))
-        .bind(notification_uuid)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(received_at, source_address, reason, http_status)| StoredRejection {
-                    received_at,
-                    source_address,
-                    reason,
-                    http_status: u16::try_from(http_status).unwrap_or(0),
-                },
-            )
-            .collect())
+        Ok(sqlx::query_as(&FIND_REJECTIONS)
+            .bind(notification_uuid)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    /// SQLite lives on one host and has no advisory locks: every caller gets the lock. Work
-    /// guarded by it must be safe to run twice (reconciliation is: it is idempotent).
+    /// See [`GrantedLock`]: every caller gets the lock.
     async fn try_lock(&self, _key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
         Ok(Some(ExclusiveLock {
-            inner: LockInner::Nothing,
+            inner: HeldLock::Sqlite(GrantedLock::acquire()),
         }))
     }
 
@@ -314,167 +252,19 @@ impl Store for SqliteStore {
         if !has_table {
             return Ok(false);
         }
-        let applied: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
-                .fetch_all(&mut *conn)
-                .await?;
+        let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(APPLIED_MIGRATIONS_SQL)
+            .fetch_all(&mut *conn)
+            .await?;
         Ok(all_applied(&MIGRATOR, &applied))
     }
 
     async fn quarantine_size(&self) -> Result<i64, StoreError> {
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rejected_notifications")
+        Ok(sqlx::query_scalar(QUARANTINE_SIZE_SQL)
             .fetch_one(&self.pool)
-            .await?;
-        Ok(rows)
+            .await?)
     }
 
     async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// Every up-migration this binary knows is recorded as applied with the same checksum.
-fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[(i64, Vec<u8>)]) -> bool {
-    migrator
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .all(|m| {
-            applied
-                .iter()
-                .any(|(version, checksum)| *version == m.version && **checksum == *m.checksum)
-        })
-}
-
-const INSERT_NOTIFICATION: &str = concat!(
-    "INSERT INTO notifications (
-    notification_uuid, notification_type, subtype, version, environment, bundle_id,
-    app_apple_id, signed_date, received_at, source_address, transaction_id,
-    original_transaction_id, verified_by, raw_body, payload
-) VALUES (
-    ?1, ?2, ?3, ?4, ?5, ?6,
-    ?7, ",
-    ts!(8),
-    ", ",
-    ts!(9),
-    ", ?10, ?11,
-    ?12, ?13, ?14, ?15
-)
-ON CONFLICT (notification_uuid) DO NOTHING"
-);
-
-const UPSERT_TRANSACTION: &str = concat!(
-    "INSERT INTO transactions (
-    transaction_id, original_transaction_id, bundle_id, product_id, product_type,
-    purchase_date, original_purchase_date, expires_date, revocation_date,
-    revocation_reason, revocation_type, environment, app_account_token,
-    in_app_ownership_type, transaction_reason, web_order_line_item_id, storefront,
-    price, currency, quantity, offer_type, offer_identifier,
-    signed_date, last_notification_uuid, payload, updated_at
-) VALUES (
-    ?1, ?2, ?3, ?4, ?5, ",
-    ts!(6),
-    ", ",
-    ts!(7),
-    ", ",
-    ts!(8),
-    ", ",
-    ts!(9),
-    ",
-    ?10, ?11, ?12, ?13,
-    ?14, ?15, ?16, ?17,
-    ?18, ?19, ?20, ?21, ?22, ",
-    ts!(23),
-    ", ?24, ?25, ",
-    now!(),
-    "
-)
-",
-    upsert_transaction_on_conflict!()
-);
-
-const UPSERT_SUBSCRIPTION: &str = concat!(
-    "INSERT INTO subscriptions (
-    original_transaction_id, bundle_id, environment, status, product_id,
-    auto_renew_product_id, auto_renew_status, expires_date, grace_period_expires_date,
-    is_in_billing_retry_period, expiration_intent, app_account_token,
-    signed_date, last_notification_uuid, last_notification_type, last_subtype,
-    renewal_info, updated_at
-) VALUES (
-    ?1, ?2, ?3, ?4, ?5,
-    ?6, ?7, ",
-    ts!(8),
-    ", ",
-    ts!(9),
-    ",
-    ?10, ?11, ?12, ",
-    ts!(13),
-    ", ?14, ?15, ?16,
-    ?17, ",
-    now!(),
-    "
-)
-",
-    upsert_subscription_on_conflict!()
-);
-
-async fn upsert_transaction(
-    conn: &mut SqliteConnection,
-    t: &TransactionRow,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(UPSERT_TRANSACTION)
-        .bind(&t.transaction_id)
-        .bind(&t.original_transaction_id)
-        .bind(&t.bundle_id)
-        .bind(&t.product_id)
-        .bind(&t.product_type)
-        .bind(t.purchase_date)
-        .bind(t.original_purchase_date)
-        .bind(t.expires_date)
-        .bind(t.revocation_date)
-        .bind(t.revocation_reason)
-        .bind(&t.revocation_type)
-        .bind(&t.environment)
-        .bind(&t.app_account_token)
-        .bind(&t.in_app_ownership_type)
-        .bind(&t.transaction_reason)
-        .bind(&t.web_order_line_item_id)
-        .bind(&t.storefront)
-        .bind(t.price)
-        .bind(&t.currency)
-        .bind(t.quantity)
-        .bind(t.offer_type)
-        .bind(&t.offer_identifier)
-        .bind(t.signed_date)
-        .bind(&t.last_notification_uuid)
-        .bind(&t.payload)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-async fn upsert_subscription(
-    conn: &mut SqliteConnection,
-    s: &SubscriptionRow,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(UPSERT_SUBSCRIPTION)
-        .bind(&s.original_transaction_id)
-        .bind(&s.bundle_id)
-        .bind(&s.environment)
-        .bind(s.status)
-        .bind(&s.product_id)
-        .bind(&s.auto_renew_product_id)
-        .bind(s.auto_renew_status)
-        .bind(s.expires_date)
-        .bind(s.grace_period_expires_date)
-        .bind(s.is_in_billing_retry_period)
-        .bind(s.expiration_intent)
-        .bind(&s.app_account_token)
-        .bind(s.signed_date)
-        .bind(&s.last_notification_uuid)
-        .bind(&s.last_notification_type)
-        .bind(&s.last_subtype)
-        .bind(&s.renewal_info)
-        .execute(conn)
-        .await?;
-    Ok(())
 }

@@ -1,0 +1,457 @@
+//! The row mappings both backends share: for every table, ONE list of columns, each naming the
+//! model field it is bound from, in order. Both backends generate their SQL (column list,
+//! placeholders, the newest-wins `ON CONFLICT` clause) and bind their parameters from that one
+//! list, so adding a field to `transactions` means the model field, one entry here, and one
+//! migration per backend.
+//!
+//! What differs between the backends is only spelling, collected in a [`Dialect`]: how a
+//! parameter is written, how milliseconds become a stored time and back, what "now" is.
+
+use serde_json::Value;
+use sqlx::query::Query;
+use sqlx::{Database, Encode, Type};
+
+use super::{DeliveryAttempt, NewNotification, Rejection, SubscriptionRow, TransactionRow};
+
+/// A value bound to a statement, in the few Rust types the tables use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Field<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+    /// An `INTEGER` column in PostgreSQL (`int4`), e.g. an HTTP status.
+    Int32(i32),
+    Bool(Option<bool>),
+    Json(Option<&'a Value>),
+    Bytes(&'a [u8]),
+}
+
+/// How a model field becomes a [`Field`].
+pub(super) trait ToField {
+    fn to_field(&self) -> Field<'_>;
+}
+
+impl ToField for String {
+    fn to_field(&self) -> Field<'_> {
+        Field::Text(Some(self))
+    }
+}
+impl ToField for Option<String> {
+    fn to_field(&self) -> Field<'_> {
+        Field::Text(self.as_deref())
+    }
+}
+impl ToField for i64 {
+    fn to_field(&self) -> Field<'_> {
+        Field::Int(Some(*self))
+    }
+}
+impl ToField for Option<i64> {
+    fn to_field(&self) -> Field<'_> {
+        Field::Int(*self)
+    }
+}
+impl ToField for u16 {
+    fn to_field(&self) -> Field<'_> {
+        Field::Int32(i32::from(*self))
+    }
+}
+impl ToField for Option<bool> {
+    fn to_field(&self) -> Field<'_> {
+        Field::Bool(*self)
+    }
+}
+impl ToField for Value {
+    fn to_field(&self) -> Field<'_> {
+        Field::Json(Some(self))
+    }
+}
+impl ToField for Option<Value> {
+    fn to_field(&self) -> Field<'_> {
+        Field::Json(self.as_ref())
+    }
+}
+impl ToField for Vec<u8> {
+    fn to_field(&self) -> Field<'_> {
+        Field::Bytes(self)
+    }
+}
+
+/// Where a column's value comes from.
+pub(super) enum Source<R> {
+    /// A model field, stored as it is.
+    Value(for<'a> fn(&'a R) -> Field<'a>),
+    /// A model field in milliseconds since the epoch, stored in the backend's time type.
+    Time(fn(&R) -> Option<i64>),
+    /// The time of the write (not bound).
+    Now,
+}
+
+pub(super) struct Column<R> {
+    pub name: &'static str,
+    pub source: Source<R>,
+}
+
+/// What an insert does when the row exists already.
+pub(super) enum OnConflict {
+    /// Fails (no `ON CONFLICT` clause).
+    Fail,
+    /// Keeps the existing row: `ON CONFLICT (target) DO NOTHING`.
+    Nothing(&'static str),
+    /// Replaces every column but the key, unless the stored row was signed later: Apple does
+    /// not deliver in order, and the newest `signed_date` wins.
+    NewestWins(&'static str),
+}
+
+pub(super) struct Table<R: 'static> {
+    pub name: &'static str,
+    pub columns: &'static [Column<R>],
+    pub on_conflict: OnConflict,
+}
+
+/// The spelling of one backend's SQL.
+pub(super) struct Dialect {
+    /// The `n`-th bound parameter, from 1.
+    pub placeholder: fn(usize) -> String,
+    /// A parameter holding milliseconds since the epoch, as a stored time (NULL stays NULL).
+    pub time_from_millis: fn(&str) -> String,
+    /// A stored time column back to integer milliseconds since the epoch.
+    pub millis_of: fn(&str) -> String,
+    /// The current time, as a stored time.
+    pub now: &'static str,
+}
+
+impl<R> Table<R> {
+    /// How many parameters a row binds.
+    pub fn parameter_count(&self) -> usize {
+        self.columns
+            .iter()
+            .filter(|c| !matches!(c.source, Source::Now))
+            .count()
+    }
+
+    /// `INSERT INTO table (columns) VALUES (...) ON CONFLICT ...`, its parameters numbered from
+    /// `first_parameter`. With `only_if`, the row is a `SELECT ... WHERE only_if` instead of
+    /// `VALUES`, so that it is inserted only when that condition holds.
+    pub fn insert_sql(
+        &self,
+        dialect: &Dialect,
+        first_parameter: usize,
+        only_if: Option<&str>,
+    ) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
+        let mut next = first_parameter;
+        let values: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut parameter = || {
+                    next += 1;
+                    (dialect.placeholder)(next - 1)
+                };
+                match c.source {
+                    Source::Value(_) => parameter(),
+                    Source::Time(_) => (dialect.time_from_millis)(&parameter()),
+                    Source::Now => dialect.now.to_owned(),
+                }
+            })
+            .collect();
+        let row = match only_if {
+            None => format!("VALUES ({})", values.join(", ")),
+            Some(condition) => format!("SELECT {} WHERE {condition}", values.join(", ")),
+        };
+        let mut sql = format!("INSERT INTO {} ({}) {row}", self.name, names.join(", "));
+        match self.on_conflict {
+            OnConflict::Fail => {}
+            OnConflict::Nothing(target) => {
+                sql.push_str(&format!(" ON CONFLICT ({target}) DO NOTHING"));
+            }
+            OnConflict::NewestWins(key) => {
+                let updates: Vec<String> = names
+                    .iter()
+                    .filter(|name| **name != key)
+                    .map(|name| format!("{name} = excluded.{name}"))
+                    .collect();
+                sql.push_str(&format!(
+                    " ON CONFLICT ({key}) DO UPDATE SET {} WHERE {}.signed_date <= excluded.signed_date",
+                    updates.join(", "),
+                    self.name
+                ));
+            }
+        }
+        sql
+    }
+}
+
+/// Binds `row`'s parameters in column order: the one bind sequence of both backends.
+pub(super) fn bind_row<'q, DB, R>(
+    mut query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    table: &Table<R>,
+    row: &'q R,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    i32: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
+    Option<&'q Value>: Encode<'q, DB> + Type<DB>,
+    &'q [u8]: Encode<'q, DB> + Type<DB>,
+{
+    for column in table.columns {
+        query = match column.source {
+            Source::Value(field) => match field(row) {
+                Field::Text(v) => query.bind(v),
+                Field::Int(v) => query.bind(v),
+                Field::Int32(v) => query.bind(v),
+                Field::Bool(v) => query.bind(v),
+                Field::Json(v) => query.bind(v),
+                Field::Bytes(v) => query.bind(v),
+            },
+            Source::Time(millis) => query.bind(millis(row)),
+            Source::Now => query,
+        };
+    }
+    query
+}
+
+/// A column bound from the model field of the same name.
+macro_rules! value {
+    ($field:ident) => {
+        Column {
+            name: stringify!($field),
+            source: Source::Value(|row| ToField::to_field(&row.$field)),
+        }
+    };
+}
+
+/// A time column bound from the model field (milliseconds) of the same name.
+macro_rules! time {
+    ($field:ident) => {
+        Column {
+            name: stringify!($field),
+            source: Source::Time(|row| row.$field.into()),
+        }
+    };
+}
+
+/// A column holding the time of the write, e.g. `updated_at`.
+macro_rules! now {
+    ($column:ident) => {
+        Column {
+            name: stringify!($column),
+            source: Source::Now,
+        }
+    };
+}
+
+pub(super) static NOTIFICATIONS: Table<NewNotification> = Table {
+    name: "notifications",
+    columns: &[
+        value!(notification_uuid),
+        value!(notification_type),
+        value!(subtype),
+        value!(version),
+        value!(environment),
+        value!(bundle_id),
+        value!(app_apple_id),
+        time!(signed_date),
+        time!(received_at),
+        value!(source_address),
+        value!(transaction_id),
+        value!(original_transaction_id),
+        value!(verified_by),
+        value!(raw_body),
+        value!(payload),
+    ],
+    // Idempotent on the UUID: a notification delivered again changes nothing.
+    on_conflict: OnConflict::Nothing("notification_uuid"),
+};
+
+pub(super) static TRANSACTIONS: Table<TransactionRow> = Table {
+    name: "transactions",
+    columns: &[
+        value!(transaction_id),
+        value!(original_transaction_id),
+        value!(bundle_id),
+        value!(product_id),
+        value!(product_type),
+        time!(purchase_date),
+        time!(original_purchase_date),
+        time!(expires_date),
+        time!(revocation_date),
+        value!(revocation_reason),
+        value!(revocation_type),
+        value!(environment),
+        value!(app_account_token),
+        value!(in_app_ownership_type),
+        value!(transaction_reason),
+        value!(web_order_line_item_id),
+        value!(storefront),
+        value!(price),
+        value!(currency),
+        value!(quantity),
+        value!(offer_type),
+        value!(offer_identifier),
+        time!(signed_date),
+        value!(last_notification_uuid),
+        value!(payload),
+        now!(updated_at),
+    ],
+    on_conflict: OnConflict::NewestWins("transaction_id"),
+};
+
+pub(super) static SUBSCRIPTIONS: Table<SubscriptionRow> = Table {
+    name: "subscriptions",
+    columns: &[
+        value!(original_transaction_id),
+        value!(bundle_id),
+        value!(environment),
+        value!(status),
+        value!(product_id),
+        value!(auto_renew_product_id),
+        value!(auto_renew_status),
+        time!(expires_date),
+        time!(grace_period_expires_date),
+        value!(is_in_billing_retry_period),
+        value!(expiration_intent),
+        value!(app_account_token),
+        time!(signed_date),
+        value!(last_notification_uuid),
+        value!(last_notification_type),
+        value!(last_subtype),
+        value!(renewal_info),
+        now!(updated_at),
+    ],
+    on_conflict: OnConflict::NewestWins("original_transaction_id"),
+};
+
+pub(super) static REJECTIONS: Table<Rejection> = Table {
+    name: "rejected_notifications",
+    columns: &[
+        time!(received_at),
+        value!(source_address),
+        value!(reason),
+        value!(http_status),
+        value!(raw_body),
+        value!(notification_uuid),
+    ],
+    on_conflict: OnConflict::Fail,
+};
+
+/// One row of `delivery_attempts`.
+pub(super) struct AttemptRow {
+    pub notification_uuid: String,
+    pub attempt_date: i64,
+    pub send_attempt_result: String,
+}
+
+pub(super) static DELIVERY_ATTEMPTS: Table<AttemptRow> = Table {
+    name: "delivery_attempts",
+    columns: &[
+        value!(notification_uuid),
+        time!(attempt_date),
+        value!(send_attempt_result),
+    ],
+    // An attempt already recorded is skipped.
+    on_conflict: OnConflict::Nothing("notification_uuid, attempt_date, send_attempt_result"),
+};
+
+/// The read models' queries, the times converted back to milliseconds.
+pub(super) fn find_notification_sql(dialect: &Dialect) -> String {
+    format!(
+        "SELECT notification_uuid, notification_type, environment, {} AS received_at,
+                source_address
+         FROM notifications WHERE notification_uuid = {}",
+        (dialect.millis_of)("received_at"),
+        (dialect.placeholder)(1)
+    )
+}
+
+/// Newest first; the `ORDER BY` names the stored column (qualified, so not the millisecond
+/// alias of the same name).
+pub(super) fn find_rejections_sql(dialect: &Dialect) -> String {
+    format!(
+        "SELECT {} AS received_at, source_address, reason,
+                CAST(http_status AS BIGINT) AS http_status
+         FROM rejected_notifications WHERE notification_uuid = {}
+         ORDER BY rejected_notifications.received_at DESC, id DESC LIMIT 10",
+        (dialect.millis_of)("received_at"),
+        (dialect.placeholder)(1)
+    )
+}
+
+/// Rows in `rejected_notifications`.
+pub(super) const QUARANTINE_SIZE_SQL: &str = "SELECT COUNT(*) FROM rejected_notifications";
+
+/// The migrations recorded as applied, for [`all_applied`].
+pub(super) const APPLIED_MIGRATIONS_SQL: &str =
+    "SELECT version, checksum FROM _sqlx_migrations WHERE success";
+
+/// Every up-migration this binary knows is recorded as applied with the same checksum.
+pub(super) fn all_applied(migrator: &sqlx::migrate::Migrator, applied: &[(i64, Vec<u8>)]) -> bool {
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .all(|m| {
+            applied
+                .iter()
+                .any(|(version, checksum)| *version == m.version && **checksum == *m.checksum)
+        })
+}
+
+/// How many rows a statement wrote, in either backend's result type.
+pub(super) trait RowsAffected {
+    fn rows(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+/// Records one notification's delivery attempts with `sql` (the backend's
+/// [`DELIVERY_ATTEMPTS`] insert), inside the caller's transaction; returns how many were new.
+pub(super) async fn insert_attempts<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    sql: &str,
+    notification_uuid: &str,
+    attempts: &[DeliveryAttempt],
+) -> Result<u64, sqlx::Error>
+where
+    DB: Database,
+    DB::QueryResult: RowsAffected,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> i32: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q Value>: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+{
+    let mut inserted = 0;
+    for row in attempt_rows(notification_uuid, attempts) {
+        let query = bind_row(sqlx::query(sql), &DELIVERY_ATTEMPTS, &row);
+        inserted += query.execute(&mut **tx).await?.rows();
+    }
+    Ok(inserted)
+}
+
+/// The `delivery_attempts` rows of one notification's attempts.
+fn attempt_rows<'a>(
+    notification_uuid: &'a str,
+    attempts: &'a [DeliveryAttempt],
+) -> impl Iterator<Item = AttemptRow> + 'a {
+    attempts.iter().map(move |a| AttemptRow {
+        notification_uuid: notification_uuid.to_owned(),
+        attempt_date: a.attempt_date,
+        send_attempt_result: a.send_attempt_result.clone(),
+    })
+}
