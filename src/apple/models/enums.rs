@@ -2,7 +2,6 @@
 
 use super::open_enum::{open_int_enum, open_string_enum};
 
-
 open_string_enum! {
     /// `environment` (§10.1); also `receiptType` of an app transaction.
     pub enum Environment {

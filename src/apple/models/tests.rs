@@ -669,6 +669,7 @@ fn identity_per_container() {
 
 mod properties {
     use super::super::*;
+    use serde_json::Value;
     use proptest::prelude::*;
 
     proptest! {
