@@ -188,5 +188,6 @@ macro_rules! open_int_enum {
             }
         }
     };
+}
 
 pub(super) use {open_int_enum, open_string_enum};

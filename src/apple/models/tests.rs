@@ -3,8 +3,8 @@
 
 use super::*;
 use serde::Serialize;
-use serde_json::Value;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::fmt::Debug;
 
 /// Decodes `text` as `T` (from text and from a `Value`), re-encodes it and asserts that the
@@ -92,8 +92,7 @@ fn consumption_request_notification() {
 
 #[test]
 fn external_purchase_token_notification() {
-    let p: NotificationPayload =
-        round_trip(fixture!("signedExternalPurchaseTokenNotification"));
+    let p: NotificationPayload = round_trip(fixture!("signedExternalPurchaseTokenNotification"));
     assert!(p.extra.is_empty());
     assert_eq!(
         p.notification_type,
@@ -344,8 +343,7 @@ fn test_notification_status_response() {
 
 #[test]
 fn request_test_notification_response() {
-    let s: SendTestNotificationResponse =
-        round_trip(fixture!("requestTestNotificationResponse"));
+    let s: SendTestNotificationResponse = round_trip(fixture!("requestTestNotificationResponse"));
     assert!(s.extra.is_empty());
     assert_eq!(
         s.test_notification_token.as_deref(),
@@ -669,8 +667,8 @@ fn identity_per_container() {
 
 mod properties {
     use super::super::*;
-    use serde_json::Value;
     use proptest::prelude::*;
+    use serde_json::Value;
 
     proptest! {
         #[test]

@@ -8,8 +8,8 @@ use serde_with::skip_serializing_none;
 use super::{
     AdvancedCommerceOfferPeriod, AdvancedCommerceOfferReason, AdvancedCommerceRefundReason,
     AdvancedCommerceRefundType, AdvancedCommerceSubscriptionPeriod, BillingPlanType, Environment,
-    InAppOwnershipType, OfferDiscountType, OfferType, ProductType, RevocationReason, RevocationType,
-    TransactionReason,
+    InAppOwnershipType, OfferDiscountType, OfferType, ProductType, RevocationReason,
+    RevocationType, TransactionReason,
 };
 
 /// `JWSTransactionDecodedPayload`: the decoded `signedTransactionInfo` (§7).

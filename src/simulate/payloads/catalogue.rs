@@ -277,7 +277,10 @@ mod tests {
             );
         }
         for (t, _) in CATALOG {
-            assert!(NotificationType::from(*t).is_known(), "{t} is not a known type");
+            assert!(
+                NotificationType::from(*t).is_known(),
+                "{t} is not a known type"
+            );
         }
     }
 }

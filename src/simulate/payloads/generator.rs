@@ -111,9 +111,13 @@ impl Generator {
         let status = if subscription { story.status } else { None };
         let content = match notice {
             Notice::V1(t) => Content::V1(v1::body(story, t, at)),
-            Notice::V2(kind) => {
-                Content::V2(render::container(&self.target, &mut self.ids, story, kind, at))
-            }
+            Notice::V2(kind) => Content::V2(render::container(
+                &self.target,
+                &mut self.ids,
+                story,
+                kind,
+                at,
+            )),
         };
         let has_purchase = match &content {
             Content::V2(Container::Data { transaction, .. }) => transaction.is_some(),
@@ -144,7 +148,6 @@ mod tests {
     fn generator() -> Generator {
         Generator::with_ids(Target::default(), Ids::seeded(7))
     }
-
 
     #[test]
     fn lifecycle_dates_increase_and_statuses_follow_the_story() {

@@ -360,10 +360,8 @@ pub(super) fn container(
         }
         ("RESCIND_CONSENT", _) => {
             let nonce = ids.uuid();
-            let verification = base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                ids.bytes(48),
-            );
+            let verification =
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ids.bytes(48));
             Container::AppData {
                 app_transaction: json!({
                     "receiptType": target.environment,
@@ -392,6 +390,7 @@ pub(super) fn container(
             consumption_request_reason: story.consumption_reason,
         },
     }
+}
 
 #[cfg(test)]
 mod tests {
@@ -401,7 +400,6 @@ mod tests {
     fn generator() -> Generator {
         Generator::with_ids(Target::default(), Ids::seeded(7))
     }
-
 
     #[test]
     fn transaction_and_renewal_agree() {

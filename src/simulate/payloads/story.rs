@@ -2,7 +2,9 @@
 //! [`Step`]s that change it.
 
 use super::ids::Ids;
-use super::products::{ADVANCED, BASIC, COINS, LIFETIME, Offer, PREMIUM, PRO, Product, STOREFRONTS, Storefront};
+use super::products::{
+    ADVANCED, BASIC, COINS, LIFETIME, Offer, PREMIUM, PRO, Product, STOREFRONTS, Storefront,
+};
 use super::{BILLING_RETRY, DAY, GRACE, MINUTE, PERIOD, SECOND, Target};
 
 /// What a story sells.
