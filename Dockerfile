@@ -1,10 +1,13 @@
 # asnd container: build with the same command CI runs, ship a small image that runs as non-root.
-# Configure it with a mounted file (/etc/asnd/asnd.toml) and/or ASND_* variables.
+# Configure it with a mounted file (/etc/asnd/asnd.toml, e.g. one from config/) and/or ASND_*
+# variables.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# config/dev.toml is built in (`serve --dev` writes it).
+COPY config ./config
 COPY migrations ./migrations
 COPY benches ./benches
 RUN cargo build --release --locked

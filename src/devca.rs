@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -160,7 +162,7 @@ fn read_pem(path: &Path) -> Result<Vec<u8>, DevCaError> {
 
 fn read_cert(path: &Path) -> Result<Vec<u8>, DevCaError> {
     let bytes = read_pem(path)?;
-    match rustls_pemfile::certs(&mut bytes.as_slice()).next() {
+    match CertificateDer::pem_slice_iter(&bytes).next() {
         Some(Ok(der)) => Ok(der.as_ref().to_vec()),
         Some(Err(e)) => Err(DevCaError::Invalid {
             path: path.to_path_buf(),
@@ -175,15 +177,13 @@ fn read_cert(path: &Path) -> Result<Vec<u8>, DevCaError> {
 
 fn read_key(path: &Path) -> Result<Vec<u8>, DevCaError> {
     let bytes = read_pem(path)?;
-    match rustls_pemfile::private_key(&mut bytes.as_slice()) {
-        Ok(Some(rustls::pki_types::PrivateKeyDer::Pkcs8(key))) => {
-            Ok(key.secret_pkcs8_der().to_vec())
-        }
-        Ok(Some(_)) => Err(DevCaError::Invalid {
+    match PrivateKeyDer::from_pem_slice(&bytes) {
+        Ok(PrivateKeyDer::Pkcs8(key)) => Ok(key.secret_pkcs8_der().to_vec()),
+        Ok(_) => Err(DevCaError::Invalid {
             path: path.to_path_buf(),
             message: "the key must be PKCS#8 (-----BEGIN PRIVATE KEY-----)".into(),
         }),
-        Ok(None) => Err(DevCaError::Invalid {
+        Err(pem::Error::NoItemsFound) => Err(DevCaError::Invalid {
             path: path.to_path_buf(),
             message: "holds no PEM private key (-----BEGIN PRIVATE KEY-----)".into(),
         }),
@@ -250,7 +250,7 @@ mod tests {
         assert!(text.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert!(text.ends_with("-----END CERTIFICATE-----\n"));
         assert!(text.lines().all(|l| l.len() <= 64));
-        let back = rustls_pemfile::certs(&mut text.as_bytes())
+        let back = CertificateDer::pem_slice_iter(text.as_bytes())
             .next()
             .unwrap()
             .unwrap();

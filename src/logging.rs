@@ -2,7 +2,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogConfig;
+use crate::config::{LogConfig, LogFormat};
 
 pub fn init(config: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
@@ -12,7 +12,7 @@ pub fn init(config: &LogConfig) {
         .with_env_filter(filter)
         .with_target(false);
     // `try_init` fails only when a subscriber is already set (tests): keep that one.
-    let _ = if config.format == "json" {
+    let _ = if config.format == LogFormat::Json {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 use asnd::cli::dev;
 use asnd::cli::verify::{self as cli_verify, Outcome, VerifyArgs};
-use asnd::config::Config;
+use asnd::config::{Config, Validated};
 use asnd::server::{self, Server};
 
 /// asnd receives App Store Server Notifications, proves them genuine and stores them in SQL.
@@ -28,6 +28,8 @@ enum Command {
         #[arg(long)]
         dev: bool,
     },
+    /// Read and validate a configuration as `serve` would, and print it with secrets redacted.
+    CheckConfig(asnd::cli::check_config::CheckConfigArgs),
     /// Apply database migrations and exit.
     Migrate {
         #[arg(long)]
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Backfill(args) => asnd::cli::backfill::run(&args),
         Command::DevCa(args) => asnd::cli::dev_ca::run(&args),
         Command::Simulate(args) => asnd::cli::simulate::run(&args),
+        Command::CheckConfig(args) => asnd::cli::check_config::run(&args),
         Command::Serve { config, dev } => {
             exit(runtime().and_then(|rt| rt.block_on(serve(config, dev))))
         }
@@ -96,13 +99,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn load(path: &std::path::Path) -> anyhow::Result<Config> {
-    let config =
-        Config::load(Some(path)).with_context(|| format!("configuration {}", path.display()))?;
-    config
-        .validate()
-        .with_context(|| format!("configuration {}", path.display()))?;
-    Ok(config)
+/// The configuration, validated exactly as `asnd check-config` does.
+fn load(path: &std::path::Path) -> anyhow::Result<(Config, Validated)> {
+    asnd::cli::check_config::load_validated(path)
 }
 
 async fn serve(config: Option<PathBuf>, dev_mode: bool) -> anyhow::Result<()> {
@@ -111,31 +110,28 @@ async fn serve(config: Option<PathBuf>, dev_mode: bool) -> anyhow::Result<()> {
         (Some(p), false) => p,
         (None, false) => anyhow::bail!("serve needs --config FILE or --dev"),
     };
-    let config = load(&path)?;
+    let (config, validated) = load(&path)?;
     asnd::logging::init(&config.log);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-    let server = Server::start(&config, listener).await?;
+    let server = Server::start_validated(&config, validated, listener).await?;
     let scheme = if config.server.tls { "https" } else { "http" };
     let url = format!("{scheme}://{}{}", server.local_addr(), config.server.path);
     if dev_mode {
         println!("{}", dev::banner(&url.replace("127.0.0.1", "localhost")));
     }
-    tracing::info!(%url, database = %asnd::store::redact_url(&config.database.url), "asnd serving");
+    tracing::info!(%url, database = %config.database.redacted_url(), "asnd serving");
     server.run_until_signalled().await?;
     Ok(())
 }
 
 async fn migrate(path: &std::path::Path) -> anyhow::Result<()> {
-    let mut config = load(path)?;
+    let (mut config, _) = load(path)?;
     asnd::logging::init(&config.log);
     config.database.migrate_on_start = true;
     let store = server::open_store(&config).await?;
     store.close().await;
-    println!(
-        "migrations applied to {}",
-        asnd::store::redact_url(&config.database.url)
-    );
+    println!("migrations applied to {}", config.database.redacted_url());
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! notification history signed by the test chain, answers a 429 with `Retry-After` and a 500
 //! before succeeding, and plays the test-notification flow against the real running daemon.
 
+#[macro_use]
 mod common;
 
 use std::collections::{HashMap, VecDeque};
@@ -25,9 +26,7 @@ use asnd::ingest::Pipeline;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use base64::Engine;
 use bytes::Bytes;
-use common::{
-    APP_ID, BUNDLE, Backend, Daemon, Fixture, LOOPBACK, Sub, TestDb, chain, notification, now_ms,
-};
+use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
@@ -522,7 +521,7 @@ impl Setup {
     /// `wrong_key`: the configuration holds a key the stand-in does not know (→ 401).
     async fn with_keys(backend: Backend, wrong_key: bool) -> Setup {
         let fixture = Fixture::new();
-        let db = TestDb::new(backend, fixture.dir.path()).await;
+        let db = TestDb::new(backend).await;
         let key = rcgen::KeyPair::generate().unwrap();
         let standin = Arc::new(StandIn::new(key.public_key_raw().to_vec()));
         let (base, cert_pem) = serve(standin.clone()).await;
@@ -545,28 +544,10 @@ impl Setup {
         }
     }
 
+    /// The fixture's configuration with the stand-in as the test app's API and quiet logs.
     fn toml(&self, extra: &str) -> String {
-        format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-path = "/notifications"
-tls_cert = "{cert}"
-tls_key = "{key}"
-[database]
-url = "{db}"
-timeout = "5s"
-[sources]
-allow = {LOOPBACK}
-[verify]
-roots = ["{root}"]
-[log]
-level = "warn"
-[[apps]]
-bundle_id = "{BUNDLE}"
-app_apple_id = {APP_ID}
-environments = ["Production", "Sandbox"]
-[apps.api]
+        let api = format!(
+            r#"[apps.api]
 key_id = "{KEY_ID}"
 issuer_id = "{ISSUER}"
 private_key_path = "{p8}"
@@ -574,16 +555,14 @@ production_url = "{base}/production"
 sandbox_url = "{base}/sandbox"
 ca_file = "{ca}"
 timeout = "10s"
-{extra}
-"#,
-            cert = self.fixture.tls_cert.display(),
-            key = self.fixture.tls_key.display(),
-            db = self.db.url,
-            root = self.fixture.root.display(),
+[log]
+level = "warn"
+{extra}"#,
             p8 = self.key_path.display(),
             base = self.base,
             ca = self.ca_path.display(),
-        )
+        );
+        self.fixture.toml(&self.db.url, LOOPBACK, &api)
     }
 
     fn config(&self, extra: &str) -> Config {
@@ -632,10 +611,6 @@ timeout = "10s"
         ApiClient::for_app(&self.config("").apps[0], environment).unwrap()
     }
 
-    async fn count(&self, sql: &str) -> i64 {
-        self.db.column(sql).await[0].parse().unwrap()
-    }
-
     async fn finish(self) {
         assert!(
             self.standin.jwt_failures.lock().unwrap().is_empty(),
@@ -647,7 +622,6 @@ timeout = "10s"
             0,
             "no request came before the Retry-After time"
         );
-        self.db.drop_db().await;
     }
 }
 
@@ -701,26 +675,6 @@ fn in_list(uuids: &[String]) -> String {
         .map(|u| format!("'{u}'"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread")]
-                async fn sqlite() {
-                    super::$name(Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread")]
-                async fn postgres() {
-                    super::$name(Backend::Postgres).await;
-                }
-            }
-        )*
-    };
 }
 
 on_both_stores!(
@@ -826,7 +780,7 @@ async fn backfill_stores_only_the_missing_notifications(backend: Backend) {
         ["TIMED_OUT", "TIMED_OUT"]
     );
     assert_eq!(
-        s.count(&format!(
+        s.db.number(&format!(
             "SELECT COUNT(*) FROM delivery_attempts WHERE notification_uuid NOT IN ({})",
             in_list(&uuids)
         ))
@@ -947,7 +901,7 @@ async fn interrupted_backfill_resumes(backend: Backend) {
     assert_eq!((report.pages, report.new, report.duplicate), (3, 2, 4));
     assert_eq!(s.db.count("notifications").await, 6);
     assert_eq!(
-        s.count(&format!(
+        s.db.number(&format!(
             "SELECT COUNT(DISTINCT notification_uuid) FROM notifications WHERE notification_uuid IN ({})",
             in_list(&uuids)
         ))
@@ -1234,7 +1188,6 @@ async fn unauthorized_is_reported_clearly() {
         "{err:?}"
     );
     assert!(err.to_string().contains("401 unauthorized"), "{err}");
-    s.db.drop_db().await;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1251,23 +1204,15 @@ async fn reconcile_stores_a_missed_notification(backend: Backend) {
         .daemon("[reconcile]\nenabled = true\ninterval = \"200ms\"\nlookback = \"72h\"\n[admin]\nlisten = \"127.0.0.1:0\"\n")
         .await;
     let stats = daemon.server.reconcile_stats();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while stats.snapshot().runs < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "reconciliation did not run twice: {:?}",
-            stats.snapshot()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        "reconciliation runs twice",
+        Duration::from_secs(60),
+        || async { (stats.snapshot().runs >= 2).then_some(()) },
+    )
+    .await;
     // The counts are exported on the admin listener.
     let admin = daemon.server.admin_addr().unwrap();
-    let metrics = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = fetch_text(&format!("http://{admin}/metrics")).await;
     assert!(
         metrics.contains("asnd_reconcile_total{result=\"new\"} 1\n"),
         "{metrics}"
@@ -1364,9 +1309,7 @@ async fn on_postgres_only_one_reconciler_runs_at_a_time() {
     assert_eq!(s.db.count("notifications").await, 1);
 
     // A holder that disappears without releasing (a cancelled run) does not keep the lock.
-    let store = asnd::store::connect(&s.db.url, &Default::default())
-        .await
-        .unwrap();
+    let store = s.db.store().await;
     let held = store
         .try_lock(asnd::store::RECONCILE_LOCK_KEY)
         .await
@@ -1381,22 +1324,14 @@ async fn on_postgres_only_one_reconciler_runs_at_a_time() {
         "held by the other session"
     );
     drop(held);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(lock) = store
+    let lock = wait_for("the lock is freed", Duration::from_secs(30), || async {
+        store
             .try_lock(asnd::store::RECONCILE_LOCK_KEY)
             .await
             .unwrap()
-        {
-            lock.release().await;
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the lock was never freed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    lock.release().await;
     store.close().await;
     s.finish().await;
 }

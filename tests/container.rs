@@ -33,7 +33,14 @@ fn the_dockerfile_builds_like_ci_and_runs_as_non_root() {
     assert!(runtime.contains("HEALTHCHECK"));
     assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage");
     // Everything the build needs is copied in.
-    for path in ["Cargo.toml", "Cargo.lock", "src", "migrations", "benches"] {
+    for path in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src",
+        "config",
+        "migrations",
+        "benches",
+    ] {
         assert!(
             dockerfile.contains(&format!("COPY {path}"))
                 || dockerfile.contains(&format!(" {path} ")),
@@ -51,6 +58,53 @@ fn key(map: &Yaml, name: &str) -> Yaml {
     map["<<"][name].clone()
 }
 
+/// The environment compose gives a replica, with a password in place of the required variable.
+fn replica_env(services: &Yaml, name: &str) -> Vec<(String, String)> {
+    key(&services[name], "environment")
+        .as_hash()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_string(),
+                v.as_str()
+                    .unwrap()
+                    .replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw"),
+            )
+        })
+        .collect()
+}
+
+/// The repository file compose mounts read-only at `target` in a replica, relative to the root.
+fn mounted_file(services: &Yaml, name: &str, target: &str) -> String {
+    let suffix = format!(":{target}:ro");
+    let volumes = key(&services[name], "volumes");
+    let source = volumes
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find_map(|v| v.as_str().unwrap().strip_suffix(&suffix))
+        .unwrap_or_else(|| panic!("{name} mounts {target} read-only"));
+    // Compose resolves relative sources against the compose file's folder.
+    let path = std::path::Path::new("deploy").join(source);
+    std::fs::canonicalize(std::path::Path::new(ROOT).join(&path))
+        .unwrap_or_else(|e| panic!("{name} mounts {}: {e}", path.display()))
+        .strip_prefix(ROOT)
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// What asnd reads in a replica: the mounted configuration file under the replica's environment.
+fn replica_config(services: &Yaml, name: &str) -> asnd::config::Config {
+    let file = mounted_file(services, name, "/etc/asnd/asnd.toml");
+    assert!(
+        file.starts_with("config/"),
+        "one of the ready files: {file}"
+    );
+    asnd::config::Config::from_toml_str(&read(&file), replica_env(services, name)).unwrap()
+}
+
 #[test]
 fn compose_runs_two_replicas_behind_a_proxy_protocol_balancer() {
     let doc = compose();
@@ -61,11 +115,6 @@ fn compose_runs_two_replicas_behind_a_proxy_protocol_balancer() {
     // asnd-2 repeats asnd-1 through a YAML merge key (`<<: *asnd`).
     for name in ["asnd-1", "asnd-2"] {
         let env = &key(&services[name], "environment");
-        assert_eq!(
-            env["ASND_SERVER__PROXY_PROTOCOL"].as_str(),
-            Some("true"),
-            "{name}"
-        );
         assert!(
             env["ASND_DATABASE__URL"]
                 .as_str()
@@ -73,11 +122,8 @@ fn compose_runs_two_replicas_behind_a_proxy_protocol_balancer() {
                 .starts_with("postgres://")
         );
         assert!(
-            key(&services[name], "volumes")
-                .as_vec()
-                .unwrap()
-                .iter()
-                .any(|v| v.as_str().unwrap().ends_with("/etc/asnd/asnd.toml:ro"))
+            replica_config(services, name).server.proxy_protocol,
+            "{name}"
         );
     }
     let trusted = services["asnd-1"]["environment"]["ASND_SOURCES__TRUSTED_PROXIES"]
@@ -117,26 +163,21 @@ fn compose_runs_two_replicas_behind_a_proxy_protocol_balancer() {
 #[test]
 fn the_deploy_configuration_is_valid_for_asnd() {
     let doc = compose();
-    let env: Vec<(String, String)> = doc["services"]["asnd-1"]["environment"]
-        .as_hash()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().unwrap().to_string(),
-                v.as_str()
-                    .unwrap()
-                    .replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw"),
-            )
-        })
-        .collect();
-    let config = asnd::config::Config::from_toml_str(&read("deploy/asnd.toml"), env).unwrap();
+    let config = replica_config(&doc["services"], "asnd-1");
     assert!(config.server.proxy_protocol);
-    assert_eq!(config.sources.trusted_proxies.len(), 1);
+    let subnet = doc["networks"]["backend"]["ipam"]["config"][0]["subnet"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        config.sources.trusted_proxies,
+        vec![subnet.parse::<ipnet::IpNet>().unwrap()],
+        "the environment's balancer network replaces the file's example"
+    );
     assert!(
         config
             .database
             .url
+            .expose()
             .starts_with("postgres://asnd:pw@postgres")
     );
     assert!(

@@ -6,56 +6,10 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use common::client;
-
-fn asnd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_asnd"))
-}
-
-/// Starts `asnd serve --dev` in `dir` on a free port and returns it with its URL.
-fn start_dev(dir: &Path) -> (Child, String) {
-    let mut child = asnd()
-        .args(["serve", "--dev"])
-        .current_dir(dir)
-        .env("ASND_SERVER__LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("asnd printed its URL").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("notifications:") {
-            break rest.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
-fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(start.elapsed() < within, "asnd did not exit in {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sigterm() {
@@ -68,27 +22,15 @@ async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sig
     for file in ["asnd.toml", "tls.pem", "tls.key", "asnd.db"] {
         assert!(dir.path().join("asnd-dev").join(file).exists(), "{file}");
     }
-    let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
-        .next()
-        .unwrap()
-        .unwrap();
     let health = url.replace("/notifications", "/healthz");
-    let http = client(der.as_ref());
-    assert_eq!(
-        http.get(&health).send().await.unwrap().status().as_u16(),
-        200
-    );
+    let http = client(&dev_tls_cert_der(dir.path()));
+    assert_eq!(status_of(http.get(&health)).await, 200);
     // Apple's root and the development CA are trusted, Apple's test CA is not: Apple's own test
     // data is refused and quarantined.
-    let mock = include_str!("fixtures/apple-mock/testNotification");
-    let resp = http
-        .post(&url)
-        .body(format!("{{\"signedPayload\":\"{}\"}}", mock.trim()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 422);
+    assert_eq!(
+        status_of(http.post(&url).body(apple_mock_body())).await,
+        422
+    );
 
     // A renewed certificate, then SIGHUP: new connections get it, no restart.
     let renewed = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
@@ -100,15 +42,12 @@ async fn serve_dev_works_from_an_empty_folder_reloads_on_sighup_and_stops_on_sig
     .unwrap();
     signal(&child, "-HUP");
     let fresh = client(renewed.cert.der());
-    let mut served = false;
-    for _ in 0..50 {
-        if fresh.get(&health).send().await.is_ok() {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(served, "the renewed certificate is served after SIGHUP");
+    wait_for(
+        "the renewed certificate is served after SIGHUP",
+        Duration::from_secs(5),
+        || async { fresh.get(&health).send().await.ok() },
+    )
+    .await;
 
     signal(&child, "-TERM");
     let status = wait_exit(&mut child, Duration::from_secs(25));
@@ -148,40 +87,27 @@ fn a_bad_configuration_refuses_to_start_with_a_clear_message() {
     ];
     for (body, needle) in cases {
         let path = write_config(dir.path(), &body);
-        let out = asnd()
-            .args(["serve", "--config"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = refused_start(&path, None);
         assert!(err.contains(needle), "{needle}: {err}");
     }
     let path = write_config(dir.path(), app);
-    let out = asnd()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env("ASND_SERVER__LISTEN", "0.0.0.0:80")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("443"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = refused_start(&path, Some("0.0.0.0:80"));
+    assert!(err.contains("443"), "{err}");
     std::fs::write(dir.path().join("tls.key"), "garbage").unwrap();
-    let out = asnd()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let err = refused_start(&path, None);
+    assert!(err.contains("tls_key"), "{err}");
+}
+
+/// `asnd serve --config <config>` (listening on `listen` if given) must fail; its stderr.
+fn refused_start(config: &Path, listen: Option<&str>) -> String {
+    let mut serve = asnd();
+    serve.args(["serve", "--config"]).arg(config);
+    if let Some(listen) = listen {
+        serve.env("ASND_SERVER__LISTEN", listen);
+    }
+    let out = serve.output().unwrap();
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("tls_key"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    output_text(&out).1
 }
 
 #[test]
@@ -213,40 +139,16 @@ fn migrate_applies_the_schema() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_carry_one_line_per_request() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = asnd()
-        .args(["serve", "--dev"])
-        .current_dir(dir.path())
-        .env("ASND_SERVER__LISTEN", "127.0.0.1:0")
+    let mut child = dev_command(dir.path())
         .env("ASND_LOG__FORMAT", "json")
         .env("ASND_SERVER__DRAIN_DELAY", "0s")
         .env("ASND_APPS__0__V1_SHARED_SECRETS", "the-real-secret-4f1c")
         .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("asnd printed its URL").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("notifications:") {
-            break rest.trim().to_string();
-        }
-    };
-    let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
-        .next()
-        .unwrap()
-        .unwrap();
-    let http = client(der.as_ref());
-    assert_eq!(
-        http.post(&url)
-            .body("not json")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        400
-    );
+    let (url, lines) = read_url(&mut child);
+    let http = client(&dev_tls_cert_der(dir.path()));
+    assert_eq!(status_of(http.post(&url).body("not json")).await, 400);
     // A V1 body with a wrong password: refused, and neither secret may reach the log.
     let v1 = serde_json::json!({"notification_type": "DID_RENEW", "password": "a-wrong-secret-9a2e",
         "environment": "Sandbox", "bid": "com.example.app", "unified_receipt": {"status": 0}});

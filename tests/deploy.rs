@@ -5,7 +5,6 @@
 mod common;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -13,6 +12,10 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const APPLE_ONLY: &str = r#"["17.0.0.0/8"]"#;
+/// A PROXY header naming a client outside the allow-list.
+const OUTSIDER: &[u8] = b"PROXY TCP4 192.0.2.2 10.0.0.1 40000 443\r\n";
+/// How long the server may take to notice connections that opened or closed.
+const QUOTA_SETTLES: Duration = Duration::from_secs(10);
 
 fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
     list.iter().map(|n| n.parse().unwrap()).collect()
@@ -41,19 +44,8 @@ async fn raw_request(
 ) -> Option<u16> {
     let mut tcp = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
     tcp.write_all(prefix).await.ok()?;
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(cert_der.to_vec()))
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp))
+    let connect = tls_connector(cert_der).connect(localhost(), tcp);
+    let mut tls = tokio::time::timeout(Duration::from_secs(5), connect)
         .await
         .ok()?
         .ok()?;
@@ -68,23 +60,9 @@ async fn raw_request(
     text.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn signed_body() -> (String, String) {
-    let s = Sub {
-        original_transaction_id: format!("5{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000),
-        env: "Sandbox",
-    };
-    let n = notification(
-        "DID_RENEW",
-        None,
-        &s,
-        &format!("6{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000),
-        now_ms(),
-        Some(1),
-    );
-    (
-        n["notificationUUID"].as_str().unwrap().to_string(),
-        json!({"signedPayload": chain().sign(&n)}).to_string(),
-    )
+/// POSTs `body` to `/notifications` after `prefix` (see [`raw_request`]).
+async fn post_after(daemon: &Daemon, cert_der: &[u8], prefix: &[u8], body: &str) -> Option<u16> {
+    raw_request(daemon, cert_der, prefix, "POST", "/notifications", "", body).await
 }
 
 fn v1_header(client: &str) -> Vec<u8> {
@@ -125,7 +103,7 @@ async fn source_of(db: &TestDb, uuid: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
     let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
+    let db = TestDb::new(Backend::Sqlite).await;
     let daemon = start(&fixture, &db, |c| {
         c.server.proxy_protocol = true;
         c.sources.trusted_proxies = nets(&["127.0.0.0/8"]);
@@ -133,71 +111,32 @@ async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
     .await;
     let cert = &fixture.tls_cert_der;
 
-    let (uuid, body) = signed_body();
+    let (uuid, body) = signed_renewal();
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v1_header("17.1.2.3"),
-            "POST",
-            "/notifications",
-            "",
-            &body
-        )
-        .await,
+        post_after(&daemon, cert, &v1_header("17.1.2.3"), &body).await,
         Some(200)
     );
     assert_eq!(source_of(&db, &uuid).await, "17.1.2.3");
-    let (_, body) = signed_body();
+    let (_, body) = signed_renewal();
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v1_header("192.0.2.1"),
-            "POST",
-            "/notifications",
-            "",
-            &body
-        )
-        .await,
+        post_after(&daemon, cert, &v1_header("192.0.2.1"), &body).await,
         Some(403)
     );
 
-    let (uuid, body) = signed_body();
+    let (uuid, body) = signed_renewal();
     let v2 = v2_header("17.4.5.6".parse().unwrap(), false);
-    assert_eq!(
-        raw_request(&daemon, cert, &v2, "POST", "/notifications", "", &body).await,
-        Some(200)
-    );
+    assert_eq!(post_after(&daemon, cert, &v2, &body).await, Some(200));
     assert_eq!(source_of(&db, &uuid).await, "17.4.5.6");
     let v2_outside = v2_header("2001:db8::5".parse().unwrap(), false);
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v2_outside,
-            "POST",
-            "/notifications",
-            "",
-            &signed_body().1
-        )
-        .await,
+        post_after(&daemon, cert, &v2_outside, &signed_renewal().1).await,
         Some(403)
     );
 
     // LOCAL (the balancer's own health check) means the peer itself: 127.0.0.1 is not Apple.
     let local = v2_header("17.9.9.9".parse().unwrap(), true);
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &local,
-            "POST",
-            "/notifications",
-            "",
-            &signed_body().1
-        )
-        .await,
+        post_after(&daemon, cert, &local, &signed_renewal().1).await,
         Some(403)
     );
     assert_eq!(
@@ -233,7 +172,7 @@ async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_untrusted_peer_may_not_send_a_proxy_header() {
     let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
+    let db = TestDb::new(Backend::Sqlite).await;
     let daemon = start(&fixture, &db, |c| {
         c.server.proxy_protocol = true;
         c.sources.trusted_proxies = nets(&["10.0.0.0/8"]);
@@ -246,25 +185,13 @@ async fn an_untrusted_peer_may_not_send_a_proxy_header() {
         v2_header("17.1.2.3".parse().unwrap(), false),
     ] {
         assert_eq!(
-            raw_request(
-                &daemon,
-                cert,
-                &header,
-                "POST",
-                "/notifications",
-                "",
-                &signed_body().1
-            )
-            .await,
+            post_after(&daemon, cert, &header, &signed_renewal().1).await,
             None
         );
     }
     // Without a header it is an ordinary client, judged by its own address.
-    let (uuid, body) = signed_body();
-    assert_eq!(
-        raw_request(&daemon, cert, b"", "POST", "/notifications", "", &body).await,
-        Some(200)
-    );
+    let (uuid, body) = signed_renewal();
+    assert_eq!(post_after(&daemon, cert, b"", &body).await, Some(200));
     assert_eq!(source_of(&db, &uuid).await, "127.0.0.1");
     assert_eq!(db.count("notifications").await, 1);
     daemon.server.shutdown().await;
@@ -273,7 +200,7 @@ async fn an_untrusted_peer_may_not_send_a_proxy_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forwarded_headers_count_only_from_trusted_proxies() {
     let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
+    let db = TestDb::new(Backend::Sqlite).await;
     let cert = fixture.tls_cert_der.clone();
 
     // Untrusted peer: a spoofed X-Forwarded-For changes nothing.
@@ -293,7 +220,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
                 "POST",
                 "/notifications",
                 h,
-                &signed_body().1
+                &signed_renewal().1
             )
             .await,
             Some(403),
@@ -307,7 +234,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         c.sources.trusted_proxies = nets(&["127.0.0.0/8", "10.0.0.0/8"])
     })
     .await;
-    let (uuid, body) = signed_body();
+    let (uuid, body) = signed_renewal();
     let h = "X-Forwarded-For: 17.9.9.9, 10.1.1.1, 10.2.2.2\r\n";
     assert_eq!(
         raw_request(&daemon, &cert, b"", "POST", "/notifications", h, &body).await,
@@ -323,7 +250,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
             "POST",
             "/notifications",
             spoofed,
-            &signed_body().1
+            &signed_renewal().1
         )
         .await,
         Some(403)
@@ -338,7 +265,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         "POST",
         "/notifications",
         &both,
-        &signed_body().1,
+        &signed_renewal().1,
     )
     .await;
     assert_eq!(status, Some(403));
@@ -351,23 +278,14 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
             "POST",
             "/notifications",
             garbage,
-            &signed_body().1
+            &signed_renewal().1
         )
         .await,
         Some(403)
     );
     // No header from the trusted proxy: the proxy itself is the client, and it is not Apple.
     assert_eq!(
-        raw_request(
-            &daemon,
-            &cert,
-            b"",
-            "POST",
-            "/notifications",
-            "",
-            &signed_body().1
-        )
-        .await,
+        post_after(&daemon, &cert, b"", &signed_renewal().1).await,
         Some(403)
     );
     daemon.server.shutdown().await;
@@ -375,10 +293,10 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     // A balancer configured to write Forwarded (RFC 7239).
     let daemon = start(&fixture, &db, |c| {
         c.sources.trusted_proxies = nets(&["127.0.0.0/8", "10.0.0.0/8"]);
-        c.sources.forwarded_header = "forwarded".into();
+        c.sources.forwarded_header = asnd::config::ForwardedHeader::Forwarded;
     })
     .await;
-    let (uuid, body) = signed_body();
+    let (uuid, body) = signed_renewal();
     let status = raw_request(
         &daemon,
         &cert,
@@ -397,7 +315,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn plain_http_behind_a_tls_terminating_balancer() {
     let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
+    let db = TestDb::new(Backend::Sqlite).await;
     let mut config = fixture.config(&db.url, APPLE_ONLY);
     config.server.tls = false;
     config.sources.trusted_proxies = nets(&["127.0.0.0/8"]);
@@ -409,7 +327,7 @@ async fn plain_http_behind_a_tls_terminating_balancer() {
         "http://127.0.0.1:{}/notifications",
         server.local_addr().port()
     );
-    let (uuid, body) = signed_body();
+    let (uuid, body) = signed_renewal();
     let http = reqwest::Client::new();
     let resp = http
         .post(&url)
@@ -420,7 +338,12 @@ async fn plain_http_behind_a_tls_terminating_balancer() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(source_of(&db, &uuid).await, "17.5.5.5");
-    let resp = http.post(&url).body(signed_body().1).send().await.unwrap();
+    let resp = http
+        .post(&url)
+        .body(signed_renewal().1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
     server.shutdown().await;
 }
@@ -435,11 +358,14 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_count_what_happened() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
-    let mut config = fixture.config(&db.url, LOOPBACK);
-    config.admin.listen = Some("127.0.0.1:0".parse().unwrap());
-    let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
+    let Env {
+        fixture: _fixture,
+        db: _db,
+        daemon,
+    } = Env::start(Backend::Sqlite, LOOPBACK, |c| {
+        c.admin.listen = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
     let admin = format!("http://{}", daemon.server.admin_addr().unwrap());
 
     let s = Sub {
@@ -463,12 +389,7 @@ async fn metrics_count_what_happened() {
     assert_eq!(daemon.post_signed(&wrong).await.0, 422);
     assert_eq!(daemon.post("nonsense").await.0, 400);
 
-    let text = reqwest::get(format!("{admin}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = fetch_text(&format!("{admin}/metrics")).await;
     assert_eq!(
         metric(
             &text,
@@ -525,56 +446,30 @@ async fn metrics_count_what_happened() {
         0.0
     );
     // Health on the admin listener too.
-    assert_eq!(
-        reqwest::get(format!("{admin}/readyz"))
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
-    assert_eq!(
-        reqwest::get(format!("{admin}/healthz"))
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    let plain = reqwest::Client::new();
+    for path in ["/readyz", "/healthz"] {
+        assert_eq!(status_of(plain.get(format!("{admin}{path}"))).await, 200);
+    }
     daemon.server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn draining_turns_readiness_off_while_requests_are_still_served() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
-    let mut config = fixture.config(&db.url, LOOPBACK);
-    config.server.drain_delay = Duration::from_millis(1500);
-    let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
-    let client = daemon.client.clone();
-    let (ready_url, post_url) = (daemon.url("/readyz"), daemon.url("/notifications"));
-    let shutdown = tokio::spawn(daemon.server.drain_and_shutdown());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let env = Env::start(Backend::Sqlite, LOOPBACK, |c| {
+        c.server.drain_delay = Duration::from_millis(1500)
+    })
+    .await;
+    let client = env.daemon.client.clone();
+    let (ready_url, post_url) = (env.daemon.url("/readyz"), env.daemon.url("/notifications"));
+    let shutdown = tokio::spawn(env.daemon.server.drain_and_shutdown());
+    // Well within the drain delay, so that the POST below is still served.
+    wait_for("readiness turns 503", Duration::from_secs(1), || async {
+        (status_of(client.get(&ready_url)).await == 503).then_some(())
+    })
+    .await;
+    let (_, body) = signed_renewal();
     assert_eq!(
-        client
-            .get(&ready_url)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        503
-    );
-    let (_, body) = signed_body();
-    assert_eq!(
-        client
-            .post(&post_url)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
+        status_of(client.post(&post_url).body(body)).await,
         200,
         "still served while draining"
     );
@@ -583,13 +478,14 @@ async fn draining_turns_readiness_off_while_requests_are_still_served() {
         reqwest::Client::new().get(&ready_url).send().await.is_err(),
         "closed after the drain"
     );
-    assert_eq!(db.count("notifications").await, 1);
+    assert_eq!(env.db.count("notifications").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_on_one_postgres_store_each_notification_once() {
     let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Postgres, fixture.dir.path()).await;
+    // Empty: both replicas migrate it.
+    let db = TestDb::empty(Backend::Postgres).await;
     let config = fixture.config(&db.url, LOOPBACK);
     // Both start at once: the migrations are applied once (PostgreSQL advisory lock).
     let (a, b) = tokio::join!(
@@ -604,26 +500,12 @@ async fn two_replicas_on_one_postgres_store_each_notification_once() {
         .count();
     assert_eq!(applied, vec![known.to_string()]);
 
-    let bodies: Vec<String> = (0..15).map(|_| signed_body().1).collect();
+    let bodies: Vec<String> = (0..15).map(|_| signed_renewal().1).collect();
     let mut tasks = Vec::new();
     for body in &bodies {
         for daemon in [&a, &b] {
             for _ in 0..2 {
-                let (client, url, body) = (
-                    daemon.client.clone(),
-                    daemon.url("/notifications"),
-                    body.clone(),
-                );
-                tasks.push(tokio::spawn(async move {
-                    client
-                        .post(url)
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap()
-                        .status()
-                        .as_u16()
-                }));
+                tasks.push(daemon.spawn_post(body.clone()));
             }
         }
     }
@@ -634,13 +516,12 @@ async fn two_replicas_on_one_postgres_store_each_notification_once() {
     assert_eq!(db.count("transactions").await, 15);
     a.server.shutdown().await;
     b.server.shutdown().await;
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outsiders_cannot_take_the_connections_apple_needs() {
     let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
+    let db = TestDb::new(Backend::Sqlite).await;
     let daemon = start(&fixture, &db, |c| {
         c.server.max_connections = 32; // outsiders share 32 / 16 → at least 16 slots
         c.server.proxy_protocol = true;
@@ -655,52 +536,23 @@ async fn outsiders_cannot_take_the_connections_apple_needs() {
         tcp.write_all(&v1_header("192.0.2.1")).await.unwrap();
         idle.push(tcp);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v1_header("192.0.2.2"),
-            "GET",
-            "/healthz",
-            "",
-            ""
-        )
-        .await,
-        None,
-        "quota full"
-    );
+    let outsider_health = || raw_request(&daemon, cert, OUTSIDER, "GET", "/healthz", "", "");
+    wait_for("the outsiders' quota is full", QUOTA_SETTLES, || async {
+        outsider_health().await.is_none().then_some(())
+    })
+    .await;
     // Apple still gets in.
-    let (uuid, body) = signed_body();
+    let (uuid, body) = signed_renewal();
     assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v1_header("17.1.1.1"),
-            "POST",
-            "/notifications",
-            "",
-            &body
-        )
-        .await,
+        post_after(&daemon, cert, &v1_header("17.1.1.1"), &body).await,
         Some(200)
     );
     assert_eq!(source_of(&db, &uuid).await, "17.1.1.1");
     // Once outsiders leave, another one is answered again (403 for a notification, 200 for health).
     drop(idle);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        raw_request(
-            &daemon,
-            cert,
-            &v1_header("192.0.2.2"),
-            "GET",
-            "/healthz",
-            "",
-            ""
-        )
-        .await,
-        Some(200)
-    );
+    wait_for("an outsider is answered again", QUOTA_SETTLES, || async {
+        (outsider_health().await == Some(200)).then_some(())
+    })
+    .await;
     daemon.server.shutdown().await;
 }

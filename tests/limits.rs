@@ -26,12 +26,14 @@ fn body() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
-    let mut config = fixture.config(&db.url, LOOPBACK);
-    config.server.handshake_timeout = Duration::from_millis(300);
-    let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
-    let mut tcp = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
+    let env = Env::start(Backend::Sqlite, LOOPBACK, |c| {
+        c.server.handshake_timeout = Duration::from_millis(300)
+    })
+    .await;
+    // The client says nothing at all: the server must be the one to end it.
+    let mut tcp = tokio::net::TcpStream::connect(env.daemon.addr)
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let mut buf = [0u8; 16];
     let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
@@ -40,43 +42,57 @@ async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
         .unwrap_or(0);
     assert_eq!(n, 0, "closed without a word");
     assert!(started.elapsed() >= Duration::from_millis(250));
-    daemon.server.shutdown().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_body_that_does_not_arrive_in_time_gets_408() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
-    let mut config = fixture.config(&db.url, LOOPBACK);
-    config.server.body_timeout = Duration::from_millis(300);
-    let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
-    let mut tls = tls_connect(daemon.addr, &fixture.tls_cert_der).await;
+    let env = Env::start(Backend::Sqlite, LOOPBACK, |c| {
+        c.server.body_timeout = Duration::from_millis(300)
+    })
+    .await;
+    let mut tls = tls_connect(env.daemon.addr, &env.fixture.tls_cert_der).await;
     let head =
         "POST /notifications HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789";
     tls.write_all(head.as_bytes()).await.unwrap();
     let response = read_all(&mut tls).await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
-    assert_eq!(db.count("notifications").await, 0);
-    daemon.server.shutdown().await;
+    assert_eq!(env.db.count("notifications").await, 0);
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_request_in_flight_at_shutdown_is_finished_and_stored() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
-    let daemon = Daemon::start(&fixture.config(&db.url, LOOPBACK), &fixture.tls_cert_der).await;
+    let Env {
+        fixture,
+        db,
+        daemon,
+    } = Env::sqlite().await;
+    let addr = daemon.addr;
     let body = body();
     let (first, rest) = body.split_at(body.len() / 2);
-    let mut tls = tls_connect(daemon.addr, &fixture.tls_cert_der).await;
+    let mut tls = tls_connect(addr, &fixture.tls_cert_der).await;
+    // `Expect: 100-continue` makes the server say when it starts reading the body: from then on
+    // the request is in flight.
     let head = format!(
-        "POST /notifications HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{first}",
+        "POST /notifications HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n{first}",
         body.len()
     );
     tls.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let continue_line = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut interim = vec![0u8; continue_line.len()];
+    tokio::time::timeout(Duration::from_secs(5), tls.read_exact(&mut interim))
+        .await
+        .expect("the server reads the body")
+        .unwrap();
+    assert_eq!(interim, continue_line);
 
     let shutdown = tokio::spawn(daemon.server.shutdown());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Shutdown has begun once the listener is closed.
+    wait_for("the listener closes", Duration::from_secs(5), || async {
+        tokio::net::TcpStream::connect(addr).await.err()
+    })
+    .await;
     tls.write_all(rest.as_bytes()).await.unwrap();
     let response = read_all(&mut tls).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");

@@ -77,7 +77,7 @@ fn upstream_addr() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_outage_answers_503_and_loses_nothing() {
     let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Postgres, fixture.dir.path()).await;
+    let db = TestDb::new(Backend::Postgres).await;
     let proxy = CuttableProxy::start(upstream_addr()).await;
     let name = db
         .url
@@ -88,7 +88,7 @@ async fn database_outage_answers_503_and_loses_nothing() {
         .next()
         .unwrap()
         .to_string();
-    let via_proxy = db_url(
+    let via_proxy = with_database(
         &format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port),
         &name,
     );
@@ -151,13 +151,11 @@ async fn database_outage_answers_503_and_loses_nothing() {
         }
     }
     assert!(refused > 0, "the outage was noticed");
-    let ready = daemon
-        .client
-        .get(daemon.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 503, "not ready without a database");
+    assert_eq!(
+        daemon.get("/readyz").await,
+        503,
+        "not ready without a database"
+    );
     let (status, reply) = daemon.post(bodies[29].1.clone()).await;
     assert_eq!(status, 503, "{reply}");
 
@@ -174,24 +172,12 @@ async fn database_outage_answers_503_and_loses_nothing() {
     );
 
     // Apple retries everything that was not acknowledged (and some that were): each stored once.
-    let mut ok = false;
-    for _ in 0..50 {
-        if daemon
-            .client
-            .get(daemon.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-            == 200
-        {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ok, "ready again once the database is back");
+    wait_for(
+        "ready again once the database is back",
+        std::time::Duration::from_secs(10),
+        || async { (daemon.get("/readyz").await == 200).then_some(()) },
+    )
+    .await;
     for (_, body) in &bodies {
         let (status, reply) = daemon.post(body.clone()).await;
         assert_eq!(status, 200, "{reply}");
@@ -200,7 +186,6 @@ async fn database_outage_answers_503_and_loses_nothing() {
     assert_eq!(db.count("transactions").await, 30);
     assert_eq!(db.count("subscriptions").await, 30);
     daemon.server.shutdown().await;
-    db.drop_db().await;
 }
 
 /// A database that answers too slowly (a table locked by someone else) is as good as down:
@@ -208,11 +193,11 @@ async fn database_outage_answers_503_and_loses_nothing() {
 /// retry is stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_slower_than_the_bound_answers_503() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Postgres, fixture.dir.path()).await;
-    let mut config = fixture.config(&db.url, LOOPBACK);
-    config.database.timeout = std::time::Duration::from_millis(800);
-    let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
+    let env = Env::start(Backend::Postgres, LOOPBACK, |c| {
+        c.database.timeout = std::time::Duration::from_millis(800)
+    })
+    .await;
+    let (db, daemon) = (&env.db, &env.daemon);
 
     let locker = sqlx::PgPool::connect(&db.url).await.unwrap();
     let mut lock = locker.begin().await.unwrap();
@@ -244,6 +229,5 @@ async fn a_database_slower_than_the_bound_answers_503() {
     assert_eq!(daemon.post(body.clone()).await.0, 200);
     assert_eq!(daemon.post(body).await.1["status"], "duplicate");
     assert_eq!(db.count("notifications").await, 1);
-    daemon.server.shutdown().await;
-    db.drop_db().await;
+    env.finish().await;
 }

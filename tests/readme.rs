@@ -1,6 +1,7 @@
 //! Every SQL query in README.md runs, on the backend it is written for, against a schema holding
 //! real rows (stored through the daemon), so the documentation cannot drift from the schema.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -24,7 +25,7 @@ fn readme_queries() -> Vec<(Backend, String)> {
     out
 }
 
-async fn run_on(backend: Backend) {
+async fn readme_queries_run(backend: Backend) {
     let queries: Vec<String> = readme_queries()
         .into_iter()
         .filter(|(b, _)| *b == backend)
@@ -34,9 +35,11 @@ async fn run_on(backend: Backend) {
         queries.len() >= 6,
         "at least six example queries per backend"
     );
-    let fixture = Fixture::new();
-    let db = TestDb::new(backend, fixture.dir.path()).await;
-    let daemon = Daemon::start(&fixture.config(&db.url, LOOPBACK), &fixture.tls_cert_der).await;
+    let Env {
+        fixture: _fixture,
+        db,
+        daemon,
+    } = Env::start(backend, LOOPBACK, |_| {}).await;
     let s = Sub {
         original_transaction_id: "2000000000000000".into(),
         env: "Production",
@@ -68,15 +71,5 @@ async fn run_on(backend: Backend) {
         }
     }
     daemon.server.shutdown().await;
-    db.drop_db().await;
 }
-
-#[tokio::test(flavor = "multi_thread")]
-async fn readme_queries_run_on_sqlite() {
-    run_on(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn readme_queries_run_on_postgres() {
-    run_on(Backend::Postgres).await;
-}
+on_both_stores!(readme_queries_run);

@@ -7,130 +7,54 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-struct Env {
-    fixture: Fixture,
-    db: TestDb,
-    daemon: Daemon,
+/// Every type and subtype of the simulator's catalogue with a `data` container, and a type Apple
+/// may add next year.
+fn data_types() -> Vec<(&'static str, Option<&'static str>)> {
+    let mut types: Vec<_> = data_kinds()
+        .into_iter()
+        .map(|k| (k.notification_type, k.subtype))
+        .collect();
+    assert_eq!(types.len(), 34, "the catalogue's data-container types");
+    types.extend([
+        ("A_TYPE_APPLE_ADDS_NEXT_YEAR", Some("AND_ITS_NEW_SUBTYPE")),
+        ("A_TYPE_APPLE_ADDS_NEXT_YEAR", None),
+    ]);
+    types
 }
 
-impl Env {
-    async fn new(backend: Backend) -> Env {
-        Env::with_sources(backend, LOOPBACK).await
-    }
-
-    async fn with_sources(backend: Backend, sources: &str) -> Env {
-        let fixture = Fixture::new();
-        let db = TestDb::new(backend, fixture.dir.path()).await;
-        let daemon = Daemon::start(&fixture.config(&db.url, sources), &fixture.tls_cert_der).await;
-        Env {
-            fixture,
-            db,
-            daemon,
-        }
-    }
-
-    async fn finish(self) {
-        self.daemon.server.shutdown().await;
-        self.db.drop_db().await;
-        drop(self.fixture);
-    }
-
-    async fn one(&self, sql: &str) -> String {
-        let rows = self.db.column(sql).await;
-        assert_eq!(rows.len(), 1, "{sql} returned {rows:?}");
-        rows[0].clone()
-    }
+async fn loopback(backend: Backend) -> Env {
+    Env::start(backend, LOOPBACK, |_| {}).await
 }
 
-fn sub(env: &'static str) -> Sub {
-    Sub {
-        original_transaction_id: format!("{}", 1_000_000_000_000u64 + rand_u32() as u64),
-        env,
-    }
-}
-
-fn rand_u32() -> u32 {
-    uuid::Uuid::new_v4().as_u128() as u32
-}
-
-/// Every type and subtype of the spec with a `data` container.
-const DATA_TYPES: &[(&str, &[Option<&str>])] = &[
-    ("CONSUMPTION_REQUEST", &[None]),
-    (
-        "DID_CHANGE_RENEWAL_PREF",
-        &[Some("UPGRADE"), Some("DOWNGRADE"), None],
-    ),
-    (
-        "DID_CHANGE_RENEWAL_STATUS",
-        &[Some("AUTO_RENEW_ENABLED"), Some("AUTO_RENEW_DISABLED")],
-    ),
-    ("DID_FAIL_TO_RENEW", &[Some("GRACE_PERIOD"), None]),
-    ("DID_RENEW", &[Some("BILLING_RECOVERY"), None]),
-    (
-        "EXPIRED",
-        &[
-            Some("VOLUNTARY"),
-            Some("BILLING_RETRY"),
-            Some("PRICE_INCREASE"),
-            Some("PRODUCT_NOT_FOR_SALE"),
-            None,
-        ],
-    ),
-    ("GRACE_PERIOD_EXPIRED", &[None]),
-    ("METADATA_UPDATE", &[None]),
-    ("MIGRATION", &[None]),
-    (
-        "OFFER_REDEEMED",
-        &[Some("UPGRADE"), Some("DOWNGRADE"), None],
-    ),
-    ("ONE_TIME_CHARGE", &[None]),
-    ("PRICE_CHANGE", &[None]),
-    ("PRICE_INCREASE", &[Some("PENDING"), Some("ACCEPTED")]),
-    ("REFUND", &[None]),
-    ("REFUND_DECLINED", &[None]),
-    ("REFUND_REVERSED", &[None]),
-    ("RENEWAL_EXTENDED", &[None]),
-    ("RENEWAL_EXTENSION", &[Some("FAILURE")]),
-    ("REVOKE", &[None]),
-    ("SUBSCRIBED", &[Some("INITIAL_BUY"), Some("RESUBSCRIBE")]),
-    ("TEST", &[None]),
-    (
-        "A_TYPE_APPLE_ADDS_NEXT_YEAR",
-        &[Some("AND_ITS_NEW_SUBTYPE"), None],
-    ),
-];
-
-async fn every_type_is_stored(backend: Backend) {
-    let env = Env::new(backend).await;
+async fn every_type_and_container_is_stored(backend: Backend) {
+    let env = loopback(backend).await;
     let mut expected = 0;
-    for (kind, subtypes) in DATA_TYPES {
-        for subtype in *subtypes {
-            let s = sub("Sandbox");
-            let txn_id = format!("{}", 2_000_000_000_000u64 + rand_u32() as u64);
-            let mut n = notification(kind, *subtype, &s, &txn_id, now_ms(), Some(1));
-            if *kind == "TEST" {
-                n["data"] =
-                    json!({"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox"});
-            }
-            if *kind == "ONE_TIME_CHARGE" {
-                let t = transaction(
-                    &s,
-                    &txn_id,
-                    now_ms(),
-                    json!({"type": "Consumable", "productId": "coins.100"}),
-                );
-                n["data"] = json!({"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox",
+    for (kind, subtype) in data_types() {
+        let s = Sub::random("Sandbox");
+        let txn_id = format!("{}", 2_000_000_000_000u64 + rand_u32() as u64);
+        let mut n = notification(kind, subtype, &s, &txn_id, now_ms(), Some(1));
+        if kind == "TEST" {
+            n["data"] = json!({"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox"});
+        }
+        if kind == "ONE_TIME_CHARGE" {
+            let t = transaction(
+                &s,
+                &txn_id,
+                now_ms(),
+                json!({"type": "Consumable", "productId": "coins.100"}),
+            );
+            n["data"] = json!({"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox",
                                    "signedTransactionInfo": chain().sign(&t)});
-            }
-            if *kind == "CONSUMPTION_REQUEST" {
-                n["data"]["consumptionRequestReason"] = json!("UNINTENDED_PURCHASE");
-            }
-            let uuid = n["notificationUUID"].as_str().unwrap().to_string();
-            let (status, body) = env.daemon.post_signed(&n).await;
-            assert_eq!(status, 200, "{kind} {subtype:?}: {body}");
-            assert_eq!(body["status"], "stored");
-            expected += 1;
-            let row = env
+        }
+        if kind == "CONSUMPTION_REQUEST" {
+            n["data"]["consumptionRequestReason"] = json!("UNINTENDED_PURCHASE");
+        }
+        let uuid = n["notificationUUID"].as_str().unwrap().to_string();
+        let (status, body) = env.daemon.post_signed(&n).await;
+        assert_eq!(status, 200, "{kind} {subtype:?}: {body}");
+        assert_eq!(body["status"], "stored");
+        expected += 1;
+        let row = env
                 .db
                 .column(&format!(
                     "SELECT notification_type || '|' || COALESCE(subtype, '-') || '|' || environment || '|' || bundle_id \
@@ -139,26 +63,26 @@ async fn every_type_is_stored(backend: Backend) {
                      FROM notifications WHERE notification_uuid = '{uuid}'"
                 ))
                 .await;
-            let (want_txn, want_orig) = if *kind == "TEST" {
-                ("-".to_string(), "-".to_string())
-            } else {
-                (txn_id.clone(), s.original_transaction_id.clone())
-            };
-            assert_eq!(
-                row,
-                vec![format!(
-                    "{kind}|{}|Sandbox|{BUNDLE}|{APP_ID}|{want_txn}|{want_orig}|2.0|127.0.0.1",
-                    subtype.unwrap_or("-")
-                )]
-            );
-            if *kind == "ONE_TIME_CHARGE" {
-                let product = env
-                    .one(&format!(
-                        "SELECT product_type FROM transactions WHERE transaction_id = '{txn_id}'"
-                    ))
-                    .await;
-                assert_eq!(product, "Consumable");
-            }
+        let (want_txn, want_orig) = if kind == "TEST" {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (txn_id.clone(), s.original_transaction_id.clone())
+        };
+        assert_eq!(
+            row,
+            vec![format!(
+                "{kind}|{}|Sandbox|{BUNDLE}|{APP_ID}|{want_txn}|{want_orig}|2.0|127.0.0.1",
+                subtype.unwrap_or("-")
+            )]
+        );
+        if kind == "ONE_TIME_CHARGE" {
+            let product = env
+                .db
+                .one(&format!(
+                    "SELECT product_type FROM transactions WHERE transaction_id = '{txn_id}'"
+                ))
+                .await;
+            assert_eq!(product, "Consumable");
         }
     }
 
@@ -168,7 +92,7 @@ async fn every_type_is_stored(backend: Backend) {
         "summary": {"environment": "Production", "appAppleId": APP_ID, "bundleId": BUNDLE, "productId": "pro.monthly",
                     "requestIdentifier": "5f1c0d1e-1111-2222-3333-444455556666", "storefrontCountryCodes": ["USA", "FRA"],
                     "succeededCount": 12, "failedCount": 1}});
-    for subtype in ["UNREPORTED", "ACTIVE_TOKEN_REMINDER", "CREATED"] {
+    for subtype in subtypes_of("EXTERNAL_PURCHASE_TOKEN").iter().flatten() {
         let token = json!({"notificationType": "EXTERNAL_PURCHASE_TOKEN", "subtype": subtype,
             "notificationUUID": uuid::Uuid::new_v4().to_string(), "version": "2.0", "signedDate": now_ms(),
             "externalPurchaseToken": {"externalPurchaseId": format!("SANDBOX_{}", rand_u32()), "tokenCreationDate": now_ms(),
@@ -178,6 +102,7 @@ async fn every_type_is_stored(backend: Backend) {
         expected += 1;
         let uuid = token["notificationUUID"].as_str().unwrap();
         let got = env
+            .db
             .one(&format!(
                 "SELECT environment FROM notifications WHERE notification_uuid = '{uuid}'"
             ))
@@ -196,7 +121,7 @@ async fn every_type_is_stored(backend: Backend) {
         assert_eq!(status, 200, "{body}");
         expected += 1;
         let uuid = n["notificationUUID"].as_str().unwrap();
-        let got = env.one(&format!("SELECT bundle_id || '|' || environment FROM notifications WHERE notification_uuid = '{uuid}'")).await;
+        let got = env.db.one(&format!("SELECT bundle_id || '|' || environment FROM notifications WHERE notification_uuid = '{uuid}'")).await;
         assert_eq!(
             got,
             format!(
@@ -213,11 +138,11 @@ async fn every_type_is_stored(backend: Backend) {
     assert_eq!(env.db.count("rejected_notifications").await, 0);
     env.finish().await;
 }
-on_both_stores!(every_type_and_container_is_stored, every_type_is_stored);
+on_both_stores!(every_type_and_container_is_stored);
 
-async fn stored_columns_and_payload(backend: Backend) {
-    let env = Env::new(backend).await;
-    let s = sub("Production");
+async fn columns_raw_body_and_decoded_payload(backend: Backend) {
+    let env = loopback(backend).await;
+    let s = Sub::random("Production");
     let signed = 1_764_000_000_000i64.max(now_ms() - 1000);
     let n = notification("DID_RENEW", None, &s, "2000000000000777", signed, Some(1));
     let uuid = n["notificationUUID"].as_str().unwrap().to_string();
@@ -226,6 +151,7 @@ async fn stored_columns_and_payload(backend: Backend) {
     assert_eq!(status, 200);
     // raw_body is the exact bytes received; payload has the nested payloads decoded.
     let raw = env
+        .db
         .one(&format!(
             "SELECT CAST(raw_body AS TEXT) FROM notifications WHERE notification_uuid = '{uuid}'"
         ))
@@ -237,17 +163,19 @@ async fn stored_columns_and_payload(backend: Backend) {
     };
     assert_eq!(raw, body);
     let price = match backend {
-        Backend::Postgres => env.one(&format!("SELECT payload->'data'->'transactionInfo'->>'price' FROM notifications WHERE notification_uuid = '{uuid}'")).await,
-        Backend::Sqlite => env.one(&format!("SELECT CAST(json_extract(payload, '$.data.transactionInfo.price') AS TEXT) FROM notifications WHERE notification_uuid = '{uuid}'")).await,
+        Backend::Postgres => env.db.one(&format!("SELECT payload->'data'->'transactionInfo'->>'price' FROM notifications WHERE notification_uuid = '{uuid}'")).await,
+        Backend::Sqlite => env.db.one(&format!("SELECT CAST(json_extract(payload, '$.data.transactionInfo.price') AS TEXT) FROM notifications WHERE notification_uuid = '{uuid}'")).await,
     };
     assert_eq!(price, "9990");
     let verified_by = env
+        .db
         .one(&format!(
             "SELECT verified_by FROM notifications WHERE notification_uuid = '{uuid}'"
         ))
         .await;
     assert!(verified_by.starts_with("sha256:"), "{verified_by}");
     let txn = env
+        .db
         .one("SELECT original_transaction_id || '|' || product_id || '|' || product_type || '|' || environment || '|' || app_account_token || '|' || currency FROM transactions WHERE transaction_id = '2000000000000777'")
         .await;
     assert_eq!(
@@ -258,15 +186,13 @@ async fn stored_columns_and_payload(backend: Backend) {
         )
     );
     let subscription = env
+        .db
         .one(&format!("SELECT CAST(status AS TEXT) || '|' || product_id || '|' || CAST(auto_renew_status AS TEXT) || '|' || last_notification_type FROM subscriptions WHERE original_transaction_id = '{}'", s.original_transaction_id))
         .await;
     assert_eq!(subscription, "1|pro.monthly|1|DID_RENEW");
     env.finish().await;
 }
-on_both_stores!(
-    columns_raw_body_and_decoded_payload,
-    stored_columns_and_payload
-);
+on_both_stores!(columns_raw_body_and_decoded_payload);
 
 /// `CAST(bytea AS TEXT)` gives `\x…` hex in PostgreSQL.
 fn decode_pg_bytea_text(s: &str) -> String {
@@ -278,33 +204,20 @@ fn decode_pg_bytea_text(s: &str) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
-async fn concurrent_duplicates(backend: Backend) {
-    let env = Env::new(backend).await;
+async fn same_notification_twenty_times_concurrently(backend: Backend) {
+    let env = loopback(backend).await;
     let n = notification(
         "SUBSCRIBED",
         Some("INITIAL_BUY"),
-        &sub("Sandbox"),
+        &Sub::random("Sandbox"),
         "2000000000000001",
         now_ms(),
         Some(1),
     );
     let body = json!({"signedPayload": chain().sign(&n)}).to_string();
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let client = env.daemon.client.clone();
-        let url = env.daemon.url("/notifications");
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
+    let tasks: Vec<_> = (0..20)
+        .map(|_| env.daemon.spawn_post(body.clone()))
+        .collect();
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
@@ -316,14 +229,11 @@ async fn concurrent_duplicates(backend: Backend) {
     assert_eq!(env.db.count("notifications").await, 1);
     env.finish().await;
 }
-on_both_stores!(
-    same_notification_twenty_times_concurrently,
-    concurrent_duplicates
-);
+on_both_stores!(same_notification_twenty_times_concurrently);
 
-async fn out_of_order(backend: Backend) {
-    let env = Env::new(backend).await;
-    let s = sub("Sandbox");
+async fn newer_expired_then_older_renew_stays_expired(backend: Backend) {
+    let env = loopback(backend).await;
+    let s = Sub::random("Sandbox");
     let t0 = now_ms() - 60_000;
     let mut expired = notification(
         "EXPIRED",
@@ -342,6 +252,7 @@ async fn out_of_order(backend: Backend) {
     assert_eq!(env.daemon.post_signed(&expired).await.0, 200);
     assert_eq!(env.daemon.post_signed(&renew).await.0, 200);
     let state = env
+        .db
         .one(&format!("SELECT CAST(status AS TEXT) || '|' || last_notification_type || '|' || CAST(auto_renew_status AS TEXT) FROM subscriptions WHERE original_transaction_id = '{}'", s.original_transaction_id))
         .await;
     assert_eq!(state, "2|EXPIRED|0");
@@ -361,6 +272,7 @@ async fn out_of_order(backend: Backend) {
     );
     assert_eq!(env.daemon.post_signed(&resub).await.0, 200);
     let status = env
+        .db
         .one(&format!(
             "SELECT CAST(status AS TEXT) FROM subscriptions WHERE original_transaction_id = '{}'",
             s.original_transaction_id
@@ -369,14 +281,14 @@ async fn out_of_order(backend: Backend) {
     assert_eq!(status, "1");
     env.finish().await;
 }
-on_both_stores!(newer_expired_then_older_renew_stays_expired, out_of_order);
+on_both_stores!(newer_expired_then_older_renew_stays_expired);
 
-async fn rejections(backend: Backend) {
-    let env = Env::new(backend).await;
+async fn each_rejection_answers_its_status_and_stores_no_event(backend: Backend) {
+    let env = loopback(backend).await;
     let good = notification(
         "DID_RENEW",
         None,
-        &sub("Sandbox"),
+        &Sub::random("Sandbox"),
         "2000000000000020",
         now_ms(),
         Some(1),
@@ -416,8 +328,12 @@ async fn rejections(backend: Backend) {
     let mut wrong_env = good.clone();
     wrong_env["data"]["environment"] = json!("Xcode");
     let mut forged_nested = good.clone();
-    forged_nested["data"]["signedTransactionInfo"] =
-        json!(forger.sign(&transaction(&sub("Sandbox"), "1", now_ms(), json!({}))));
+    forged_nested["data"]["signedTransactionInfo"] = json!(forger.sign(&transaction(
+        &Sub::random("Sandbox"),
+        "1",
+        now_ms(),
+        json!({})
+    )));
     let bodies = [
         (
             json!({"signedPayload": forger.sign(&good)}).to_string(),
@@ -483,33 +399,16 @@ async fn rejections(backend: Backend) {
     assert_eq!(resp.status().as_u16(), 413);
 
     // Wrong method, unknown path.
-    let resp = env
-        .daemon
-        .client
-        .get(env.daemon.url("/notifications"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 405);
-    let resp = env
-        .daemon
-        .client
-        .post(env.daemon.url("/elsewhere"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 404);
+    assert_eq!(env.daemon.get("/notifications").await, 405);
+    let elsewhere = env.daemon.client.post(env.daemon.url("/elsewhere"));
+    assert_eq!(status_of(elsewhere.body("{}")).await, 404);
 
     // After all that, a good notification still goes through.
     assert_eq!(env.daemon.post_signed(&good).await.0, 200);
     assert_eq!(env.db.count("notifications").await, 1);
     env.finish().await;
 }
-on_both_stores!(
-    each_rejection_answers_its_status_and_stores_no_event,
-    rejections
-);
+on_both_stores!(each_rejection_answers_its_status_and_stores_no_event);
 
 fn tamper(token: &str) -> String {
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
@@ -552,12 +451,12 @@ fn tokio_stream_iter<T: Send + Unpin + 'static>(
     Iter(items.into_iter())
 }
 
-async fn outside_allow_list(backend: Backend) {
-    let env = Env::with_sources(backend, r#"["17.0.0.0/8"]"#).await;
+async fn a_source_outside_the_allow_list_gets_403(backend: Backend) {
+    let env = Env::start(backend, r#"["17.0.0.0/8"]"#, |_| {}).await;
     let n = notification(
         "DID_RENEW",
         None,
-        &sub("Sandbox"),
+        &Sub::random("Sandbox"),
         "2000000000000030",
         now_ms(),
         Some(1),
@@ -571,45 +470,17 @@ async fn outside_allow_list(backend: Backend) {
         "403 is answered before the body is read"
     );
     // Health checks are not notifications: they answer anyone.
-    let health = env
-        .daemon
-        .client
-        .get(env.daemon.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status().as_u16(), 200);
-    let ready = env
-        .daemon
-        .client
-        .get(env.daemon.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
+    assert_eq!(env.daemon.get("/healthz").await, 200);
+    assert_eq!(env.daemon.get("/readyz").await, 200);
     env.finish().await;
 }
-on_both_stores!(a_source_outside_the_allow_list_gets_403, outside_allow_list);
+on_both_stores!(a_source_outside_the_allow_list_gets_403);
 
-async fn readiness(backend: Backend) {
-    let env = Env::new(backend).await;
-    let ready = env
-        .daemon
-        .client
-        .get(env.daemon.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
+async fn readyz_reports_database_and_draining(backend: Backend) {
+    let env = loopback(backend).await;
+    assert_eq!(env.daemon.get("/readyz").await, 200);
     env.daemon.server.start_draining();
-    let draining = env
-        .daemon
-        .client
-        .get(env.daemon.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(draining.status().as_u16(), 503);
+    assert_eq!(env.daemon.get("/readyz").await, 503);
     env.finish().await;
 }
-on_both_stores!(readyz_reports_database_and_draining, readiness);
+on_both_stores!(readyz_reports_database_and_draining);

@@ -4,14 +4,14 @@
 //! Apple's; the CA round-trips through its files; `--out` and the load mode work; and
 //! `serve --dev` + `simulate --dev` work end to end as an operator runs them.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
 
 use asnd::apple::models::Environment;
 use asnd::apple::{AppRule, At, Policy, RootSet, TrustAnchor, Verifier};
@@ -23,17 +23,6 @@ use serde_json::Value;
 
 const APPLE_REAL: &str =
     include_str!("fixtures/apple-real/notification_Production_da2c238f98534d21.jws");
-
-fn asnd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_asnd"))
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// `sha256:<fingerprint>` of the test chain's root: what simulated data must be stored with.
 fn dev_label() -> String {
@@ -78,15 +67,6 @@ fn expected_status(kind: &Kind) -> Option<i64> {
     }
 }
 
-fn expected_container(kind: &Kind) -> &'static str {
-    match (kind.notification_type, kind.subtype) {
-        ("RENEWAL_EXTENSION", Some("SUMMARY")) => "summary",
-        ("EXTERNAL_PURCHASE_TOKEN", _) => "externalPurchaseToken",
-        ("RESCIND_CONSENT", _) => "appData",
-        _ => "data",
-    }
-}
-
 /// The decoded payload of a `{"signedPayload": ...}` body, verified against `verifier`.
 fn verify_body(
     verifier: &Verifier,
@@ -125,7 +105,7 @@ fn every_type_verifies_with_the_dev_root_and_not_with_apples() {
             assert_eq!(n["signedDate"], event.signed_date);
             assert_eq!(
                 v.notification.value.container_name(),
-                Some(expected_container(&kind)),
+                Some(container_of(&kind)),
                 "{label}"
             );
             assert_eq!(v.notification.verified_by, dev_label(), "{label}");
@@ -303,13 +283,13 @@ fn v1_bodies_pass_the_receivers_v1_checks() {
 /// notification configured beside the test app.
 async fn daemon_trusting_both(backend: Backend) -> (Fixture, TestDb, Daemon) {
     let fixture = Fixture::new();
-    let db = TestDb::new(backend, fixture.dir.path()).await;
+    let db = TestDb::new(backend).await;
     let mut config = fixture.config(&db.url, LOOPBACK);
     config.verify.roots = vec![PathBuf::from(BUILTIN_APPLE_ROOT), fixture.root.clone()];
     config.apps.push(AppConfig {
         bundle_id: "com.jrjj.keysns".into(),
         app_apple_id: Some(1_601_830_814),
-        environments: vec!["Production".into()],
+        environments: vec![asnd::config::AppEnvironment::Production],
         ..AppConfig::default()
     });
     let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
@@ -324,22 +304,13 @@ async fn send(daemon: &Daemon, events: &[Event], target: &Target) {
     }
 }
 
-async fn one(db: &TestDb, sql: &str) -> Option<String> {
-    let rows = db.column(sql).await;
-    assert!(rows.len() <= 1, "{sql}: {rows:?}");
-    rows.into_iter().next()
-}
-
 /// `status|auto_renew_status|last_notification_type|last_subtype` of one subscription.
 async fn state(db: &TestDb, original_transaction_id: &str) -> Option<String> {
-    one(
-        db,
-        &format!(
-            "SELECT CAST(status AS TEXT) || '|' || CAST(auto_renew_status AS TEXT) || '|' || \
-             last_notification_type || '|' || COALESCE(last_subtype, '-') \
-             FROM subscriptions WHERE original_transaction_id = '{original_transaction_id}'"
-        ),
-    )
+    db.at_most_one(&format!(
+        "SELECT CAST(status AS TEXT) || '|' || CAST(auto_renew_status AS TEXT) || '|' || \
+         last_notification_type || '|' || COALESCE(last_subtype, '-') \
+         FROM subscriptions WHERE original_transaction_id = '{original_transaction_id}'"
+    ))
     .await
 }
 
@@ -426,15 +397,13 @@ async fn scenarios_leave_the_expected_state(backend: Backend) {
             asnd::simulate::Notice::V2(k) => k,
             asnd::simulate::Notice::V1(_) => unreachable!(),
         };
-        let stored = one(
-            &db,
-            &format!(
+        let stored = db
+            .at_most_one(&format!(
                 "SELECT notification_type || '|' || COALESCE(subtype, '-') FROM notifications \
                  WHERE notification_uuid = '{}'",
                 event.uuid
-            ),
-        )
-        .await;
+            ))
+            .await;
         assert_eq!(
             stored,
             Some(format!(
@@ -461,19 +430,9 @@ async fn scenarios_leave_the_expected_state(backend: Backend) {
     );
     assert_eq!(db.count("rejected_notifications").await, 0);
     daemon.server.shutdown().await;
-    db.drop_db().await;
     drop(fixture);
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn scenarios_on_sqlite() {
-    scenarios_leave_the_expected_state(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn scenarios_on_postgres() {
-    scenarios_leave_the_expected_state(Backend::Postgres).await;
-}
+on_both_stores!(scenarios_leave_the_expected_state);
 
 async fn verified_by_tells_simulated_from_apple(backend: Backend) {
     let (fixture, db, daemon) = daemon_trusting_both(backend).await;
@@ -486,23 +445,19 @@ async fn verified_by_tells_simulated_from_apple(backend: Backend) {
         .await;
     assert_eq!(status, 200, "genuine Apple data: {answer}");
 
-    let simulated = one(
-        &db,
-        &format!(
+    let simulated = db
+        .at_most_one(&format!(
             "SELECT verified_by FROM notifications WHERE notification_uuid = '{}'",
             event.uuid
-        ),
-    )
-    .await
-    .unwrap();
+        ))
+        .await
+        .unwrap();
     assert_eq!(simulated, dev_label());
     assert!(simulated.starts_with("sha256:") && simulated != "apple-root-ca-g3");
-    let apple = one(
-        &db,
-        "SELECT verified_by FROM notifications WHERE bundle_id = 'com.jrjj.keysns'",
-    )
-    .await
-    .unwrap();
+    let apple = db
+        .at_most_one("SELECT verified_by FROM notifications WHERE bundle_id = 'com.jrjj.keysns'")
+        .await
+        .unwrap();
     assert_eq!(apple, "apple-root-ca-g3");
     daemon.server.shutdown().await;
 
@@ -521,18 +476,8 @@ async fn verified_by_tells_simulated_from_apple(backend: Backend) {
         "refused for its chain: {answer}"
     );
     apple_only.server.shutdown().await;
-    db.drop_db().await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn verified_by_on_sqlite() {
-    verified_by_tells_simulated_from_apple(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn verified_by_on_postgres() {
-    verified_by_tells_simulated_from_apple(Backend::Postgres).await;
-}
+on_both_stores!(verified_by_tells_simulated_from_apple);
 
 // ---- the development CA on disk ----
 
@@ -541,7 +486,7 @@ fn dev_ca_writes_a_chain_that_loads_back_and_signs_verifiable_data() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca");
     let out = asnd().args(["dev-ca", "--out"]).arg(&ca).output().unwrap();
-    let (stdout, stderr) = text(&out);
+    let (stdout, stderr) = output_text(&out);
     assert!(out.status.success(), "{stderr}");
     for file in [
         "root.pem",
@@ -590,9 +535,11 @@ fn dev_ca_writes_a_chain_that_loads_back_and_signs_verifiable_data() {
     let out = asnd().args(["dev-ca", "--out"]).arg(&ca).output().unwrap();
     assert!(!out.status.success());
     assert!(
-        text(&out).1.contains("already holds a development CA"),
+        output_text(&out)
+            .1
+            .contains("already holds a development CA"),
         "{}",
-        text(&out).1
+        output_text(&out).1
     );
 
     // A key that is not the leaf's is refused with a clear error.
@@ -643,7 +590,7 @@ fn simulate_out_writes_the_bodies() {
         .arg(&out_dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(out.status.success(), "{}", output_text(&out).1);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -674,7 +621,7 @@ fn simulate_out_writes_the_bodies() {
         .arg(&out_dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(out.status.success(), "{}", output_text(&out).1);
     let mut names: Vec<String> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -703,7 +650,7 @@ fn simulate_out_writes_the_bodies() {
         .arg(out_dir.join(&names[0]))
         .output()
         .unwrap();
-    assert!(verified.status.success(), "{}", text(&verified).1);
+    assert!(verified.status.success(), "{}", output_text(&verified).1);
 
     // V1 bodies need the secret, and carry it.
     let out_dir = dir.path().join("v1");
@@ -714,14 +661,18 @@ fn simulate_out_writes_the_bodies() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("--v1-secret"), "{}", text(&out).1);
+    assert!(
+        output_text(&out).1.contains("--v1-secret"),
+        "{}",
+        output_text(&out).1
+    );
     let out = asnd()
         .args(["simulate", "--v1", "--scenario", "billing", "--out"])
         .arg(&out_dir)
         .env("ASND_V1_SECRET", "s3cret")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(out.status.success(), "{}", output_text(&out).1);
     let mut v1: Vec<PathBuf> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -749,7 +700,7 @@ fn simulate_reports_bad_input_clearly() {
             .current_dir(dir.path())
             .output()
             .unwrap();
-        (out.status.code(), text(&out).1)
+        (out.status.code(), output_text(&out).1)
     };
     let ca = ca.to_str().unwrap();
     let out = dir.path().join("x");
@@ -804,7 +755,7 @@ fn simulate_reports_bad_input_clearly() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     let listing = asnd().args(["simulate", "--list"]).output().unwrap();
-    let (stdout, _) = text(&listing);
+    let (stdout, _) = output_text(&listing);
     assert!(listing.status.success());
     for kind in Kind::all() {
         assert!(stdout.contains(kind.notification_type), "{}", kind.label());
@@ -823,27 +774,26 @@ fn report_lines(stdout: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// `asnd simulate` in load mode against `env`'s daemon, signing with the test chain.
+async fn simulate_load(env: &Env, args: &[&str]) -> Output {
+    let url = format!("https://127.0.0.1:{}/notifications", env.daemon.addr.port());
+    let mut command = asnd();
+    command
+        .args(["simulate", "--url", &url, "--ca"])
+        .arg(common_chain_dir(env.fixture.dir.path()))
+        .arg("--cacert")
+        .arg(&env.fixture.tls_cert)
+        .args(args);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn load_mode_reports_all_200s() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
-    let daemon = Daemon::start(&fixture.config(&db.url, LOOPBACK), &fixture.tls_cert_der).await;
-    let ca = common_chain_dir(fixture.dir.path());
-    let url = format!("https://127.0.0.1:{}/notifications", daemon.addr.port());
-    let cacert = fixture.tls_cert.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        asnd()
-            .args(["simulate", "--url", &url, "--ca"])
-            .arg(&ca)
-            .arg("--cacert")
-            .arg(&cacert)
-            .args(["--count", "60", "--concurrency", "6"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let (stdout, stderr) = text(&out);
+    let env = Env::sqlite().await;
+    let out = simulate_load(&env, &["--count", "60", "--concurrency", "6"]).await;
+    let (stdout, stderr) = output_text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let report = report_lines(&stdout);
     assert_eq!(report["notifications"], "60", "{stdout}");
@@ -874,71 +824,22 @@ async fn load_mode_reports_all_200s() {
         "the headline figure comes last"
     );
     // 60 distinct notifications, each with its transaction and subscription.
-    assert_eq!(db.count("notifications").await, 60);
-    assert_eq!(db.count("subscriptions").await, 60);
+    assert_eq!(env.db.count("notifications").await, 60);
+    assert_eq!(env.db.count("subscriptions").await, 60);
 
     // A receiver that refuses (wrong bundle): the report counts 422s and the exit code says so.
-    let url = format!("https://127.0.0.1:{}/notifications", daemon.addr.port());
-    let (ca, cacert) = (
-        common_chain_dir(fixture.dir.path()),
-        fixture.tls_cert.clone(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        asnd()
-            .args(["simulate", "--url", &url, "--ca"])
-            .arg(&ca)
-            .arg("--cacert")
-            .arg(&cacert)
-            .args(["--count", "5", "--bundle-id", "com.other.app"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let (stdout, _) = text(&out);
+    let out = simulate_load(&env, &["--count", "5", "--bundle-id", "com.other.app"]).await;
+    let (stdout, _) = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(report_lines(&stdout)["status 422"], "5", "{stdout}");
-    daemon.server.shutdown().await;
+    env.finish().await;
 }
 
 // ---- serve --dev and simulate --dev as an operator runs them ----
 
-fn start_dev(dir: &Path) -> (Child, String) {
-    let mut child = asnd()
-        .args(["serve", "--dev"])
-        .current_dir(dir)
-        .env("ASND_SERVER__LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("asnd printed its URL").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("notifications:") {
-            break rest.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
 fn stop(child: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(25),
-            "asnd did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    signal(child, "-TERM");
+    wait_exit(child, Duration::from_secs(25));
 }
 
 /// The quick start's `sqlite3 asnd-dev/asnd.db "..."` queries, from the README.
@@ -990,25 +891,17 @@ async fn serve_dev_then_simulate_dev_works_end_to_end() {
     })
     .await
     .unwrap();
-    let (stdout, stderr) = text(&out);
+    let (stdout, stderr) = output_text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert_eq!(stdout.matches(" 200 stored").count(), 6, "{stdout}");
     assert!(stdout.contains("6 of 6 delivered"), "{stdout}");
 
     // Trusting the development CA adds no other root: Apple's own test data stays refused.
-    let pem = std::fs::read(dir.path().join("asnd-dev/tls.pem")).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
-        .next()
-        .unwrap()
-        .unwrap();
-    let mock = include_str!("fixtures/apple-mock/testNotification");
-    let resp = client(der.as_ref())
-        .post(&url)
-        .body(format!("{{\"signedPayload\":\"{}\"}}", mock.trim()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 422);
+    let http = client(&dev_tls_cert_der(dir.path()));
+    assert_eq!(
+        status_of(http.post(&url).body(apple_mock_body())).await,
+        422
+    );
     stop(&mut server);
 
     // The README's quick-start queries run on what the scenario produced.
@@ -1051,7 +944,7 @@ async fn serve_dev_then_simulate_dev_works_end_to_end() {
         .arg(&queries[1])
         .output()
     {
-        let (stdout, stderr) = text(&out);
+        let (stdout, stderr) = output_text(&out);
         assert!(out.status.success(), "{stderr}");
         assert!(stdout.contains("EXPIRED"), "{stdout}");
     }

@@ -1,12 +1,14 @@
 //! One behavioural suite for both stores: SQLite in a temporary file, and PostgreSQL at
 //! `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`), where every test gets a
-//! fresh database `asnd_test_<random>` that is dropped afterwards. PostgreSQL being unreachable is
+//! fresh database `asnd_test_<random>` (see `tests/common/db.rs`) that is dropped afterwards. PostgreSQL being unreachable is
 //! a test failure, not a skip.
 //!
 //! Rows are read back with plain SQL: times are rendered as `YYYY-MM-DDTHH:MM:SS.mmmZ` (SQLite
 //! stores that text; PostgreSQL's `timestamptz` is formatted with `to_char` in UTC).
 
-use std::str::FromStr;
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,316 +17,41 @@ use asnd::store::{
     SubscriptionRow, TransactionRow,
 };
 use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
-// ---------------------------------------------------------------------------------------------
-// Harness
-// ---------------------------------------------------------------------------------------------
+use common::{Backend, TestDb, admin_connection, admin_url, with_database};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Backend {
-    Sqlite,
-    Postgres,
+/// A migrated database and the store under test on it.
+async fn migrated(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    store.migrate().await.expect("migrate");
+    (db, store)
 }
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_PG_URL.to_string())
-}
-
-/// `url` with its database path replaced by `/name` (query string kept).
-fn with_database(url: &str, name: &str) -> String {
-    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let after = &rest[authority_end..];
-    let query = after.find('?').map(|q| &after[q..]).unwrap_or("");
-    format!(
-        "{}{}/{}{}",
-        &url[..scheme_end],
-        &rest[..authority_end],
-        name,
-        query
-    )
-}
-
-/// A direct pool on the test database, to look at rows behind the store's back.
-enum Db {
-    Pg(PgPool),
-    Sqlite(SqlitePool),
-}
-
-/// An empty database (not migrated) and the URL to reach it.
-struct TestDb {
-    backend: Backend,
-    url: String,
-    db: Db,
-    _dir: Option<tempfile::TempDir>,
-    /// (admin URL, database name) to drop afterwards.
-    pg_drop: Option<(String, String)>,
-}
-
-async fn admin_connection(admin: &str) -> sqlx::PgConnection {
-    let options = PgConnectOptions::from_str(admin).unwrap_or_else(|e| {
-        panic!(
-            "DATABASE_URL {} is not usable: {e}",
-            store::redact_url(admin)
-        )
-    });
-    match tokio::time::timeout(
-        Duration::from_secs(10),
-        sqlx::PgConnection::connect_with(&options),
-    )
-    .await
-    {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => panic!(
-            "PostgreSQL is unreachable at {} ({e}). These tests need a PostgreSQL server: start one \
-             or point DATABASE_URL at one (default {DEFAULT_PG_URL}).",
-            store::redact_url(admin)
-        ),
-        Err(_) => panic!(
-            "PostgreSQL at {} did not answer within 10 s. These tests need a PostgreSQL server: \
-             start one or point DATABASE_URL at one (default {DEFAULT_PG_URL}).",
-            store::redact_url(admin)
-        ),
-    }
-}
-
-impl TestDb {
-    async fn new(backend: Backend) -> TestDb {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                let path = dir.path().join("asnd.sqlite");
-                let url = format!("sqlite://{}", path.display());
-                let options = SqliteConnectOptions::from_str(&url)
-                    .expect("sqlite URL")
-                    .create_if_missing(true)
-                    .busy_timeout(Duration::from_secs(10));
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(2)
-                    .connect_with(options)
-                    .await
-                    .expect("open the SQLite test file");
-                TestDb {
-                    backend,
-                    url,
-                    db: Db::Sqlite(pool),
-                    _dir: Some(dir),
-                    pg_drop: None,
-                }
-            }
-            Backend::Postgres => {
-                let admin = admin_url();
-                let name = format!("asnd_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = admin_connection(&admin).await;
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-                let _ = conn.close().await;
-                let url = with_database(&admin, &name);
-                let pool = PgPoolOptions::new()
-                    .max_connections(2)
-                    .connect(&url)
-                    .await
-                    .unwrap_or_else(|e| panic!("connect to {name}: {e}"));
-                TestDb {
-                    backend,
-                    url,
-                    db: Db::Pg(pool),
-                    _dir: None,
-                    pg_drop: Some((admin, name)),
-                }
-            }
-        }
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        store::connect(&self.url, &StoreOptions::default())
+/// Makes inserting a transaction (`table = "transactions"`) or subscription row whose
+/// `product_id` is `'boom'` fail inside the database.
+async fn forbid_boom(db: &TestDb, table: &str) {
+    match db.backend {
+        Backend::Postgres => {
+            db.exec(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {table}_no_boom \
+                 CHECK (product_id IS DISTINCT FROM 'boom')"
+            ))
             .await
-            .unwrap_or_else(|e| panic!("connect the {:?} store: {e}", self.backend))
-    }
-
-    async fn migrated(backend: Backend) -> (TestDb, Arc<dyn Store>) {
-        let db = TestDb::new(backend).await;
-        let store = db.store().await;
-        store.migrate().await.expect("migrate");
-        (db, store)
-    }
-
-    async fn exec(&self, sql: &str) {
-        match &self.db {
-            Db::Pg(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
-            Db::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
         }
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        match &self.db {
-            Db::Pg(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-        }
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-
-    async fn rows(&self, table: &str) -> i64 {
-        self.count(&format!("SELECT COUNT(*) FROM {table}")).await
-    }
-
-    /// Every column of every row, each column an expression that yields text (or NULL).
-    async fn texts(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        fn decode<R: Row>(row: &R) -> Vec<Option<String>>
-        where
-            usize: sqlx::ColumnIndex<R>,
-            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        {
-            (0..row.len())
-                .map(|i| {
-                    row.try_get::<Option<String>, _>(i)
-                        .unwrap_or_else(|e| panic!("column {i}: {e}"))
-                })
-                .collect()
-        }
-        match &self.db {
-            Db::Pg(pool) => sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .map(|rows| rows.iter().map(decode).collect()),
-            Db::Sqlite(pool) => sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .map(|rows| rows.iter().map(decode).collect()),
-        }
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-
-    /// The single row of `sql`, as texts.
-    async fn row(&self, sql: &str) -> Vec<Option<String>> {
-        let mut rows = self.texts(sql).await;
-        assert_eq!(rows.len(), 1, "expected one row from {sql}");
-        rows.remove(0)
-    }
-
-    async fn text(&self, sql: &str) -> Option<String> {
-        self.row(sql).await.remove(0)
-    }
-
-    async fn bytes(&self, sql: &str) -> Vec<u8> {
-        match &self.db {
-            Db::Pg(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-        }
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-
-    async fn json(&self, sql: &str) -> Option<Value> {
-        self.text(sql)
+        Backend::Sqlite => {
+            db.exec(&format!(
+                "CREATE TRIGGER {table}_no_boom BEFORE INSERT ON {table} \
+                 WHEN NEW.product_id = 'boom' \
+                 BEGIN SELECT RAISE(ABORT, 'product boom is forbidden'); END"
+            ))
             .await
-            .map(|t| serde_json::from_str(&t).unwrap_or_else(|e| panic!("{sql}: {e}: {t}")))
-    }
-
-    /// A time column rendered as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    fn ts(&self, column: &str) -> String {
-        match self.backend {
-            Backend::Postgres => {
-                format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
-            }
-            Backend::Sqlite => column.to_string(),
-        }
-    }
-
-    /// Any scalar column as text.
-    fn t(&self, column: &str) -> String {
-        format!("CAST({column} AS TEXT)")
-    }
-
-    /// A boolean column as `'true'`/`'false'` (NULL stays NULL).
-    fn b(&self, column: &str) -> String {
-        format!("CASE WHEN {column} IS NULL THEN NULL WHEN {column} THEN 'true' ELSE 'false' END")
-    }
-
-    /// Makes inserting a transaction (`table = "transactions"`) or subscription row whose
-    /// `product_id` is `'boom'` fail inside the database.
-    async fn forbid_boom(&self, table: &str) {
-        match self.backend {
-            Backend::Postgres => {
-                self.exec(&format!(
-                    "ALTER TABLE {table} ADD CONSTRAINT {table}_no_boom \
-                     CHECK (product_id IS DISTINCT FROM 'boom')"
-                ))
-                .await
-            }
-            Backend::Sqlite => {
-                self.exec(&format!(
-                    "CREATE TRIGGER {table}_no_boom BEFORE INSERT ON {table} \
-                     WHEN NEW.product_id = 'boom' \
-                     BEGIN SELECT RAISE(ABORT, 'product boom is forbidden'); END"
-                ))
-                .await
-            }
         }
     }
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin, name)) = self.pg_drop.take() else {
-            return;
-        };
-        // Dropping needs async I/O; do it on a thread with its own runtime so it also runs when a
-        // test panics.
-        let result = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let mut conn = admin_connection(&admin).await;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .map(|_| ())
-            })
-        })
-        .join();
-        if let Ok(Err(e)) = result {
-            eprintln!("could not drop the test database: {e}");
-        }
-    }
-}
-
-/// Generates `sqlite::<name>` and `postgres::<name>` tests that call `<name>(Backend)`.
-macro_rules! for_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
-
-for_both_backends!(
+on_both_stores!(
     store_then_duplicate,
     concurrent_saves_of_one_uuid,
     derived_rows_have_the_right_columns,
@@ -473,7 +200,7 @@ async fn save(store: &Arc<dyn Store>, n: &NewNotification) -> SaveOutcome {
 // ---------------------------------------------------------------------------------------------
 
 async fn store_then_duplicate(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     let id = uuid();
     let first = notification(&id, "1000", SIGNED, 1);
     assert_eq!(save(&store, &first).await, SaveOutcome::Stored);
@@ -486,9 +213,9 @@ async fn store_then_duplicate(backend: Backend) {
     assert_eq!(save(&store, &again).await, SaveOutcome::Duplicate);
     assert_eq!(save(&store, &first).await, SaveOutcome::Duplicate);
 
-    assert_eq!(db.rows("notifications").await, 1);
-    assert_eq!(db.rows("transactions").await, 1);
-    assert_eq!(db.rows("subscriptions").await, 1);
+    assert_eq!(db.count("notifications").await, 1);
+    assert_eq!(db.count("transactions").await, 1);
+    assert_eq!(db.count("subscriptions").await, 1);
     let row = db
         .row(&format!(
             "SELECT notification_type, {}, {} FROM notifications",
@@ -524,7 +251,7 @@ async fn store_then_duplicate(backend: Backend) {
 }
 
 async fn concurrent_saves_of_one_uuid(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     let n = notification(&uuid(), "2000", SIGNED, 1);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -543,14 +270,14 @@ async fn concurrent_saves_of_one_uuid(backend: Backend) {
         }
     }
     assert_eq!((stored, duplicate), (1, 19));
-    assert_eq!(db.rows("notifications").await, 1);
-    assert_eq!(db.rows("transactions").await, 1);
-    assert_eq!(db.rows("subscriptions").await, 1);
+    assert_eq!(db.count("notifications").await, 1);
+    assert_eq!(db.count("transactions").await, 1);
+    assert_eq!(db.count("subscriptions").await, 1);
     store.close().await;
 }
 
 async fn derived_rows_have_the_right_columns(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     let id = uuid();
     let n = notification(&id, "3000", SIGNED, 4);
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
@@ -762,7 +489,7 @@ fn assert_iso_now(value: Option<&str>) {
 }
 
 async fn time_columns_are_queryable(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     // Milliseconds at the edges of a second, across a day boundary, and the epoch itself.
     let times = [
         0,
@@ -822,7 +549,7 @@ async fn time_columns_are_queryable(backend: Backend) {
         .map(|r| r[0].clone().unwrap())
         .collect();
     assert_eq!(days, ["1970-01-01=3", "2026-11-29=2", "2026-11-30=1"]);
-    assert_eq!(db.count(in_range).await, 2);
+    assert_eq!(db.number(in_range).await, 2);
 
     // Back to milliseconds, exactly.
     let back = match backend {
@@ -849,7 +576,7 @@ async fn time_columns_are_queryable(backend: Backend) {
 }
 
 async fn newest_state_wins(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     let state = || async {
         db.row(&format!(
             "SELECT {}, s.last_notification_uuid, {}, t.last_notification_uuid, {}
@@ -885,7 +612,7 @@ async fn newest_state_wins(backend: Backend) {
             Some("100".into())
         ]
     );
-    assert_eq!(db.rows("notifications").await, 2);
+    assert_eq!(db.count("notifications").await, 2);
 
     // A still newer one does update (status 5, price 300).
     let newest_id = uuid();
@@ -902,14 +629,14 @@ async fn newest_state_wins(backend: Backend) {
             Some("300".into())
         ]
     );
-    assert_eq!(db.rows("notifications").await, 3);
-    assert_eq!(db.rows("transactions").await, 1);
-    assert_eq!(db.rows("subscriptions").await, 1);
+    assert_eq!(db.count("notifications").await, 3);
+    assert_eq!(db.count("transactions").await, 1);
+    assert_eq!(db.count("subscriptions").await, 1);
     store.close().await;
 }
 
 async fn concurrent_states_keep_the_newest(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     // 30 different notifications for one subscription, saved at once in a scrambled order.
     let mut offsets: Vec<i64> = (0..30).map(|i| (i * 17) % 30).collect();
     offsets.rotate_left(7);
@@ -927,7 +654,7 @@ async fn concurrent_states_keep_the_newest(backend: Backend) {
             SaveOutcome::Stored
         );
     }
-    assert_eq!(db.rows("notifications").await, 30);
+    assert_eq!(db.count("notifications").await, 30);
     assert_eq!(
         db.row(&format!(
             "SELECT {}, {} FROM subscriptions",
@@ -949,7 +676,7 @@ async fn concurrent_states_keep_the_newest(backend: Backend) {
 }
 
 async fn notification_without_derived_rows(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     // A V1-style notification: no signedDate, no environment, nothing derived.
     let n = NewNotification {
         notification_uuid: uuid(),
@@ -973,9 +700,9 @@ async fn notification_without_derived_rows(backend: Backend) {
         other_subscriptions: Vec::new(),
     };
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
-    assert_eq!(db.rows("notifications").await, 1);
-    assert_eq!(db.rows("transactions").await, 0);
-    assert_eq!(db.rows("subscriptions").await, 0);
+    assert_eq!(db.count("notifications").await, 1);
+    assert_eq!(db.count("transactions").await, 0);
+    assert_eq!(db.count("subscriptions").await, 0);
     assert_eq!(
         db.row(&format!(
             "SELECT version, subtype, environment, bundle_id, {}, {}, {}, transaction_id,
@@ -1013,7 +740,7 @@ async fn notification_without_derived_rows(backend: Backend) {
 }
 
 async fn rejection_row(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     let r = Rejection {
         received_at: RECEIVED,
         source_address: "17.0.0.9".into(),
@@ -1024,8 +751,8 @@ async fn rejection_row(backend: Backend) {
     };
     store.save_rejection(&r).await.expect("save rejection");
     store.save_rejection(&r).await.expect("save it again");
-    assert_eq!(db.rows("rejected_notifications").await, 2);
-    assert_eq!(db.rows("notifications").await, 0);
+    assert_eq!(db.count("rejected_notifications").await, 2);
+    assert_eq!(db.count("notifications").await, 0);
     let rows = db
         .texts(&format!(
             "SELECT {}, {}, source_address, reason, {} FROM rejected_notifications ORDER BY id",
@@ -1056,7 +783,7 @@ async fn rejection_row(backend: Backend) {
 }
 
 async fn migrate_twice_is_harmless(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
+    let (db, store) = migrated(backend).await;
     let n = notification(&uuid(), "6000", SIGNED, 1);
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
     store.migrate().await.expect("second migrate");
@@ -1064,14 +791,14 @@ async fn migrate_twice_is_harmless(backend: Backend) {
     let other = db.store().await;
     other.migrate().await.expect("migrate from another store");
     assert!(other.ready().await.expect("ready"));
-    assert_eq!(db.rows("notifications").await, 1);
+    assert_eq!(db.count("notifications").await, 1);
     assert_eq!(save(&store, &n).await, SaveOutcome::Duplicate);
     store.close().await;
     other.close().await;
 }
 
 async fn concurrent_migrate(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::empty(backend).await;
     let a = db.store().await;
     let b = db.store().await;
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
@@ -1085,7 +812,7 @@ async fn concurrent_migrate(backend: Backend) {
     };
     let migrations = std::fs::read_dir(folder).unwrap().count() as i64;
     assert_eq!(
-        db.count("SELECT COUNT(*) FROM _sqlx_migrations").await,
+        db.number("SELECT COUNT(*) FROM _sqlx_migrations").await,
         migrations,
         "each migration recorded once"
     );
@@ -1098,7 +825,7 @@ async fn concurrent_migrate(backend: Backend) {
 }
 
 async fn ready_only_after_migrate(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::empty(backend).await;
     let store = db.store().await;
     match store.ready().await {
         Ok(false) | Err(_) => {}
@@ -1119,8 +846,8 @@ async fn ready_only_after_migrate(backend: Backend) {
 }
 
 async fn failed_transaction_row_leaves_nothing(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
-    db.forbid_boom("transactions").await;
+    let (db, store) = migrated(backend).await;
+    forbid_boom(&db, "transactions").await;
     let id = uuid();
     let mut n = notification(&id, "8000", SIGNED, 1);
     n.transaction.as_mut().unwrap().product_id = Some("boom".into());
@@ -1128,24 +855,24 @@ async fn failed_transaction_row_leaves_nothing(backend: Backend) {
         Err(StoreError::Database(_) | StoreError::Write(_)) => {}
         other => panic!("expected a database error, got {other:?}"),
     }
-    assert_eq!(db.rows("notifications").await, 0, "no half-written event");
-    assert_eq!(db.rows("transactions").await, 0);
-    assert_eq!(db.rows("subscriptions").await, 0);
+    assert_eq!(db.count("notifications").await, 0, "no half-written event");
+    assert_eq!(db.count("transactions").await, 0);
+    assert_eq!(db.count("subscriptions").await, 0);
 
     // The UUID was not consumed: Apple's retry is stored in full.
     n.transaction.as_mut().unwrap().product_id = Some("com.example.monthly".into());
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
-    assert_eq!(db.rows("notifications").await, 1);
-    assert_eq!(db.rows("transactions").await, 1);
-    assert_eq!(db.rows("subscriptions").await, 1);
+    assert_eq!(db.count("notifications").await, 1);
+    assert_eq!(db.count("transactions").await, 1);
+    assert_eq!(db.count("subscriptions").await, 1);
     store.close().await;
 }
 
 /// SQLite writes concurrent notifications in one transaction (group commit): a notification that
 /// fails must be undone and reported alone, and the others stored.
 async fn one_failure_among_concurrent_saves_fails_alone(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
-    db.forbid_boom("transactions").await;
+    let (db, store) = migrated(backend).await;
+    forbid_boom(&db, "transactions").await;
     let mut tasks = Vec::new();
     for i in 0..30 {
         let mut n = notification(&uuid(), &format!("85{i:02}"), SIGNED, 1);
@@ -1164,15 +891,15 @@ async fn one_failure_among_concurrent_saves_fails_alone(backend: Backend) {
             (i, result) => assert_eq!(result.unwrap(), SaveOutcome::Stored, "notification {i}"),
         }
     }
-    assert_eq!(db.rows("notifications").await, 29);
-    assert_eq!(db.rows("transactions").await, 29);
-    assert_eq!(db.rows("subscriptions").await, 29);
+    assert_eq!(db.count("notifications").await, 29);
+    assert_eq!(db.count("transactions").await, 29);
+    assert_eq!(db.count("subscriptions").await, 29);
     store.close().await;
 }
 
 async fn failed_subscription_row_leaves_nothing(backend: Backend) {
-    let (db, store) = TestDb::migrated(backend).await;
-    db.forbid_boom("subscriptions").await;
+    let (db, store) = migrated(backend).await;
+    forbid_boom(&db, "subscriptions").await;
     let mut n = notification(&uuid(), "8100", SIGNED, 1);
     n.subscription.as_mut().unwrap().product_id = Some("boom".into());
     match store.save_notification(&n).await {
@@ -1180,12 +907,12 @@ async fn failed_subscription_row_leaves_nothing(backend: Backend) {
         other => panic!("expected a database error, got {other:?}"),
     }
     // The last statement failed: the event and the transaction row before it are gone too.
-    assert_eq!(db.rows("notifications").await, 0);
-    assert_eq!(db.rows("transactions").await, 0);
-    assert_eq!(db.rows("subscriptions").await, 0);
+    assert_eq!(db.count("notifications").await, 0);
+    assert_eq!(db.count("transactions").await, 0);
+    assert_eq!(db.count("subscriptions").await, 0);
     n.subscription.as_mut().unwrap().product_id = None;
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
-    assert_eq!(db.rows("subscriptions").await, 1);
+    assert_eq!(db.count("subscriptions").await, 1);
     store.close().await;
 }
 
@@ -1195,7 +922,7 @@ async fn failed_subscription_row_leaves_nothing(backend: Backend) {
 
 #[tokio::test]
 async fn sqlite_connection_is_durable_and_waits_for_writers() {
-    let db = TestDb::new(Backend::Sqlite).await;
+    let db = TestDb::empty(Backend::Sqlite).await;
     let store = store::sqlite::SqliteStore::connect(&db.url, &StoreOptions::default())
         .await
         .expect("connect");

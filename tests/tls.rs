@@ -6,10 +6,13 @@ mod common;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn daemon(fixture: &Fixture) -> (Daemon, TestDb) {
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
-    let daemon = Daemon::start(&fixture.config(&db.url, LOOPBACK), &fixture.tls_cert_der).await;
-    (daemon, db)
+/// A client that trusts only `cert_der`, reaching the daemon at `addr` as `localhost`.
+fn trusting(cert_der: &[u8], addr: std::net::SocketAddr) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_der(cert_der).unwrap())
+        .resolve("localhost", addr)
 }
 
 /// A ClientHello that offers only `version` (no supported_versions extension, as TLS ≤ 1.2 clients
@@ -70,10 +73,10 @@ async fn server_answer(daemon: &Daemon, version: [u8; 2]) -> Vec<u8> {
 
 #[tokio::test]
 async fn tls_1_0_and_1_1_are_refused_1_2_answers() {
-    let fixture = Fixture::new();
-    let (daemon, _db) = daemon(&fixture).await;
+    let env = Env::sqlite().await;
+    let daemon = &env.daemon;
     for version in [[0x03, 0x01], [0x03, 0x02]] {
-        let answer = server_answer(&daemon, version).await;
+        let answer = server_answer(daemon, version).await;
         // An alert (0x15) with protocol_version (70), or nothing: never a ServerHello (0x16).
         assert!(
             answer.first() != Some(&0x16),
@@ -89,38 +92,30 @@ async fn tls_1_0_and_1_1_are_refused_1_2_answers() {
         }
     }
     // The same hello offering TLS 1.2 gets a ServerHello: the probe itself is sound.
-    let answer = server_answer(&daemon, [0x03, 0x03]).await;
+    let answer = server_answer(daemon, [0x03, 0x03]).await;
     assert_eq!(answer.first(), Some(&0x16), "{answer:?}");
-    daemon.server.shutdown().await;
+    env.finish().await;
 }
 
 #[tokio::test]
 async fn tls_1_2_and_1_3_succeed_over_http1_and_http2() {
-    let fixture = Fixture::new();
-    let (daemon, _db) = daemon(&fixture).await;
+    let env = Env::sqlite().await;
+    let (fixture, daemon) = (&env.fixture, &env.daemon);
     for version in [
         reqwest::tls::Version::TLS_1_2,
         reqwest::tls::Version::TLS_1_3,
     ] {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_der(&fixture.tls_cert_der).unwrap())
+        let client = trusting(&fixture.tls_cert_der, daemon.addr)
             .min_tls_version(version)
             .max_tls_version(version)
-            .resolve("localhost", daemon.addr)
             .build()
             .unwrap();
         let resp = client.get(daemon.url("/healthz")).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200, "{version:?}");
         assert_eq!(resp.version(), reqwest::Version::HTTP_2, "ALPN picks h2");
     }
-    let http1 = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_der(&fixture.tls_cert_der).unwrap())
+    let http1 = trusting(&fixture.tls_cert_der, daemon.addr)
         .http1_only()
-        .resolve("localhost", daemon.addr)
         .build()
         .unwrap();
     let resp = http1.get(daemon.url("/healthz")).send().await.unwrap();
@@ -128,36 +123,20 @@ async fn tls_1_2_and_1_3_succeed_over_http1_and_http2() {
         (resp.status().as_u16(), resp.version()),
         (200, reqwest::Version::HTTP_11)
     );
-    daemon.server.shutdown().await;
+    env.finish().await;
 }
 
 #[tokio::test]
 async fn a_certificate_swapped_on_disk_is_served_after_reload() {
-    let fixture = Fixture::new();
-    let (daemon, _db) = daemon(&fixture).await;
+    let env = Env::sqlite().await;
+    let (fixture, daemon) = (&env.fixture, &env.daemon);
     let renewed = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let trusts_new = || {
-        reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_der(renewed.cert.der()).unwrap())
-            .resolve("localhost", daemon.addr)
-            .build()
-            .unwrap()
-    };
+    let trusts_new = || trusting(renewed.cert.der(), daemon.addr).build().unwrap();
+    let health = daemon.url("/healthz");
     // Keep a connection open across the reload: it must not be dropped.
     let old_client = client(&fixture.tls_cert_der);
     let old_client = old_client.clone();
-    assert_eq!(
-        old_client
-            .get(daemon.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(status_of(old_client.get(&health)).await, 200);
     assert!(
         trusts_new()
             .get(daemon.url("/healthz"))
@@ -170,24 +149,9 @@ async fn a_certificate_swapped_on_disk_is_served_after_reload() {
     std::fs::write(&fixture.tls_cert, renewed.cert.pem()).unwrap();
     std::fs::write(&fixture.tls_key, renewed.key_pair.serialize_pem()).unwrap();
     daemon.server.reload_tls().unwrap();
+    assert_eq!(status_of(trusts_new().get(&health)).await, 200);
     assert_eq!(
-        trusts_new()
-            .get(daemon.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
-    assert_eq!(
-        old_client
-            .get(daemon.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
+        status_of(old_client.get(&health)).await,
         200,
         "existing connection kept"
     );
@@ -195,15 +159,6 @@ async fn a_certificate_swapped_on_disk_is_served_after_reload() {
     // A broken file on reload keeps the current certificate.
     std::fs::write(&fixture.tls_key, "not a key").unwrap();
     assert!(daemon.server.reload_tls().is_err());
-    assert_eq!(
-        trusts_new()
-            .get(daemon.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
-    daemon.server.shutdown().await;
+    assert_eq!(status_of(trusts_new().get(&health)).await, 200);
+    env.finish().await;
 }

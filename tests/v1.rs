@@ -18,11 +18,14 @@ const TOKEN: &str = "7e3fb20b-4cdb-47cc-936d-99d65f608138";
 const DAY: i64 = 86_400_000;
 const MONTH: i64 = 30 * DAY;
 
-struct Env {
-    fixture: Fixture,
-    db: TestDb,
-    daemon: Daemon,
-    backend: Backend,
+/// The common [`common::Env`] with V1 secrets configured, and V1 checks on its rows.
+struct Env(common::Env);
+
+impl std::ops::Deref for Env {
+    type Target = common::Env;
+    fn deref(&self) -> &common::Env {
+        &self.0
+    }
 }
 
 impl Env {
@@ -33,36 +36,21 @@ impl Env {
     /// The fixture's configuration with both V1 secrets on the main app and a second,
     /// Sandbox-only app; `adjust` may change it further.
     async fn with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Env {
-        let fixture = Fixture::new();
-        let db = TestDb::new(backend, fixture.dir.path()).await;
-        let mut config = fixture.config(&db.url, LOOPBACK);
-        config.apps[0].v1_shared_secrets = vec![SECRET.into(), ROTATED.into()];
-        config.apps.push(AppConfig {
-            bundle_id: SANDBOX_ONLY.into(),
-            environments: vec!["Sandbox".into()],
-            v1_shared_secrets: vec![OTHER_SECRET.into()],
-            ..AppConfig::default()
-        });
-        adjust(&mut config);
-        let daemon = Daemon::start(&config, &fixture.tls_cert_der).await;
-        Env {
-            fixture,
-            db,
-            daemon,
-            backend,
-        }
+        Env(common::Env::start(backend, LOOPBACK, |config| {
+            config.apps[0].v1_shared_secrets = vec![SECRET.into(), ROTATED.into()];
+            config.apps.push(AppConfig {
+                bundle_id: SANDBOX_ONLY.into(),
+                environments: vec![asnd::config::AppEnvironment::Sandbox],
+                v1_shared_secrets: vec![OTHER_SECRET.into()],
+                ..AppConfig::default()
+            });
+            adjust(config);
+        })
+        .await)
     }
 
     async fn finish(self) {
-        self.daemon.server.shutdown().await;
-        self.db.drop_db().await;
-        drop(self.fixture);
-    }
-
-    async fn one(&self, sql: &str) -> String {
-        let rows = self.db.column(sql).await;
-        assert_eq!(rows.len(), 1, "{sql} returned {rows:?}");
-        rows[0].clone()
+        self.0.finish().await;
     }
 
     /// One row of `table` as `a|b|c`; time columns (named `ms:column`) as milliseconds, NULL as `-`.
@@ -70,15 +58,16 @@ impl Env {
         let rendered: Vec<String> = columns
             .iter()
             .map(|c| match c.strip_prefix("ms:") {
-                Some(time) => format!("COALESCE({}, '-')", millis_sql(self.backend, time)),
+                Some(time) => format!("COALESCE({}, '-')", millis_sql(self.db.backend, time)),
                 None => format!("COALESCE(CAST({c} AS TEXT), '-')"),
             })
             .collect();
-        self.one(&format!(
-            "SELECT {} FROM {table} WHERE {filter}",
-            rendered.join(" || '|' || ")
-        ))
-        .await
+        self.db
+            .one(&format!(
+                "SELECT {} FROM {table} WHERE {filter}",
+                rendered.join(" || '|' || ")
+            ))
+            .await
     }
 
     async fn post(&self, body: &Value) -> (u16, Value) {
@@ -87,11 +76,12 @@ impl Env {
 
     /// A stored body column (`raw_body` bytes or `payload` JSON) parsed as JSON.
     async fn stored_json(&self, table: &str, column: &str, filter: &str) -> Value {
-        let text = match (self.backend, column) {
+        let text = match (self.db.backend, column) {
             (Backend::Postgres, "raw_body") => format!("convert_from({column}, 'UTF8')"),
             _ => format!("CAST({column} AS TEXT)"),
         };
         let raw = self
+            .db
             .one(&format!("SELECT {text} FROM {table} WHERE {filter}"))
             .await;
         serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{column} is not JSON ({e}): {raw}"))
@@ -451,7 +441,7 @@ const SUBSCRIPTION_COLUMNS: &[&str] = &[
     "ms:signed_date",
 ];
 
-async fn every_v1_type(backend: Backend) {
+async fn every_v1_type_is_stored_with_its_rows(backend: Backend) {
     let env = Env::new(backend).await;
     let cases = cases(now_ms());
     assert_eq!(cases.len(), 13, "every type of §13.3");
@@ -511,6 +501,7 @@ async fn every_v1_type(backend: Backend) {
             "{kind}"
         );
         let uuid = env
+            .db
             .one(&format!(
                 "SELECT notification_uuid FROM notifications WHERE {filter}"
             ))
@@ -522,6 +513,7 @@ async fn every_v1_type(backend: Backend) {
             .unwrap()
             .len();
         let count = env
+            .db
             .one(&format!(
                 "SELECT CAST(COUNT(*) AS TEXT) FROM transactions WHERE {filter}"
             ))
@@ -586,6 +578,7 @@ async fn every_v1_type(backend: Backend) {
             }
             None => {
                 let count = env
+                    .db
                     .one(&format!(
                         "SELECT CAST(COUNT(*) AS TEXT) FROM subscriptions WHERE {filter}"
                     ))
@@ -599,7 +592,7 @@ async fn every_v1_type(backend: Backend) {
     env.assert_no_secret_stored(&[SECRET]).await;
     env.finish().await;
 }
-on_both_stores!(every_v1_type_is_stored_with_its_rows, every_v1_type);
+on_both_stores!(every_v1_type_is_stored_with_its_rows);
 
 fn renew_body(original: &str, now: i64) -> Value {
     v1_body(
@@ -618,12 +611,15 @@ fn renew_body(original: &str, now: i64) -> Value {
     )
 }
 
-async fn retries(backend: Backend) {
+async fn a_retried_v1_body_is_stored_once(backend: Backend) {
     let env = Env::new(backend).await;
     let body = renew_body("1000000200000001", now_ms());
     let (status, reply) = env.post(&body).await;
     assert_eq!((status, reply["status"].as_str()), (200, Some("stored")));
-    let uuid = env.one("SELECT notification_uuid FROM notifications").await;
+    let uuid = env
+        .db
+        .one("SELECT notification_uuid FROM notifications")
+        .await;
     assert_eq!(uuid.len(), 36, "{uuid}");
     assert_eq!(&uuid[14..15], "5", "a UUIDv5: {uuid}");
 
@@ -661,9 +657,9 @@ async fn retries(backend: Backend) {
     assert_eq!(env.db.count("notifications").await, 2);
     env.finish().await;
 }
-on_both_stores!(a_retried_v1_body_is_stored_once, retries);
+on_both_stores!(a_retried_v1_body_is_stored_once);
 
-async fn passwords(backend: Backend) {
+async fn wrong_missing_and_empty_passwords_get_403(backend: Backend) {
     let env = Env::new(backend).await;
     let good = renew_body("1000000300000001", now_ms());
     let wrong = "5f3c0a9e1b2d4c6e8f0a1b2c3d4e5f61";
@@ -759,9 +755,9 @@ async fn passwords(backend: Backend) {
         .await;
     env.finish().await;
 }
-on_both_stores!(wrong_missing_and_empty_passwords_get_403, passwords);
+on_both_stores!(wrong_missing_and_empty_passwords_get_403);
 
-async fn rotation(backend: Backend) {
+async fn a_second_rotated_secret_works(backend: Backend) {
     let env = Env::new(backend).await;
     let now = now_ms();
     for (i, secret) in [SECRET, ROTATED].into_iter().enumerate() {
@@ -785,9 +781,9 @@ async fn rotation(backend: Backend) {
         .await;
     env.finish().await;
 }
-on_both_stores!(a_second_rotated_secret_works, rotation);
+on_both_stores!(a_second_rotated_secret_works);
 
-async fn apps_and_environments(backend: Backend) {
+async fn unknown_app_and_refused_environment_get_422(backend: Backend) {
     let env = Env::new(backend).await;
     let good = renew_body("1000000500000001", now_ms());
     let mut unknown = good.clone();
@@ -845,12 +841,9 @@ async fn apps_and_environments(backend: Backend) {
     assert_eq!(env.post(&sandbox_only).await.0, 200);
     env.finish().await;
 }
-on_both_stores!(
-    unknown_app_and_refused_environment_get_422,
-    apps_and_environments
-);
+on_both_stores!(unknown_app_and_refused_environment_get_422);
 
-async fn lenient_types(backend: Backend) {
+async fn missing_fields_and_mixed_types_do_not_panic(backend: Backend) {
     let env = Env::new(backend).await;
     let now = now_ms();
     // Numbers where strings are expected.
@@ -1007,9 +1000,9 @@ async fn lenient_types(backend: Backend) {
     env.assert_no_secret_stored(&[SECRET]).await;
     env.finish().await;
 }
-on_both_stores!(missing_fields_and_mixed_types_do_not_panic, lenient_types);
+on_both_stores!(missing_fields_and_mixed_types_do_not_panic);
 
-async fn oversized(backend: Backend) {
+async fn oversized_arrays_are_capped(backend: Backend) {
     let env = Env::with(backend, |c| c.server.max_body_bytes = 4 * 1024 * 1024).await;
     let now = now_ms();
     let entries: Vec<Value> = (0..10_000u64)
@@ -1063,9 +1056,9 @@ async fn oversized(backend: Backend) {
     assert_eq!(env.post(&renew_body("1000000700000001", now)).await.0, 200);
     env.finish().await;
 }
-on_both_stores!(oversized_arrays_are_capped, oversized);
+on_both_stores!(oversized_arrays_are_capped);
 
-async fn out_of_order(backend: Backend) {
+async fn an_older_v1_state_never_overwrites_a_newer_one(backend: Backend) {
     let env = Env::new(backend).await;
     let now = now_ms();
     let original = "1000000800000001";
@@ -1153,9 +1146,9 @@ async fn out_of_order(backend: Backend) {
     assert_eq!(env.db.count("notifications").await, 3);
     env.finish().await;
 }
-on_both_stores!(an_older_v1_state_never_overwrites_a_newer_one, out_of_order);
+on_both_stores!(an_older_v1_state_never_overwrites_a_newer_one);
 
-async fn v2_test_on_the_same_url(backend: Backend) {
+async fn a_v2_test_notification_still_works(backend: Backend) {
     let env = Env::new(backend).await;
     let mut test = notification(
         "TEST",
@@ -1193,14 +1186,14 @@ async fn v2_test_on_the_same_url(backend: Backend) {
     assert_eq!(env.db.count("notifications").await, 2);
     env.finish().await;
 }
-on_both_stores!(a_v2_test_notification_still_works, v2_test_on_the_same_url);
+on_both_stores!(a_v2_test_notification_still_works);
 
 /// The secrets can come from the environment only (`ASND_APPS__0__V1_SHARED_SECRETS`), so they
 /// need not sit in the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn secrets_from_the_environment() {
     let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite, fixture.dir.path()).await;
+    let db = TestDb::new(Backend::Sqlite).await;
     let toml = format!(
         r#"
 [server]

@@ -1,6 +1,6 @@
 //! The `x5c` certificate chain, checked the way Apple's libraries check it: leaf → `x5c[1]` → one
-//! of the configured roots (the sent `x5c[2]` is never trusted), ECDSA signatures, issuer/subject
-//! chaining, validity of all three certificates at the effective date, CA constraints on the
+//! of the configured roots (the sent `x5c[2]` must be a certificate but is never trusted), ECDSA
+//! signatures, issuer/subject chaining, validity of all three certificates at the effective date, CA constraints on the
 //! intermediate, and Apple's two marker extensions.
 
 use aws_lc_rs::signature::{self, EcdsaVerificationAlgorithm, ParsedPublicKey};
@@ -188,6 +188,9 @@ pub fn verify_chain(
     let inter_der = decode_cert(1, &x5c[1])?;
     let leaf = parse_cert(0, &leaf_der)?;
     let inter = parse_cert(1, &inter_der)?;
+    // Never trusted, but Apple's libraries decode every entry, so one that is not a certificate
+    // fails the chain there and must fail it here too.
+    parse_cert(2, &decode_cert(2, &x5c[2])?)?;
     let chain_err = |m: String| VerifyError::Chain(m);
 
     // Intermediate → a configured root, chosen by name and proven by signature.

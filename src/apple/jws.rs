@@ -15,10 +15,11 @@ use serde_json::{Map, Value};
 
 use super::error::VerifyError;
 
-/// base64url that accepts both unpadded (the norm) and padded segments.
+/// Unpadded base64url only, as RFC 7515 requires and as Apple's libraries (PyJWT, jose) accept:
+/// a padded segment is refused, not tolerated.
 const B64URL: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
 
 /// Larger than any real App Store JWS by two orders of magnitude; refuses absurd input early.
@@ -40,7 +41,7 @@ pub fn parse(token: &str) -> Result<CompactJws<'_>, VerifyError> {
     if token.len() > MAX_JWS_BYTES {
         return Err(malformed("longer than 1 MiB"));
     }
-    let token = token.trim();
+    check_alphabet(token)?;
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -83,12 +84,32 @@ pub fn parse(token: &str) -> Result<CompactJws<'_>, VerifyError> {
 /// Decodes a payload without verifying it. Only for routing decisions that verification then
 /// confirms (for example, choosing which configured app a notification claims to be for).
 pub fn peek_payload(token: &str) -> Result<Map<String, Value>, VerifyError> {
+    check_alphabet(token)?;
     let payload = token
-        .trim()
         .split('.')
         .nth(1)
         .ok_or_else(|| VerifyError::Malformed("no payload segment".into()))?;
     decode_object(payload).map_err(|e| VerifyError::Malformed(format!("payload {e}")))
+}
+
+/// A compact JWS is base64url segments and dots, nothing else: no surrounding white space (of any
+/// kind, Unicode included) and no `=` padding. Apple's libraries refuse both, so asnd does too.
+fn check_alphabet(token: &str) -> Result<(), VerifyError> {
+    let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    match token.bytes().position(|b| !allowed(&b)) {
+        None => Ok(()),
+        Some(at) => {
+            let what = match token.as_bytes()[at] {
+                b'=' => "base64 padding `=`".to_string(),
+                b if b.is_ascii_whitespace() || b == 0x0b => "white space".to_string(),
+                b if b >= 0x80 => "a non-ASCII character".to_string(),
+                b => format!("the byte 0x{b:02x}"),
+            };
+            Err(VerifyError::Malformed(format!(
+                "contains {what} at byte {at}; a compact JWS holds only base64url (A-Z a-z 0-9 - _) and dots"
+            )))
+        }
+    }
 }
 
 fn decode_object(segment: &str) -> Result<Map<String, Value>, String> {
@@ -135,13 +156,48 @@ mod tests {
         assert_eq!(jws.payload["x"], 1);
     }
 
+    fn well_formed() -> String {
+        token(r#"{"alg":"ES256","x5c":["a"]}"#, r#"{"a":1}"#, &[1; 64])
+    }
+
     #[test]
-    fn tolerates_padding() {
-        let h = base64::engine::general_purpose::URL_SAFE.encode(r#"{"alg":"ES256","x5c":["a"]}"#);
-        let p = base64::engine::general_purpose::URL_SAFE.encode(r#"{"a":1}"#);
-        assert!(h.ends_with('=') || p.ends_with('='));
-        let t = format!("{h}.{p}.{}", b64url(&[1; 64]));
+    fn refuses_padding_in_any_segment() {
+        let padded = base64::engine::general_purpose::URL_SAFE;
+        let h = padded.encode(r#"{"alg":"ES256","x5c":["ab"]}"#);
+        let p = padded.encode(r#"{"a":1}"#);
+        let s = padded.encode([1u8; 64]);
+        assert!(h.ends_with('=') && p.ends_with('=') && s.ends_with('='));
+        let (uh, up, us) = (
+            h.trim_end_matches('='),
+            p.trim_end_matches('='),
+            s.trim_end_matches('='),
+        );
+        assert!(parse(&format!("{uh}.{up}.{us}")).is_ok());
+        for t in [
+            format!("{uh}.{up}.{s}"),
+            format!("{h}.{up}.{us}"),
+            format!("{uh}.{p}.{us}"),
+        ] {
+            let err = parse(&t).unwrap_err();
+            assert!(err.to_string().contains("padding"), "{t}: {err}");
+            assert_eq!(
+                err.status(),
+                super::super::error::Status::VerificationFailure
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_white_space_before_or_after() {
+        let t = well_formed();
         assert!(parse(&t).is_ok());
+        for ws in [" ", "\t", "\n", "\r\n", "\u{0b}", "\u{a0}", "\u{feff}"] {
+            for candidate in [format!("{ws}{t}"), format!("{t}{ws}")] {
+                let err = parse(&candidate).unwrap_err();
+                assert!(matches!(err, VerifyError::Malformed(_)), "{ws:?}: {err}");
+                assert!(peek_payload(&candidate).is_err(), "{ws:?}");
+            }
+        }
     }
 
     #[test]

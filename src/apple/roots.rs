@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::chain::{CertKey, cert_key};
@@ -95,9 +97,8 @@ impl RootSet {
         if !is_pem {
             return Ok(vec![TrustAnchor::from_der(bytes)?]);
         }
-        let mut reader = bytes;
         let mut anchors = Vec::new();
-        for item in rustls_pemfile::certs(&mut reader) {
+        for item in CertificateDer::pem_slice_iter(bytes) {
             let der = item.map_err(|e| format!("bad PEM: {e}"))?;
             anchors.push(TrustAnchor::from_der(der.as_ref())?);
         }

@@ -284,6 +284,35 @@ fn a_swapped_chain_fails() {
 }
 
 #[test]
+fn a_third_entry_that_is_not_a_certificate_fails_even_after_the_chain_is_cached() {
+    let verifier = verifier_for(chain());
+    let payload = notification_with(chain(), "Sandbox", json!({})).to_string();
+    let sign_with_third = |third: &str| {
+        let mut x5c = chain().x5c();
+        x5c[2] = third.to_string();
+        let header = json!({"alg": "ES256", "x5c": x5c}).to_string();
+        chain().sign_raw(header.as_bytes(), payload.as_bytes())
+    };
+    // The genuine chain verifies and is cached under its three entries.
+    let good = sign_with_third(&chain().x5c()[2]);
+    assert!(
+        verifier
+            .verify_notification(&good, &Policy::any(), At::SignedDate)
+            .is_ok()
+    );
+    for third in ["!!not base64!!", "AAECAwQF", ""] {
+        let err = verifier
+            .verify_notification(&sign_with_third(third), &Policy::any(), At::SignedDate)
+            .unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Certificate { index: 2, .. }),
+            "{third:?}: {err}"
+        );
+        assert_eq!(err.status(), Status::InvalidCertificate);
+    }
+}
+
+#[test]
 fn a_der_encoded_signature_fails() {
     let token = good_token();
     let parts: Vec<&str> = token.split('.').collect();

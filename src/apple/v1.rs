@@ -75,6 +75,24 @@ impl V1App {
     }
 }
 
+impl From<&crate::config::AppConfig> for V1App {
+    fn from(app: &crate::config::AppConfig) -> V1App {
+        V1App {
+            bundle_id: app.bundle_id.clone(),
+            environments: app
+                .environments
+                .iter()
+                .map(|e| Environment::from(e.as_str()))
+                .collect(),
+            secrets: app
+                .v1_shared_secrets
+                .iter()
+                .map(|s| SharedSecret::new(s.expose().as_str()))
+                .collect(),
+        }
+    }
+}
+
 /// Why a V1 body was refused. None of the messages ever contains the password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum V1Error {

@@ -150,7 +150,8 @@ struct CachedChain {
     window: Window,
 }
 
-/// Verified chains, keyed by the exact `x5c[0]` and `x5c[1]` text. The roots are fixed per
+/// Verified chains, keyed by the exact text of all three `x5c` entries (the third is checked to be
+/// a certificate, so it is part of what was verified). The roots are fixed per
 /// verifier, so the key also determines the root. Bounded; oldest entries leave first.
 struct ChainCache {
     capacity: usize,
@@ -163,7 +164,7 @@ type CacheEntries = (HashMap<[u8; 32], Arc<CachedChain>>, VecDeque<[u8; 32]>);
 impl ChainCache {
     fn key(x5c: &[String]) -> [u8; 32] {
         let mut ctx = digest::Context::new(&digest::SHA256);
-        for cert in x5c.iter().take(2) {
+        for cert in x5c.iter().take(3) {
             ctx.update(&(cert.len() as u64).to_be_bytes());
             ctx.update(cert.as_bytes());
         }

@@ -8,6 +8,7 @@
 
 pub mod backfill;
 pub mod client;
+pub mod credentials;
 pub mod reconcile;
 pub mod test_notification;
 

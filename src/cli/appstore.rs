@@ -92,6 +92,9 @@ pub fn find_app<'c>(
         return Err(Usage(format!(
             "app {bundle_id:?} does not accept {environment} notifications (environments = {:?})",
             app.environments
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
         )));
     }
     Ok(app)
@@ -110,13 +113,7 @@ pub async fn pipeline(config: &Config) -> Result<Pipeline, Usage> {
             config
                 .apps
                 .iter()
-                .map(|a| {
-                    crate::apple::v1::V1App::new(
-                        &a.bundle_id,
-                        &a.environments,
-                        &a.v1_shared_secrets,
-                    )
-                })
+                .map(crate::apple::v1::V1App::from)
                 .collect(),
         ),
     })

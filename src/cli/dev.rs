@@ -11,57 +11,20 @@ pub const DEV_DIR: &str = "asnd-dev";
 /// The development CA, under the dev folder.
 pub const DEV_CA_DIR: &str = "ca";
 
-const DEV_CONFIG: &str = r#"# Written by `asnd serve --dev` for local development. Edit freely; delete the folder to start over.
-# Trusted roots: Apple Root CA - G3 (genuine Apple data, verified_by = apple-root-ca-g3) and the
-# development CA in asnd-dev/ca/ that `asnd simulate --dev` signs with (verified_by = sha256:...).
+/// The configuration `serve --dev` writes: `config/dev.toml`, the repository's one copy of it. Its
+/// paths are relative to the folder holding the dev folder, where `serve --dev` runs.
+const DEV_CONFIG: &str = include_str!("../../config/dev.toml");
 
-[server]
-listen = "127.0.0.1:8443"
-path = "/notifications"
-tls_cert = "asnd-dev/tls.pem"
-tls_key = "asnd-dev/tls.key"
+/// SHA-256 of what earlier versions wrote (Apple's root only, `verify.roots = []`); a file with
+/// exactly that content was never edited and is replaced. The digest, rather than the old text,
+/// is kept: it only has to recognise it.
+const DEV_CONFIG_BEFORE_CA_SHA256: &str =
+    "b1b19988f9228d7b588494ae3016d1e7dc2a219c01a812f688d319c97a0f687d";
 
-[database]
-url = "sqlite://asnd-dev/asnd.db"
-
-[sources]
-# Loopback only: this is a development server.
-allow = ["127.0.0.0/8", "::1/128"]
-
-[verify]
-roots = ["builtin:apple-root-ca-g3", "asnd-dev/ca/root.pem"]
-
-[[apps]]
-bundle_id = "com.example.app"
-app_apple_id = 1234567890
-environments = ["Production", "Sandbox"]
-"#;
-
-/// What earlier versions wrote (Apple's root only); replaced when found unedited.
-const DEV_CONFIG_BEFORE_CA: &str = r#"# Written by `asnd serve --dev` for local development. Edit freely; delete the folder to start over.
-# Only Apple Root CA - G3 is trusted (verify.roots is empty), so only genuine Apple data verifies.
-
-[server]
-listen = "127.0.0.1:8443"
-path = "/notifications"
-tls_cert = "asnd-dev/tls.pem"
-tls_key = "asnd-dev/tls.key"
-
-[database]
-url = "sqlite://asnd-dev/asnd.db"
-
-[sources]
-# Loopback only: this is a development server.
-allow = ["127.0.0.0/8", "::1/128"]
-
-[verify]
-roots = []
-
-[[apps]]
-bundle_id = "com.example.app"
-app_apple_id = 1234567890
-environments = ["Production", "Sandbox"]
-"#;
+fn is_unedited_before_ca(text: &str) -> bool {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    crate::apple::roots::hex(digest.as_ref()) == DEV_CONFIG_BEFORE_CA_SHA256
+}
 
 /// Creates what is missing under `dir` and returns the config file's path.
 pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
@@ -80,7 +43,7 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     crate::devca::ensure(&dir.join(DEV_CA_DIR))?;
     let config = dir.join("asnd.toml");
-    let unedited_old = fs::read_to_string(&config).is_ok_and(|text| text == DEV_CONFIG_BEFORE_CA);
+    let unedited_old = fs::read_to_string(&config).is_ok_and(|text| is_unedited_before_ca(&text));
     if !config.exists() || unedited_old {
         fs::write(&config, DEV_CONFIG)?;
     }

@@ -2,6 +2,7 @@
 
 pub mod appstore;
 pub mod backfill;
+pub mod check_config;
 pub mod dev;
 pub mod dev_ca;
 pub mod simulate;

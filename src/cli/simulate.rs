@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use crate::apple::TrustAnchor;
 use crate::apple::devchain::DevChain;
@@ -200,7 +202,7 @@ fn tls_roots(args: &SimulateArgs) -> anyhow::Result<Vec<Vec<u8>>> {
     };
     let pem = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut roots = Vec::new();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+    for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert.with_context(|| format!("{}: bad PEM", file.display()))?;
         roots.push(cert.as_ref().to_vec());
     }

@@ -130,14 +130,15 @@ fn read_input(path: Option<&PathBuf>) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// A V2 body `{"signedPayload": "..."}` yields its JWS; anything else is taken as the JWS itself.
+/// A V2 body `{"signedPayload": "..."}` yields its JWS; anything else is taken as the JWS itself,
+/// byte for byte: white space around a bare JWS (a trailing newline too) is refused by the parser,
+/// as Apple's libraries refuse it.
 fn extract_jws(raw: &str) -> String {
-    let trimmed = raw.trim();
-    if trimmed.starts_with('{')
-        && let Ok(Value::Object(body)) = serde_json::from_str::<Value>(trimmed)
+    if raw.trim_start().starts_with('{')
+        && let Ok(Value::Object(body)) = serde_json::from_str::<Value>(raw)
         && let Some(Value::String(jws)) = body.get("signedPayload")
     {
         return jws.clone();
     }
-    trimmed.to_string()
+    raw.to_string()
 }

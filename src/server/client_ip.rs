@@ -10,23 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// The header a trusted L7 balancer records the client in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForwardedHeader {
-    XForwardedFor,
-    Forwarded,
-}
-
-impl ForwardedHeader {
-    /// From `sources.forwarded_header` (validated at start-up).
-    pub fn from_config(name: &str) -> ForwardedHeader {
-        if name.eq_ignore_ascii_case("forwarded") {
-            ForwardedHeader::Forwarded
-        } else {
-            ForwardedHeader::XForwardedFor
-        }
-    }
-}
+/// The header a trusted L7 balancer records the client in (`sources.forwarded_header`).
+pub use crate::config::ForwardedHeader;
 
 /// The client address, or why it cannot be told.
 pub fn client_ip(

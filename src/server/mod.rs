@@ -25,9 +25,10 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::apple::models::Environment;
+use crate::apple::v1::V1App;
 use crate::apple::{AppRule, Policy, RootSet, TrustAnchor, Verifier};
 use crate::appstore_api::{ReconcileStats, Reconciler};
-use crate::config::{Config, ConfigError, RootEntry};
+use crate::config::{Config, ConfigError, RootEntry, Validated};
 use crate::ingest::Pipeline;
 use crate::store::{self, Store, StoreError, StoreOptions};
 use routes::ClientAddr;
@@ -132,7 +133,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> 
         max_connections: config.database.max_connections,
         acquire_timeout: config.database.timeout(),
     };
-    let store = store::connect(&config.database.url, &options).await?;
+    let store = store::connect(config.database.url.expose(), &options).await?;
     if config.database.migrate_on_start {
         store.migrate().await?;
     }
@@ -142,13 +143,32 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> 
 impl Server {
     /// Validates the configuration, opens the store and serves on `listener`.
     pub async fn start(config: &Config, listener: TcpListener) -> Result<Server, ServerError> {
-        config.validate()?;
+        let validated = config.validate()?;
+        Server::start_validated(config, validated, listener).await
+    }
+
+    /// Like [`Server::start`] for a configuration already validated: uses what validation read
+    /// (the certificate) instead of reading it again.
+    pub async fn start_validated(
+        config: &Config,
+        validated: Validated,
+        listener: TcpListener,
+    ) -> Result<Server, ServerError> {
         let store = open_store(config).await?;
-        Server::start_with_store(config, listener, store).await
+        Server::launch(config, validated, listener, store).await
     }
 
     pub async fn start_with_store(
         config: &Config,
+        listener: TcpListener,
+        store: Arc<dyn Store>,
+    ) -> Result<Server, ServerError> {
+        Server::launch(config, Validated::default(), listener, store).await
+    }
+
+    async fn launch(
+        config: &Config,
+        validated: Validated,
         listener: TcpListener,
         store: Arc<dyn Store>,
     ) -> Result<Server, ServerError> {
@@ -159,25 +179,11 @@ impl Server {
                 policy: Arc::new(policy(config)),
                 store,
                 store_timeout: config.database.timeout(),
-                v1_apps: Arc::new(
-                    config
-                        .apps
-                        .iter()
-                        .map(|a| {
-                            crate::apple::v1::V1App::new(
-                                &a.bundle_id,
-                                &a.environments,
-                                &a.v1_shared_secrets,
-                            )
-                        })
-                        .collect(),
-                ),
+                v1_apps: Arc::new(config.apps.iter().map(V1App::from).collect()),
             },
             allow: config.sources.allow.clone(),
             trusted_proxies: config.sources.trusted_proxies.clone(),
-            forwarded_header: client_ip::ForwardedHeader::from_config(
-                &config.sources.forwarded_header,
-            ),
+            forwarded_header: config.sources.forwarded_header,
             path: config.server.path.clone(),
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: config.server.body_timeout(),
@@ -188,10 +194,14 @@ impl Server {
             reconcile: Arc::new(ReconcileStats::default()),
         });
         let certs = if config.server.tls {
-            Some(Arc::new(CertReloader::load(
+            let (cert, key) = (
                 config.server.tls_cert.clone(),
                 config.server.tls_key.clone(),
-            )?))
+            );
+            Some(Arc::new(match validated.tls {
+                Some(loaded) => CertReloader::new(cert, key, loaded),
+                None => CertReloader::load(cert, key)?,
+            }))
         } else {
             tracing::warn!(
                 "server.tls = false: serving plain HTTP; only do this behind a TLS-terminating balancer"

@@ -1,15 +1,17 @@
 //! TLS 1.2 and 1.3 with rustls (aws-lc-rs), HTTP/2 and HTTP/1.1 by ALPN, and a certificate that
 //! can be swapped on SIGHUP without dropping connections: new handshakes get the new one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::config::{ConfigError, load_tls_certified_key};
+use crate::config::ConfigError;
 
 /// Serves the current certificate; `reload` reads the files again.
 #[derive(Debug)]
@@ -22,11 +24,16 @@ pub struct CertReloader {
 impl CertReloader {
     pub fn load(cert_path: PathBuf, key_path: PathBuf) -> Result<Self, ConfigError> {
         let current = load_tls_certified_key(&cert_path, &key_path)?;
-        Ok(CertReloader {
+        Ok(CertReloader::new(cert_path, key_path, current))
+    }
+
+    /// Starts from a certificate already read from these files (by configuration validation).
+    pub fn new(cert_path: PathBuf, key_path: PathBuf, current: Arc<CertifiedKey>) -> Self {
+        CertReloader {
             cert_path,
             key_path,
             current: ArcSwap::new(current),
-        })
+        }
     }
 
     /// Loads the files again; on any error the old certificate stays in use.
@@ -51,4 +58,55 @@ pub fn server_config(certs: Arc<CertReloader>) -> Result<Arc<ServerConfig>, rust
         .with_cert_resolver(certs);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Reads a PEM certificate chain and its private key and checks that they belong together.
+/// Used by configuration validation (whose result start-up reuses) and by [`CertReloader::reload`].
+pub fn load_tls_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, ConfigError> {
+    const CERT: &str = "server.tls_cert";
+    const KEY: &str = "server.tls_key";
+    let cert_pem = std::fs::read(cert)
+        .map_err(|e| ConfigError::file(CERT, cert, format!("cannot read: {e}")))?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<CertificateDer<'static>>, _>>()
+        .map_err(|e| ConfigError::file(CERT, cert, format!("not valid PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(ConfigError::file(
+            CERT,
+            cert,
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ));
+    }
+    let key_pem =
+        std::fs::read(key).map_err(|e| ConfigError::file(KEY, key, format!("cannot read: {e}")))?;
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+        pem::Error::NoItemsFound => ConfigError::file(
+            KEY,
+            key,
+            "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)",
+        ),
+        e => ConfigError::file(KEY, key, format!("not valid PEM: {e}")),
+    })?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| ConfigError::file(KEY, key, format!("unusable private key: {e}")))?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    match certified.keys_match() {
+        Ok(()) => Ok(Arc::new(certified)),
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            Err(ConfigError::KeyMismatch {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+            })
+        }
+        // The key cannot tell its public half: nothing to compare, as rustls itself accepts.
+        Err(rustls::Error::InconsistentKeys(_)) => Ok(Arc::new(certified)),
+        Err(e) => Err(ConfigError::file(
+            CERT,
+            cert,
+            format!("first certificate is not usable: {e}"),
+        )),
+    }
 }
