@@ -115,6 +115,7 @@ async fn serve(config: Option<PathBuf>, dev_mode: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let signals = server::Signals::install().context("cannot install signal handlers")?;
     let server = Server::start_validated(&config, validated, listener).await?;
     let scheme = if config.server.tls { "https" } else { "http" };
     let url = format!("{scheme}://{}{}", server.local_addr(), config.server.path);
@@ -122,7 +123,7 @@ async fn serve(config: Option<PathBuf>, dev_mode: bool) -> anyhow::Result<()> {
         println!("{}", dev::banner(&url.replace("127.0.0.1", "localhost")));
     }
     tracing::info!(%url, database = %config.database.redacted_url(), "asnd serving");
-    server.run_until_signalled().await?;
+    server.run_until_signalled(signals).await?;
     Ok(())
 }
 

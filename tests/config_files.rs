@@ -129,7 +129,10 @@ fn check_behind_l7_proxy(config: &Config) {
     assert!(!config.server.tls, "the balancer terminates TLS");
     assert!(!config.server.proxy_protocol);
     assert!(!config.sources.trusted_proxies.is_empty());
-    assert_eq!(config.sources.forwarded_header, "x-forwarded-for");
+    assert_eq!(
+        config.sources.forwarded_header,
+        asnd::config::ForwardedHeader::XForwardedFor
+    );
 }
 
 fn check_example(config: &Config) {

@@ -410,6 +410,66 @@ async fn each_rejection_answers_its_status_and_stores_no_event(backend: Backend)
 }
 on_both_stores!(each_rejection_answers_its_status_and_stores_no_event);
 
+/// What Apple's libraries refuse, `serve` refuses too (422, quarantined), however genuine the rest:
+/// white space around the JWS inside `signedPayload`, `=` padding, an `x5c[2]` that is not a
+/// certificate. The same notification, sent as Apple sends it, is then stored.
+async fn encodings_apples_libraries_refuse_get_422(backend: Backend) {
+    let env = loopback(backend).await;
+    let good = notification(
+        "DID_RENEW",
+        None,
+        &Sub::random("Sandbox"),
+        "2000000000000031",
+        now_ms(),
+        Some(1),
+    );
+    let token = chain().sign(&good);
+    let (head, signature) = token.rsplit_once('.').unwrap();
+    let padded_signature = {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .unwrap();
+        format!(
+            "{head}.{}",
+            base64::engine::general_purpose::URL_SAFE.encode(raw)
+        )
+    };
+    assert!(padded_signature.ends_with('='));
+    let garbage_third = {
+        let mut x5c = chain().x5c();
+        x5c[2] = "bm90IGEgY2VydA==".into();
+        let header = json!({"alg": "ES256", "x5c": x5c}).to_string();
+        chain().sign_raw(header.as_bytes(), good.to_string().as_bytes())
+    };
+    let mut refused = vec![padded_signature, garbage_third];
+    for ws in [" ", "\t", "\n", "\r\n", "\u{0b}", "\u{a0}"] {
+        refused.push(format!("{ws}{token}"));
+        refused.push(format!("{token}{ws}"));
+    }
+    for jws in &refused {
+        let (status, reply) = env
+            .daemon
+            .post(json!({ "signedPayload": jws }).to_string())
+            .await;
+        assert_eq!(status, 422, "{jws:?}: {reply}");
+        let reason = reply["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("VERIFICATION_FAILURE") || reason.starts_with("INVALID_CERTIFICATE"),
+            "{reason}"
+        );
+    }
+    assert_eq!(env.db.count("notifications").await, 0);
+    assert_eq!(
+        env.db.count("rejected_notifications").await,
+        refused.len() as i64
+    );
+    assert_eq!(env.daemon.post_signed(&good).await.0, 200);
+    assert_eq!(env.db.count("notifications").await, 1);
+    env.finish().await;
+}
+on_both_stores!(encodings_apples_libraries_refuse_get_422);
+
 fn tamper(token: &str) -> String {
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
     let payload =

@@ -40,6 +40,10 @@ impl fmt::Display for Status {
 pub enum VerifyError {
     #[error("malformed JWS: {0}")]
     Malformed(String),
+    /// A JWS shaped right but not encoded as Apple's libraries require (white space around it,
+    /// `=` padding): it looks genuine, so it is refused as unverified (422), not as a bad request.
+    #[error("JWS encoding refused: {0}")]
+    Encoding(String),
     #[error("JWS header alg is {0:?}, only \"ES256\" is accepted")]
     Algorithm(String),
     #[error("JWS header has no x5c certificate chain")]
@@ -71,6 +75,7 @@ impl VerifyError {
     pub fn status(&self) -> Status {
         match self {
             VerifyError::Malformed(_)
+            | VerifyError::Encoding(_)
             | VerifyError::Algorithm(_)
             | VerifyError::MissingX5c
             | VerifyError::Chain(_)

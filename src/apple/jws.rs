@@ -95,21 +95,28 @@ pub fn peek_payload(token: &str) -> Result<Map<String, Value>, VerifyError> {
 /// A compact JWS is base64url segments and dots, nothing else: no surrounding white space (of any
 /// kind, Unicode included) and no `=` padding. Apple's libraries refuse both, so asnd does too.
 fn check_alphabet(token: &str) -> Result<(), VerifyError> {
-    let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-    match token.bytes().position(|b| !allowed(&b)) {
-        None => Ok(()),
-        Some(at) => {
-            let what = match token.as_bytes()[at] {
-                b'=' => "base64 padding `=`".to_string(),
-                b if b.is_ascii_whitespace() || b == 0x0b => "white space".to_string(),
-                b if b >= 0x80 => "a non-ASCII character".to_string(),
-                b => format!("the byte 0x{b:02x}"),
-            };
-            Err(VerifyError::Malformed(format!(
-                "contains {what} at byte {at}; a compact JWS holds only base64url (A-Z a-z 0-9 - _) and dots"
-            )))
-        }
-    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    let Some(at) = token.bytes().position(|b| !allowed(b)) else {
+        return Ok(());
+    };
+    let byte = token.as_bytes()[at];
+    let what = match byte {
+        b'=' => "base64 padding `=`".to_string(),
+        b if b.is_ascii_whitespace() || b == 0x0b => "white space".to_string(),
+        b if b >= 0x80 => "a non-ASCII character (such as a Unicode space)".to_string(),
+        b => format!("the byte 0x{b:02x}"),
+    };
+    let detail = format!(
+        "contains {what} at byte {at}; a compact JWS holds only base64url (A-Z a-z 0-9 - _) and dots"
+    );
+    // Padding and white space (ASCII or Unicode) around an otherwise good JWS look genuine, so
+    // they are refused as unverified; any other stray byte means the body is not a JWS at all.
+    let looks_genuine = byte == b'=' || byte >= 0x80 || byte.is_ascii_whitespace() || byte == 0x0b;
+    Err(if looks_genuine {
+        VerifyError::Encoding(detail)
+    } else {
+        VerifyError::Malformed(detail)
+    })
 }
 
 fn decode_object(segment: &str) -> Result<Map<String, Value>, String> {
@@ -194,7 +201,7 @@ mod tests {
         for ws in [" ", "\t", "\n", "\r\n", "\u{0b}", "\u{a0}", "\u{feff}"] {
             for candidate in [format!("{ws}{t}"), format!("{t}{ws}")] {
                 let err = parse(&candidate).unwrap_err();
-                assert!(matches!(err, VerifyError::Malformed(_)), "{ws:?}: {err}");
+                assert!(matches!(err, VerifyError::Encoding(_)), "{ws:?}: {err}");
                 assert!(peek_payload(&candidate).is_err(), "{ws:?}");
             }
         }

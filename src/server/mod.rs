@@ -305,11 +305,12 @@ impl Server {
     }
 
     /// Serves until SIGTERM or SIGINT; reloads the certificate on SIGHUP.
-    pub async fn run_until_signalled(self) -> std::io::Result<()> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
+    pub async fn run_until_signalled(self, signals: Signals) -> std::io::Result<()> {
+        let Signals {
+            mut term,
+            mut int,
+            mut hup,
+        } = signals;
         loop {
             tokio::select! {
                 _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
@@ -323,6 +324,25 @@ impl Server {
         self.drain_and_shutdown().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The signals `serve` reacts to. Installed before asnd says it is serving, so that a SIGTERM that
+/// follows at once still shuts down gracefully instead of killing the process.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
     }
 }
 
