@@ -1,6 +1,12 @@
 //! Compact JWS parsing (RFC 7515) as Apple uses it: three base64url segments, an `ES256` header
 //! carrying an `x5c` chain, and a raw 64-byte `r||s` signature. Parsing checks the shape only;
 //! trust is decided in `verify`.
+//!
+//! Hand-written rather than `jsonwebtoken` (which signs the API's outbound bearer tokens): its
+//! decoder wants the key up front and judges times against now, while asnd takes the key from
+//! the token's own `x5c` chain, verifies that chain at the notification's `signedDate` (so retries
+//! and backfills verify after Apple rotates its leaf) and caches parsed leaf keys across
+//! notifications.
 
 use base64::Engine;
 use base64::alphabet;

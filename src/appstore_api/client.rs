@@ -10,17 +10,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use bytes::Bytes;
+use jsonwebtoken::crypto::CryptoProvider;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use rustls::pki_types::CertificateDer;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::ApiEnvironment;
-use crate::apple::jws::b64url;
 use crate::apple::models::{
     CheckTestNotificationResponse, NotificationHistoryResponse, SendTestNotificationResponse,
 };
@@ -192,8 +192,7 @@ pub struct TokenSigner {
     key_id: String,
     issuer_id: String,
     bundle_id: String,
-    key: EcdsaKeyPair,
-    rng: SystemRandom,
+    key: EncodingKey,
     /// The current token and its `exp` (UNIX seconds).
     current: Mutex<Option<(String, u64)>>,
 }
@@ -217,15 +216,19 @@ impl TokenSigner {
         bundle_id: &str,
         pkcs8_der: &[u8],
     ) -> Result<TokenSigner, ApiError> {
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8_der).map_err(
-            |_| ApiError::Setup("the private key is not an EC P-256 key in PKCS#8 (.p8)".into()),
-        )?;
+        let key = EncodingKey::from_ec_der(pkcs8_der);
+        // jsonwebtoken reads the key only when it signs: build its ES256 signer once here so that
+        // a bad key fails at startup rather than at the first request.
+        let provider = CryptoProvider::try_get_default()
+            .ok_or_else(|| ApiError::Setup("no crypto provider for bearer tokens".into()))?;
+        (provider.signer_factory)(&Algorithm::ES256, &key).map_err(|_| {
+            ApiError::Setup("the private key is not an EC P-256 key in PKCS#8 (.p8)".into())
+        })?;
         Ok(TokenSigner {
             key_id: key_id.to_owned(),
             issuer_id: issuer_id.to_owned(),
             bundle_id: bundle_id.to_owned(),
             key,
-            rng: SystemRandom::new(),
             current: Mutex::new(None),
         })
     }
@@ -252,25 +255,34 @@ impl TokenSigner {
     }
 
     fn sign(&self, iat: u64, exp: u64) -> Result<String, ApiError> {
-        let header = json!({"alg": "ES256", "kid": self.key_id, "typ": "JWT"});
-        let claims = json!({
-            "iss": self.issuer_id,
-            "iat": iat,
-            "exp": exp,
-            "aud": AUDIENCE,
-            "bid": self.bundle_id,
-        });
-        let input = format!(
-            "{}.{}",
-            b64url(header.to_string().as_bytes()),
-            b64url(claims.to_string().as_bytes())
-        );
-        let signature = self
-            .key
-            .sign(&self.rng, input.as_bytes())
-            .map_err(|_| ApiError::Setup("signing the bearer token failed".into()))?;
-        Ok(format!("{input}.{}", b64url(signature.as_ref())))
+        let header = Header {
+            kid: Some(self.key_id.clone()),
+            ..Header::new(Algorithm::ES256)
+        };
+        let claims = Claims {
+            iss: &self.issuer_id,
+            iat,
+            exp,
+            aud: AUDIENCE,
+            bid: &self.bundle_id,
+        };
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|_| ApiError::Setup("signing the bearer token failed".into()))
     }
+}
+
+/// The claims Apple requires of a bearer token (§14.2).
+#[derive(Serialize)]
+struct Claims<'a> {
+    /// The issuer id of the API key.
+    iss: &'a str,
+    /// Issued at, UNIX seconds.
+    iat: u64,
+    /// Expires at, UNIX seconds.
+    exp: u64,
+    aud: &'a str,
+    /// The app's bundle id.
+    bid: &'a str,
 }
 
 /// An HTTPS client for one app in one environment.
@@ -619,8 +631,13 @@ fn encode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, KeyPair, UnparsedPublicKey};
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+        UnparsedPublicKey,
+    };
     use base64::Engine;
+    use serde_json::json;
 
     fn signer() -> (TokenSigner, Vec<u8>) {
         let rng = SystemRandom::new();

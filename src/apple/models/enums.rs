@@ -1,0 +1,310 @@
+//! The open enums of Apple's payloads (§6, §10): each known value with its exact wire form.
+
+use super::open_enum::{open_int_enum, open_string_enum};
+
+open_string_enum! {
+    /// `environment` (§10.1); also `receiptType` of an app transaction.
+    pub enum Environment {
+        Sandbox => "Sandbox",
+        Production => "Production",
+        /// StoreKit Testing in Xcode (test data only).
+        Xcode => "Xcode",
+        /// Local testing (test data only).
+        LocalTesting => "LocalTesting",
+    }
+}
+
+open_string_enum! {
+    /// `notificationType` of a V2 notification (§6.1).
+    pub enum NotificationType {
+        ConsumptionRequest => "CONSUMPTION_REQUEST",
+        DidChangeRenewalPref => "DID_CHANGE_RENEWAL_PREF",
+        DidChangeRenewalStatus => "DID_CHANGE_RENEWAL_STATUS",
+        DidFailToRenew => "DID_FAIL_TO_RENEW",
+        DidRenew => "DID_RENEW",
+        Expired => "EXPIRED",
+        ExternalPurchaseToken => "EXTERNAL_PURCHASE_TOKEN",
+        GracePeriodExpired => "GRACE_PERIOD_EXPIRED",
+        /// Advanced Commerce API.
+        MetadataUpdate => "METADATA_UPDATE",
+        /// Advanced Commerce API (spelling of the reference page and the libraries).
+        Migration => "MIGRATION",
+        /// Advanced Commerce API (spelling of Apple's changelog); same meaning as `Migration`.
+        Migrate => "MIGRATE",
+        OfferRedeemed => "OFFER_REDEEMED",
+        OneTimeCharge => "ONE_TIME_CHARGE",
+        /// Advanced Commerce API.
+        PriceChange => "PRICE_CHANGE",
+        PriceIncrease => "PRICE_INCREASE",
+        Refund => "REFUND",
+        RefundDeclined => "REFUND_DECLINED",
+        RefundReversed => "REFUND_REVERSED",
+        RenewalExtended => "RENEWAL_EXTENDED",
+        RenewalExtension => "RENEWAL_EXTENSION",
+        RescindConsent => "RESCIND_CONSENT",
+        Revoke => "REVOKE",
+        Subscribed => "SUBSCRIBED",
+        Test => "TEST",
+    }
+}
+
+open_string_enum! {
+    /// `subtype` of a V2 notification (§6.2).
+    pub enum Subtype {
+        InitialBuy => "INITIAL_BUY",
+        Resubscribe => "RESUBSCRIBE",
+        Downgrade => "DOWNGRADE",
+        Upgrade => "UPGRADE",
+        AutoRenewEnabled => "AUTO_RENEW_ENABLED",
+        AutoRenewDisabled => "AUTO_RENEW_DISABLED",
+        Voluntary => "VOLUNTARY",
+        BillingRetry => "BILLING_RETRY",
+        PriceIncrease => "PRICE_INCREASE",
+        ProductNotForSale => "PRODUCT_NOT_FOR_SALE",
+        GracePeriod => "GRACE_PERIOD",
+        BillingRecovery => "BILLING_RECOVERY",
+        Pending => "PENDING",
+        Accepted => "ACCEPTED",
+        Summary => "SUMMARY",
+        Failure => "FAILURE",
+        Unreported => "UNREPORTED",
+        ActiveTokenReminder => "ACTIVE_TOKEN_REMINDER",
+        Created => "CREATED",
+    }
+}
+
+open_int_enum! {
+    /// `data.status`: subscription status (§10.2).
+    pub enum Status {
+        Active => 1,
+        Expired => 2,
+        BillingRetry => 3,
+        BillingGracePeriod => 4,
+        Revoked => 5,
+    }
+}
+
+open_string_enum! {
+    /// Transaction `type`: product type (§10.3).
+    pub enum ProductType {
+        AutoRenewableSubscription => "Auto-Renewable Subscription",
+        NonConsumable => "Non-Consumable",
+        Consumable => "Consumable",
+        NonRenewingSubscription => "Non-Renewing Subscription",
+    }
+}
+
+open_string_enum! {
+    /// `inAppOwnershipType` (§10.4).
+    pub enum InAppOwnershipType {
+        Purchased => "PURCHASED",
+        FamilyShared => "FAMILY_SHARED",
+        /// Access through an organization/group purchase (newer docs; date unconfirmed).
+        Assigned => "ASSIGNED",
+    }
+}
+
+open_string_enum! {
+    /// `transactionReason` (§10.5).
+    pub enum TransactionReason {
+        Purchase => "PURCHASE",
+        Renewal => "RENEWAL",
+    }
+}
+
+open_int_enum! {
+    /// `revocationReason` (§10.6).
+    pub enum RevocationReason {
+        /// Refunded for another reason, e.g. an accidental purchase.
+        RefundedForOtherReason => 0,
+        /// Refunded because of an actual or perceived issue within the app.
+        RefundedDueToIssue => 1,
+    }
+}
+
+open_string_enum! {
+    /// `revocationType` (§10.7).
+    pub enum RevocationType {
+        RefundFull => "REFUND_FULL",
+        /// See `revocationPercentage`.
+        RefundProrated => "REFUND_PRORATED",
+        FamilyRevoke => "FAMILY_REVOKE",
+        /// The organization/group purchaser removed the subscription (newer docs; unconfirmed).
+        AssignmentRevoke => "ASSIGNMENT_REVOKE",
+    }
+}
+
+open_int_enum! {
+    /// `offerType` (§10.8).
+    pub enum OfferType {
+        IntroductoryOffer => 1,
+        PromotionalOffer => 2,
+        OfferCode => 3,
+        WinBackOffer => 4,
+    }
+}
+
+open_string_enum! {
+    /// `offerDiscountType` (§10.9).
+    pub enum OfferDiscountType {
+        FreeTrial => "FREE_TRIAL",
+        PayAsYouGo => "PAY_AS_YOU_GO",
+        PayUpFront => "PAY_UP_FRONT",
+        /// In-App Purchase offer codes.
+        OneTime => "ONE_TIME",
+    }
+}
+
+open_int_enum! {
+    /// `expirationIntent` (§10.10).
+    pub enum ExpirationIntent {
+        CustomerCancelled => 1,
+        BillingError => 2,
+        CustomerDidNotConsentToPriceIncrease => 3,
+        ProductNotAvailable => 4,
+        Other => 5,
+    }
+}
+
+open_int_enum! {
+    /// `autoRenewStatus` / `commitmentAutoRenewStatus` (§10.11).
+    pub enum AutoRenewStatus {
+        Off => 0,
+        On => 1,
+    }
+}
+
+open_int_enum! {
+    /// `priceIncreaseStatus` of renewal info (§10.12).
+    pub enum PriceIncreaseStatus {
+        /// The customer hasn't responded to a price increase that needs consent.
+        CustomerHasNotResponded => 0,
+        /// The customer consented, or was notified of an increase that doesn't need consent.
+        CustomerConsentedOrWasNotified => 1,
+    }
+}
+
+open_string_enum! {
+    /// `billingPlanType` / `renewalBillingPlanType` / `commitmentRenewalBillingPlanType` (§10.13).
+    pub enum BillingPlanType {
+        BilledUpfront => "BILLED_UPFRONT",
+        /// Monthly payments with a 12-month commitment.
+        Monthly => "MONTHLY",
+    }
+}
+
+open_string_enum! {
+    /// `data.consumptionRequestReason` (§10.14).
+    pub enum ConsumptionRequestReason {
+        UnintendedPurchase => "UNINTENDED_PURCHASE",
+        FulfillmentIssue => "FULFILLMENT_ISSUE",
+        UnsatisfiedWithPurchase => "UNSATISFIED_WITH_PURCHASE",
+        Legal => "LEGAL",
+        Other => "OTHER",
+    }
+}
+
+open_string_enum! {
+    /// `externalPurchaseToken.tokenType` (§10.15). Other StoreKit token types (`IN_APP`,
+    /// `LINK_OUT`) are not confirmed in notifications and decode as `Unknown`.
+    pub enum TokenType {
+        Acquisition => "ACQUISITION",
+        Services => "SERVICES",
+    }
+}
+
+open_string_enum! {
+    /// `originalPlatform` of an app transaction (§10.16).
+    pub enum OriginalPlatform {
+        Ios => "iOS",
+        MacOs => "macOS",
+        TvOs => "tvOS",
+        VisionOs => "visionOS",
+    }
+}
+
+open_string_enum! {
+    /// `sendAttemptResult` of the App Store Server API (§10.17).
+    pub enum SendAttemptResult {
+        Success => "SUCCESS",
+        TimedOut => "TIMED_OUT",
+        TlsIssue => "TLS_ISSUE",
+        CircularRedirect => "CIRCULAR_REDIRECT",
+        NoResponse => "NO_RESPONSE",
+        SocketIssue => "SOCKET_ISSUE",
+        UnsupportedCharset => "UNSUPPORTED_CHARSET",
+        InvalidResponse => "INVALID_RESPONSE",
+        PrematureClose => "PREMATURE_CLOSE",
+        UnsuccessfulHttpResponseCode => "UNSUCCESSFUL_HTTP_RESPONSE_CODE",
+        Other => "OTHER",
+        /// Deprecated since 2022-08, replaced by `TLS_ISSUE`.
+        SslIssue => "SSL_ISSUE",
+    }
+}
+
+open_string_enum! {
+    /// Advanced Commerce `offer.period` (§7.1).
+    pub enum AdvancedCommerceOfferPeriod {
+        P3D => "P3D",
+        P1W => "P1W",
+        P2W => "P2W",
+        P1M => "P1M",
+        P2M => "P2M",
+        P3M => "P3M",
+        P6M => "P6M",
+        P9M => "P9M",
+        P1Y => "P1Y",
+    }
+}
+
+open_string_enum! {
+    /// Advanced Commerce `offer.reason` (§7.1).
+    pub enum AdvancedCommerceOfferReason {
+        Acquisition => "ACQUISITION",
+        WinBack => "WIN_BACK",
+        Retention => "RETENTION",
+    }
+}
+
+open_string_enum! {
+    /// Advanced Commerce `refunds[].refundReason` (§7.1).
+    pub enum AdvancedCommerceRefundReason {
+        UnintendedPurchase => "UNINTENDED_PURCHASE",
+        FulfillmentIssue => "FULFILLMENT_ISSUE",
+        UnsatisfiedWithPurchase => "UNSATISFIED_WITH_PURCHASE",
+        Legal => "LEGAL",
+        Other => "OTHER",
+        ModifyItemsRefund => "MODIFY_ITEMS_REFUND",
+        SimulateRefundDecline => "SIMULATE_REFUND_DECLINE",
+    }
+}
+
+open_string_enum! {
+    /// Advanced Commerce `refunds[].refundType` (§7.1).
+    pub enum AdvancedCommerceRefundType {
+        Full => "FULL",
+        Prorated => "PRORATED",
+        Custom => "CUSTOM",
+    }
+}
+
+open_string_enum! {
+    /// Advanced Commerce subscription `period` (§7.1, §8.1).
+    pub enum AdvancedCommerceSubscriptionPeriod {
+        P1W => "P1W",
+        P1M => "P1M",
+        P2M => "P2M",
+        P3M => "P3M",
+        P6M => "P6M",
+        P1Y => "P1Y",
+    }
+}
+
+open_string_enum! {
+    /// Advanced Commerce `priceIncreaseInfo.status` (§8.1).
+    pub enum AdvancedCommercePriceIncreaseStatus {
+        Scheduled => "SCHEDULED",
+        Pending => "PENDING",
+        Accepted => "ACCEPTED",
+    }
+}

@@ -1,0 +1,193 @@
+//! The two macros that declare open enums: a value this version does not know decodes to
+//! `Unknown(raw)` and is encoded back unchanged.
+
+/// Declares an open enum whose wire form is a JSON string.
+///
+/// Each known variant is given with its exact wire value (`Variant => "WIRE"`); the macro adds an
+/// `Unknown(String)` variant that keeps any other string. Generated: `as_str`, `is_known`, `KNOWN`,
+/// `KNOWN_WIRE_VALUES`, `From<&str>`, `From<String>`, `Display`, `Serialize` and `Deserialize`.
+/// A JSON value that is not a string is a decoding error.
+macro_rules! open_string_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $( $(#[$vmeta])* #[doc = concat!("Wire value `", $wire, "`.")] $variant, )+
+            /// A value this version does not know; the raw wire string is kept unchanged.
+            Unknown(String),
+        }
+
+        impl $name {
+            /// The wire values of the known variants, in declaration order.
+            pub const KNOWN_WIRE_VALUES: &'static [&'static str] = &[$($wire),+];
+
+            /// The known variants, in declaration order (that of `KNOWN_WIRE_VALUES`).
+            pub const KNOWN: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The exact wire value.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $wire, )+
+                    Self::Unknown(raw) => raw.as_str(),
+                }
+            }
+
+            /// `false` only for `Unknown(_)`.
+            pub fn is_known(&self) -> bool {
+                !matches!(self, Self::Unknown(_))
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(raw: &str) -> Self {
+                match raw {
+                    $( $wire => Self::$variant, )+
+                    other => Self::Unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(raw: String) -> Self {
+                match raw.as_str() {
+                    $( $wire => Self::$variant, )+
+                    _ => Self::Unknown(raw),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct WireVisitor;
+
+                impl ::serde::de::Visitor<'_> for WireVisitor {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str(concat!("a string (", stringify!($name), ")"))
+                    }
+
+                    fn visit_str<E: ::serde::de::Error>(self, raw: &str) -> Result<$name, E> {
+                        Ok($name::from(raw))
+                    }
+
+                    fn visit_string<E: ::serde::de::Error>(self, raw: String) -> Result<$name, E> {
+                        Ok($name::from(raw))
+                    }
+                }
+
+                deserializer.deserialize_str(WireVisitor)
+            }
+        }
+    };
+}
+
+/// Declares an open enum whose wire form is a JSON integer.
+///
+/// Each known variant is given with its exact wire value (`Variant => 1`); the macro adds an
+/// `Unknown(i64)` variant that keeps any other integer. Generated: `value`, `is_known`, `KNOWN`,
+/// `KNOWN_WIRE_VALUES`, `From<i64>`, `Display`, `Serialize` and `Deserialize`. A JSON value that
+/// is not an integer fitting in `i64` is a decoding error.
+macro_rules! open_int_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $( $(#[$vmeta])* #[doc = concat!("Wire value `", stringify!($wire), "`.")] $variant, )+
+            /// A value this version does not know; the raw wire integer is kept unchanged.
+            Unknown(i64),
+        }
+
+        impl $name {
+            /// The wire values of the known variants, in declaration order.
+            pub const KNOWN_WIRE_VALUES: &'static [i64] = &[$($wire),+];
+
+            /// The known variants, in declaration order (that of `KNOWN_WIRE_VALUES`).
+            pub const KNOWN: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The exact wire value.
+            pub fn value(&self) -> i64 {
+                match self {
+                    $( Self::$variant => $wire, )+
+                    Self::Unknown(raw) => *raw,
+                }
+            }
+
+            /// `false` only for `Unknown(_)`.
+            pub fn is_known(&self) -> bool {
+                !matches!(self, Self::Unknown(_))
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(raw: i64) -> Self {
+                match raw {
+                    $( $wire => Self::$variant, )+
+                    other => Self::Unknown(other),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{}", self.value())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_i64(self.value())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct WireVisitor;
+
+                impl ::serde::de::Visitor<'_> for WireVisitor {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str(concat!("an integer (", stringify!($name), ")"))
+                    }
+
+                    fn visit_i64<E: ::serde::de::Error>(self, raw: i64) -> Result<$name, E> {
+                        Ok($name::from(raw))
+                    }
+
+                    fn visit_u64<E: ::serde::de::Error>(self, raw: u64) -> Result<$name, E> {
+                        i64::try_from(raw).map($name::from).map_err(|_| {
+                            E::invalid_value(::serde::de::Unexpected::Unsigned(raw), &self)
+                        })
+                    }
+                }
+
+                deserializer.deserialize_i64(WireVisitor)
+            }
+        }
+    };
+}
+
+pub(super) use {open_int_enum, open_string_enum};
