@@ -271,7 +271,7 @@ impl TokenSigner {
     }
 }
 
-/// The claims Apple requires of a bearer token (§14.2).
+/// The claims Apple requires of a bearer token (App Store Server API, "Generating JSON Web Tokens for API requests").
 #[derive(Serialize)]
 struct Claims<'a> {
     /// The issuer id of the API key.

@@ -1,4 +1,4 @@
-//! The decoded app transaction, `JWSAppTransactionDecodedPayload` (§9).
+//! The decoded app transaction, `JWSAppTransactionDecodedPayload`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -6,7 +6,7 @@ use serde_with::skip_serializing_none;
 
 use super::{Environment, OriginalPlatform};
 
-/// `JWSAppTransactionDecodedPayload`: the decoded `appData.signedAppTransactionInfo` (§9).
+/// `JWSAppTransactionDecodedPayload`: the decoded `appData.signedAppTransactionInfo`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -1,9 +1,10 @@
-//! The open enums of Apple's payloads (§6, §10): each known value with its exact wire form.
+//! The open enums of Apple's payloads, as Apple's data-type pages list them: each known value with
+//! its exact wire form.
 
 use super::open_enum::{open_int_enum, open_string_enum};
 
 open_string_enum! {
-    /// `environment` (§10.1); also `receiptType` of an app transaction.
+    /// `environment`; also `receiptType` of an app transaction.
     pub enum Environment {
         Sandbox => "Sandbox",
         Production => "Production",
@@ -15,7 +16,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// `notificationType` of a V2 notification (§6.1).
+    /// `notificationType` of a V2 notification.
     pub enum NotificationType {
         ConsumptionRequest => "CONSUMPTION_REQUEST",
         DidChangeRenewalPref => "DID_CHANGE_RENEWAL_PREF",
@@ -49,7 +50,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// `subtype` of a V2 notification (§6.2).
+    /// `subtype` of a V2 notification.
     pub enum Subtype {
         InitialBuy => "INITIAL_BUY",
         Resubscribe => "RESUBSCRIBE",
@@ -74,7 +75,7 @@ open_string_enum! {
 }
 
 open_int_enum! {
-    /// `data.status`: subscription status (§10.2).
+    /// `data.status`: subscription status.
     pub enum Status {
         Active => 1,
         Expired => 2,
@@ -85,7 +86,7 @@ open_int_enum! {
 }
 
 open_string_enum! {
-    /// Transaction `type`: product type (§10.3).
+    /// Transaction `type`: product type.
     pub enum ProductType {
         AutoRenewableSubscription => "Auto-Renewable Subscription",
         NonConsumable => "Non-Consumable",
@@ -95,7 +96,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// `inAppOwnershipType` (§10.4).
+    /// `inAppOwnershipType`.
     pub enum InAppOwnershipType {
         Purchased => "PURCHASED",
         FamilyShared => "FAMILY_SHARED",
@@ -105,7 +106,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// `transactionReason` (§10.5).
+    /// `transactionReason`.
     pub enum TransactionReason {
         Purchase => "PURCHASE",
         Renewal => "RENEWAL",
@@ -113,7 +114,7 @@ open_string_enum! {
 }
 
 open_int_enum! {
-    /// `revocationReason` (§10.6).
+    /// `revocationReason`.
     pub enum RevocationReason {
         /// Refunded for another reason, e.g. an accidental purchase.
         RefundedForOtherReason => 0,
@@ -123,7 +124,7 @@ open_int_enum! {
 }
 
 open_string_enum! {
-    /// `revocationType` (§10.7).
+    /// `revocationType`.
     pub enum RevocationType {
         RefundFull => "REFUND_FULL",
         /// See `revocationPercentage`.
@@ -135,7 +136,7 @@ open_string_enum! {
 }
 
 open_int_enum! {
-    /// `offerType` (§10.8).
+    /// `offerType`.
     pub enum OfferType {
         IntroductoryOffer => 1,
         PromotionalOffer => 2,
@@ -145,7 +146,7 @@ open_int_enum! {
 }
 
 open_string_enum! {
-    /// `offerDiscountType` (§10.9).
+    /// `offerDiscountType`.
     pub enum OfferDiscountType {
         FreeTrial => "FREE_TRIAL",
         PayAsYouGo => "PAY_AS_YOU_GO",
@@ -156,7 +157,7 @@ open_string_enum! {
 }
 
 open_int_enum! {
-    /// `expirationIntent` (§10.10).
+    /// `expirationIntent`.
     pub enum ExpirationIntent {
         CustomerCancelled => 1,
         BillingError => 2,
@@ -167,7 +168,7 @@ open_int_enum! {
 }
 
 open_int_enum! {
-    /// `autoRenewStatus` / `commitmentAutoRenewStatus` (§10.11).
+    /// `autoRenewStatus` / `commitmentAutoRenewStatus`.
     pub enum AutoRenewStatus {
         Off => 0,
         On => 1,
@@ -175,7 +176,7 @@ open_int_enum! {
 }
 
 open_int_enum! {
-    /// `priceIncreaseStatus` of renewal info (§10.12).
+    /// `priceIncreaseStatus` of renewal info.
     pub enum PriceIncreaseStatus {
         /// The customer hasn't responded to a price increase that needs consent.
         CustomerHasNotResponded => 0,
@@ -185,7 +186,7 @@ open_int_enum! {
 }
 
 open_string_enum! {
-    /// `billingPlanType` / `renewalBillingPlanType` / `commitmentRenewalBillingPlanType` (§10.13).
+    /// `billingPlanType` / `renewalBillingPlanType` / `commitmentRenewalBillingPlanType`.
     pub enum BillingPlanType {
         BilledUpfront => "BILLED_UPFRONT",
         /// Monthly payments with a 12-month commitment.
@@ -194,7 +195,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// `data.consumptionRequestReason` (§10.14).
+    /// `data.consumptionRequestReason`.
     pub enum ConsumptionRequestReason {
         UnintendedPurchase => "UNINTENDED_PURCHASE",
         FulfillmentIssue => "FULFILLMENT_ISSUE",
@@ -205,7 +206,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// `externalPurchaseToken.tokenType` (§10.15). Other StoreKit token types (`IN_APP`,
+    /// `externalPurchaseToken.tokenType`. Other StoreKit token types (`IN_APP`,
     /// `LINK_OUT`) are not confirmed in notifications and decode as `Unknown`.
     pub enum TokenType {
         Acquisition => "ACQUISITION",
@@ -214,7 +215,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// `originalPlatform` of an app transaction (§10.16).
+    /// `originalPlatform` of an app transaction.
     pub enum OriginalPlatform {
         Ios => "iOS",
         MacOs => "macOS",
@@ -224,7 +225,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// `sendAttemptResult` of the App Store Server API (§10.17).
+    /// `sendAttemptResult` of the App Store Server API.
     pub enum SendAttemptResult {
         Success => "SUCCESS",
         TimedOut => "TIMED_OUT",
@@ -243,7 +244,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// Advanced Commerce `offer.period` (§7.1).
+    /// Advanced Commerce `offer.period`.
     pub enum AdvancedCommerceOfferPeriod {
         P3D => "P3D",
         P1W => "P1W",
@@ -258,7 +259,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// Advanced Commerce `offer.reason` (§7.1).
+    /// Advanced Commerce `offer.reason`.
     pub enum AdvancedCommerceOfferReason {
         Acquisition => "ACQUISITION",
         WinBack => "WIN_BACK",
@@ -267,7 +268,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// Advanced Commerce `refunds[].refundReason` (§7.1).
+    /// Advanced Commerce `refunds[].refundReason`.
     pub enum AdvancedCommerceRefundReason {
         UnintendedPurchase => "UNINTENDED_PURCHASE",
         FulfillmentIssue => "FULFILLMENT_ISSUE",
@@ -280,7 +281,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// Advanced Commerce `refunds[].refundType` (§7.1).
+    /// Advanced Commerce `refunds[].refundType`.
     pub enum AdvancedCommerceRefundType {
         Full => "FULL",
         Prorated => "PRORATED",
@@ -289,7 +290,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// Advanced Commerce subscription `period` (§7.1, §8.1).
+    /// Advanced Commerce subscription `period`.
     pub enum AdvancedCommerceSubscriptionPeriod {
         P1W => "P1W",
         P1M => "P1M",
@@ -301,7 +302,7 @@ open_string_enum! {
 }
 
 open_string_enum! {
-    /// Advanced Commerce `priceIncreaseInfo.status` (§8.1).
+    /// Advanced Commerce `priceIncreaseInfo.status`.
     pub enum AdvancedCommercePriceIncreaseStatus {
         Scheduled => "SCHEDULED",
         Pending => "PENDING",

@@ -1,4 +1,4 @@
-//! The decoded V2 notification (§4) and its containers (§5): `data`, `summary`,
+//! The decoded V2 notification and its containers: `data`, `summary`,
 //! `externalPurchaseToken`, `appData`.
 
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,7 @@ use serde_with::skip_serializing_none;
 
 use super::{ConsumptionRequestReason, Environment, NotificationType, Status, Subtype, TokenType};
 
-/// `responseBodyV2DecodedPayload`: the decoded `signedPayload` of a V2 notification (§4).
+/// `responseBodyV2DecodedPayload`: the decoded `signedPayload` of a V2 notification.
 ///
 /// Exactly one of `data`, `summary`, `external_purchase_token`, `app_data` is expected.
 #[skip_serializing_none]
@@ -92,7 +92,7 @@ impl NotificationPayload {
     }
 }
 
-/// `data` container (§5.1).
+/// `data` container.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -115,7 +115,7 @@ pub struct NotificationData {
     pub extra: Map<String, Value>,
 }
 
-/// `summary` container of `RENEWAL_EXTENSION` / `SUMMARY` (§5.2).
+/// `summary` container of `RENEWAL_EXTENSION` / `SUMMARY`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -134,7 +134,7 @@ pub struct Summary {
     pub extra: Map<String, Value>,
 }
 
-/// `externalPurchaseToken` container of `EXTERNAL_PURCHASE_TOKEN` (§5.3). It has no
+/// `externalPurchaseToken` container of `EXTERNAL_PURCHASE_TOKEN`. It has no
 /// `environment` field: see [`ExternalPurchaseToken::environment`].
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -168,7 +168,7 @@ impl ExternalPurchaseToken {
     }
 }
 
-/// `appData` container of `RESCIND_CONSENT` (§5.4).
+/// `appData` container of `RESCIND_CONSENT`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -1,4 +1,4 @@
-//! The decoded renewal info, `JWSRenewalInfoDecodedPayload` (§8), with its Advanced Commerce and
+//! The decoded renewal info, `JWSRenewalInfoDecodedPayload`, with its Advanced Commerce and
 //! commitment parts.
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use super::{
     ExpirationIntent, OfferDiscountType, OfferType, PriceIncreaseStatus,
 };
 
-/// `JWSRenewalInfoDecodedPayload`: the decoded `signedRenewalInfo` (§8). Has no `bundleId`.
+/// `JWSRenewalInfoDecodedPayload`: the decoded `signedRenewalInfo`. Has no `bundleId`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -49,7 +49,7 @@ pub struct RenewalInfo {
     pub extra: Map<String, Value>,
 }
 
-/// `items[].priceIncreaseInfo` of Advanced Commerce renewal info (§8.1).
+/// `items[].priceIncreaseInfo` of Advanced Commerce renewal info.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -64,7 +64,7 @@ pub struct AdvancedCommercePriceIncreaseInfo {
     pub extra: Map<String, Value>,
 }
 
-/// `items[]` of Advanced Commerce renewal info (§8.1).
+/// `items[]` of Advanced Commerce renewal info.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -82,7 +82,7 @@ pub struct AdvancedCommerceRenewalItem {
     pub extra: Map<String, Value>,
 }
 
-/// `advancedCommerceInfo` of renewal info (`AdvancedCommerceRenewalInfo`, §8.1).
+/// `advancedCommerceInfo` of renewal info (`AdvancedCommerceRenewalInfo`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -98,7 +98,7 @@ pub struct AdvancedCommerceRenewalInfo {
     pub extra: Map<String, Value>,
 }
 
-/// `commitmentInfo` of renewal info (`RenewalCommitmentInfo`, §8.2).
+/// `commitmentInfo` of renewal info (`RenewalCommitmentInfo`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -1,4 +1,4 @@
-//! The App Store Server API bodies a receiver uses (§14.3–§14.5): notification history and
+//! The App Store Server API bodies a receiver uses (Request a Test Notification, Get Test Notification Status, Get Notification History): notification history and
 //! test notifications.
 
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,7 @@ use serde_with::skip_serializing_none;
 
 use super::{NotificationType, SendAttemptResult, Subtype};
 
-/// One delivery attempt (`SendAttemptItem`, §14.4/§14.5).
+/// One delivery attempt (`SendAttemptItem`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -19,7 +19,7 @@ pub struct SendAttempt {
     pub extra: Map<String, Value>,
 }
 
-/// Body of a Get Notification History request (`NotificationHistoryRequest`, §14.5).
+/// Body of a Get Notification History request (`NotificationHistoryRequest`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -39,7 +39,7 @@ pub struct NotificationHistoryRequest {
     pub extra: Map<String, Value>,
 }
 
-/// Response of Get Notification History (`NotificationHistoryResponse`, §14.5).
+/// Response of Get Notification History (`NotificationHistoryResponse`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -54,7 +54,7 @@ pub struct NotificationHistoryResponse {
     pub extra: Map<String, Value>,
 }
 
-/// One entry of `notificationHistory` (§14.5).
+/// One entry of `notificationHistory`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -70,7 +70,7 @@ pub struct NotificationHistoryItem {
     pub extra: Map<String, Value>,
 }
 
-/// Response of Get Test Notification Status (`CheckTestNotificationResponse`, §14.4).
+/// Response of Get Test Notification Status (`CheckTestNotificationResponse`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -86,7 +86,7 @@ pub struct CheckTestNotificationResponse {
     pub extra: Map<String, Value>,
 }
 
-/// Response of Request a Test Notification (`SendTestNotificationResponse`, §14.3).
+/// Response of Request a Test Notification (`SendTestNotificationResponse`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

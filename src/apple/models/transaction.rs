@@ -1,4 +1,4 @@
-//! The decoded transaction, `JWSTransactionDecodedPayload` (§7), with its Advanced Commerce and
+//! The decoded transaction, `JWSTransactionDecodedPayload`, with its Advanced Commerce and
 //! commitment parts.
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use super::{
     RevocationType, TransactionReason,
 };
 
-/// `JWSTransactionDecodedPayload`: the decoded `signedTransactionInfo` (§7).
+/// `JWSTransactionDecodedPayload`: the decoded `signedTransactionInfo`.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -65,7 +65,7 @@ pub struct TransactionInfo {
     pub extra: Map<String, Value>,
 }
 
-/// `descriptors` of Advanced Commerce info (§7.1, §8.1).
+/// `descriptors` of Advanced Commerce info.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -77,7 +77,7 @@ pub struct AdvancedCommerceDescriptors {
     pub extra: Map<String, Value>,
 }
 
-/// `items[].offer` of Advanced Commerce info (§7.1, §8.1).
+/// `items[].offer` of Advanced Commerce info.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -92,7 +92,7 @@ pub struct AdvancedCommerceOffer {
     pub extra: Map<String, Value>,
 }
 
-/// `items[].refunds[]` of an Advanced Commerce transaction (§7.1).
+/// `items[].refunds[]` of an Advanced Commerce transaction.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -107,7 +107,7 @@ pub struct AdvancedCommerceRefund {
     pub extra: Map<String, Value>,
 }
 
-/// `items[]` of an Advanced Commerce transaction (§7.1).
+/// `items[]` of an Advanced Commerce transaction.
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -126,7 +126,7 @@ pub struct AdvancedCommerceTransactionItem {
     pub extra: Map<String, Value>,
 }
 
-/// `advancedCommerceInfo` of a transaction (`AdvancedCommerceTransactionInfo`, §7.1).
+/// `advancedCommerceInfo` of a transaction (`AdvancedCommerceTransactionInfo`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -147,7 +147,7 @@ pub struct AdvancedCommerceTransactionInfo {
     pub extra: Map<String, Value>,
 }
 
-/// `commitmentInfo` of a transaction (`TransactionCommitmentInfo`, §7.2).
+/// `commitmentInfo` of a transaction (`TransactionCommitmentInfo`).
 #[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -1,6 +1,6 @@
-//! Notifications as Apple would send them, for `asnd simulate`: every V2 type and subtype of the
-//! spec (§6.1, §6.2) in its own container (`data`, `summary`, `externalPurchaseToken`,
-//! `appData`), and ordered stories (scenarios).
+//! Notifications as Apple would send them, for `asnd simulate`: every V2 `notificationType` and
+//! `subtype` Apple documents, each in its own container (`data`, `summary`,
+//! `externalPurchaseToken`, `appData`), and ordered stories (scenarios).
 //!
 //! Each notification comes out of a [`Story`]: one customer's purchase, moved through Apple's life
 //! cycle step by step (subscribe, renew, fail to renew, expire, refund, ...). The transaction and
