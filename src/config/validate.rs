@@ -329,6 +329,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::config::RootEntry;
     use crate::config::test_support::*;
     use crate::config::{BUILTIN_APPLE_ROOT, MAX_BODY_BYTES};
 
@@ -554,6 +555,17 @@ mod tests {
         assert!(
             problem(&config).starts_with("verify.roots[1] (/nonexistent/root.cer): cannot read: ")
         );
+        // Readable is not enough: a file that holds no certificate is named at validation, and a
+        // valid list is handed over parsed, so start-up does not read it again.
+        config.verify.roots = vec![tls.cert.clone(), tls.key.clone()];
+        let message = problem(&config);
+        assert!(
+            message.starts_with("verify.roots[1] (")
+                && message.contains("not a usable root certificate"),
+            "{message}"
+        );
+        config.verify.roots = vec![tls.cert.clone()];
+        assert!(config.validate().unwrap().roots.is_some());
     }
 
     #[test]
