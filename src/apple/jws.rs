@@ -37,11 +37,24 @@ pub struct CompactJws<'a> {
 }
 
 pub fn parse(token: &str) -> Result<CompactJws<'_>, VerifyError> {
+    parse_segments(token).map_err(|e| explain(token, e))
+}
+
+/// A token that fails to parse is scanned for the byte that made it fail: white space or padding
+/// is named as such. Only on the error path, because the strict decoders already refuse every
+/// byte outside base64url, so a token that parses holds none.
+fn explain(token: &str, error: VerifyError) -> VerifyError {
+    match (&error, check_alphabet(token)) {
+        (VerifyError::Malformed(_), Err(precise)) => precise,
+        _ => error,
+    }
+}
+
+fn parse_segments(token: &str) -> Result<CompactJws<'_>, VerifyError> {
     let malformed = |what: &str| VerifyError::Malformed(what.to_string());
     if token.len() > MAX_JWS_BYTES {
         return Err(malformed("longer than 1 MiB"));
     }
-    check_alphabet(token)?;
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
