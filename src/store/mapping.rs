@@ -455,3 +455,28 @@ fn attempt_rows<'a>(
         send_attempt_result: a.send_attempt_result.clone(),
     })
 }
+
+/// Every statement a backend runs, generated once from the mappings in its dialect.
+pub(crate) struct Statements {
+    pub insert_notification: String,
+    pub upsert_transaction: String,
+    pub upsert_subscription: String,
+    pub insert_rejection: String,
+    pub insert_delivery_attempt: String,
+    pub find_notification: String,
+    pub find_rejections: String,
+}
+
+impl Statements {
+    pub(crate) fn of(dialect: &Dialect) -> Statements {
+        Statements {
+            insert_notification: NOTIFICATIONS.insert_sql(dialect, 1, None),
+            upsert_transaction: TRANSACTIONS.insert_sql(dialect, 1, None),
+            upsert_subscription: SUBSCRIPTIONS.insert_sql(dialect, 1, None),
+            insert_rejection: REJECTIONS.insert_sql(dialect, 1, None),
+            insert_delivery_attempt: DELIVERY_ATTEMPTS.insert_sql(dialect, 1, None),
+            find_notification: find_notification_sql(dialect),
+            find_rejections: find_rejections_sql(dialect),
+        }
+    }
+}

@@ -11,8 +11,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 use super::mapping::{
-    self, APPLIED_MIGRATIONS_SQL, DELIVERY_ATTEMPTS, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL,
-    REJECTIONS, SUBSCRIPTIONS, TRANSACTIONS, all_applied, bind_row,
+    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, REJECTIONS,
+    SUBSCRIPTIONS, Statements, TRANSACTIONS, all_applied, bind_row,
 };
 use super::{
     DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Rejection, SaveOutcome, Store,
@@ -32,20 +32,8 @@ const DIALECT: Dialect = Dialect {
     now: "now()",
 };
 
-// Each statement generated once, from the shared mappings.
-static INSERT_NOTIFICATION: LazyLock<String> =
-    LazyLock::new(|| NOTIFICATIONS.insert_sql(&DIALECT, 1, None));
-static UPSERT_TRANSACTION: LazyLock<String> =
-    LazyLock::new(|| TRANSACTIONS.insert_sql(&DIALECT, 1, None));
-static UPSERT_SUBSCRIPTION: LazyLock<String> =
-    LazyLock::new(|| SUBSCRIPTIONS.insert_sql(&DIALECT, 1, None));
-static INSERT_REJECTION: LazyLock<String> =
-    LazyLock::new(|| REJECTIONS.insert_sql(&DIALECT, 1, None));
-static INSERT_DELIVERY_ATTEMPT: LazyLock<String> =
-    LazyLock::new(|| DELIVERY_ATTEMPTS.insert_sql(&DIALECT, 1, None));
-static FIND_NOTIFICATION: LazyLock<String> =
-    LazyLock::new(|| mapping::find_notification_sql(&DIALECT));
-static FIND_REJECTIONS: LazyLock<String> = LazyLock::new(|| mapping::find_rejections_sql(&DIALECT));
+/// Each statement generated once, from the shared mappings.
+static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -157,7 +145,7 @@ impl Store for PgStore {
 
         // Concurrent inserts of one UUID: the later ones wait for the first to commit and then
         // insert nothing, so exactly one caller sees a row inserted.
-        let inserted = bind_row(sqlx::query(&INSERT_NOTIFICATION), &NOTIFICATIONS, n)
+        let inserted = bind_row(sqlx::query(&SQL.insert_notification), &NOTIFICATIONS, n)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -166,12 +154,12 @@ impl Store for PgStore {
             return Ok(SaveOutcome::Duplicate);
         }
         for t in transactions {
-            bind_row(sqlx::query(&UPSERT_TRANSACTION), &TRANSACTIONS, t)
+            bind_row(sqlx::query(&SQL.upsert_transaction), &TRANSACTIONS, t)
                 .execute(&mut *tx)
                 .await?;
         }
         for s in subscriptions {
-            bind_row(sqlx::query(&UPSERT_SUBSCRIPTION), &SUBSCRIPTIONS, s)
+            bind_row(sqlx::query(&SQL.upsert_subscription), &SUBSCRIPTIONS, s)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -180,7 +168,7 @@ impl Store for PgStore {
     }
 
     async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
-        bind_row(sqlx::query(&INSERT_REJECTION), &REJECTIONS, r)
+        bind_row(sqlx::query(&SQL.insert_rejection), &REJECTIONS, r)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -197,7 +185,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         let inserted = mapping::insert_attempts(
             &mut tx,
-            &INSERT_DELIVERY_ATTEMPT,
+            &SQL.insert_delivery_attempt,
             notification_uuid,
             attempts,
         )
@@ -210,7 +198,7 @@ impl Store for PgStore {
         &self,
         notification_uuid: &str,
     ) -> Result<Option<StoredNotification>, StoreError> {
-        Ok(sqlx::query_as(&FIND_NOTIFICATION)
+        Ok(sqlx::query_as(&SQL.find_notification)
             .bind(notification_uuid)
             .fetch_optional(&self.pool)
             .await?)
@@ -220,7 +208,7 @@ impl Store for PgStore {
         &self,
         notification_uuid: &str,
     ) -> Result<Vec<StoredRejection>, StoreError> {
-        Ok(sqlx::query_as(&FIND_REJECTIONS)
+        Ok(sqlx::query_as(&SQL.find_rejections)
             .bind(notification_uuid)
             .fetch_all(&self.pool)
             .await?)

@@ -16,8 +16,8 @@ use sqlx::sqlite::{
 };
 
 use super::mapping::{
-    self, APPLIED_MIGRATIONS_SQL, DELIVERY_ATTEMPTS, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL,
-    REJECTIONS, SUBSCRIPTIONS, TRANSACTIONS, all_applied, bind_row,
+    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, REJECTIONS,
+    SUBSCRIPTIONS, Statements, TRANSACTIONS, all_applied, bind_row,
 };
 use super::sqlite_writer::GroupWriter;
 use super::{
@@ -45,20 +45,8 @@ const DIALECT: Dialect = Dialect {
     now: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
 };
 
-// Each statement generated once, from the shared mappings.
-static INSERT_NOTIFICATION: LazyLock<String> =
-    LazyLock::new(|| NOTIFICATIONS.insert_sql(&DIALECT, 1, None));
-static UPSERT_TRANSACTION: LazyLock<String> =
-    LazyLock::new(|| TRANSACTIONS.insert_sql(&DIALECT, 1, None));
-static UPSERT_SUBSCRIPTION: LazyLock<String> =
-    LazyLock::new(|| SUBSCRIPTIONS.insert_sql(&DIALECT, 1, None));
-static INSERT_REJECTION: LazyLock<String> =
-    LazyLock::new(|| REJECTIONS.insert_sql(&DIALECT, 1, None));
-static INSERT_DELIVERY_ATTEMPT: LazyLock<String> =
-    LazyLock::new(|| DELIVERY_ATTEMPTS.insert_sql(&DIALECT, 1, None));
-static FIND_NOTIFICATION: LazyLock<String> =
-    LazyLock::new(|| mapping::find_notification_sql(&DIALECT));
-static FIND_REJECTIONS: LazyLock<String> = LazyLock::new(|| mapping::find_rejections_sql(&DIALECT));
+/// Each statement generated once, from the shared mappings.
+static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
 
 /// A pool of connections to one SQLite database file.
 #[derive(Clone)]
@@ -134,7 +122,7 @@ pub(super) async fn save_one(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     n: &NewNotification,
 ) -> Result<SaveOutcome, StoreError> {
-    let inserted = bind_row(sqlx::query(&INSERT_NOTIFICATION), &NOTIFICATIONS, n)
+    let inserted = bind_row(sqlx::query(&SQL.insert_notification), &NOTIFICATIONS, n)
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -142,12 +130,12 @@ pub(super) async fn save_one(
         return Ok(SaveOutcome::Duplicate);
     }
     for t in n.transaction_rows() {
-        bind_row(sqlx::query(&UPSERT_TRANSACTION), &TRANSACTIONS, t)
+        bind_row(sqlx::query(&SQL.upsert_transaction), &TRANSACTIONS, t)
             .execute(&mut **tx)
             .await?;
     }
     for s in n.subscription_rows() {
-        bind_row(sqlx::query(&UPSERT_SUBSCRIPTION), &SUBSCRIPTIONS, s)
+        bind_row(sqlx::query(&SQL.upsert_subscription), &SUBSCRIPTIONS, s)
             .execute(&mut **tx)
             .await?;
     }
@@ -186,7 +174,7 @@ impl Store for SqliteStore {
 
     async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
         let _writer = self.writer.lock().await;
-        bind_row(sqlx::query(&INSERT_REJECTION), &REJECTIONS, r)
+        bind_row(sqlx::query(&SQL.insert_rejection), &REJECTIONS, r)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -204,7 +192,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = mapping::insert_attempts(
             &mut tx,
-            &INSERT_DELIVERY_ATTEMPT,
+            &SQL.insert_delivery_attempt,
             notification_uuid,
             attempts,
         )
@@ -217,7 +205,7 @@ impl Store for SqliteStore {
         &self,
         notification_uuid: &str,
     ) -> Result<Option<StoredNotification>, StoreError> {
-        Ok(sqlx::query_as(&FIND_NOTIFICATION)
+        Ok(sqlx::query_as(&SQL.find_notification)
             .bind(notification_uuid)
             .fetch_optional(&self.pool)
             .await?)
@@ -227,7 +215,7 @@ impl Store for SqliteStore {
         &self,
         notification_uuid: &str,
     ) -> Result<Vec<StoredRejection>, StoreError> {
-        Ok(sqlx::query_as(&FIND_REJECTIONS)
+        Ok(sqlx::query_as(&SQL.find_rejections)
             .bind(notification_uuid)
             .fetch_all(&self.pool)
             .await?)
