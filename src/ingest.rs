@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::apple::models::{NotificationPayload, RenewalInfo, TransactionInfo};
+use crate::apple::roots::APPLE_ROOT_LABEL;
 use crate::apple::v1::{self, PendingRenewal, ReceiptEntry, V1App, V1Error, V1Notification};
 use crate::apple::{At, Policy, Status, Verified, VerifiedNotification, Verifier, VerifyError};
 use crate::store::{
@@ -274,12 +275,16 @@ fn to_record(v: &VerifiedNotification, req: &Received) -> Result<NewNotification
     let txn = v.transaction.as_ref();
     let renewal = v.renewal.as_ref();
     // The state's date: the notification's signedDate, else its newest nested one, else arrival.
-    let state_date = n
-        .signed_date
-        .or_else(|| renewal.and_then(|r| r.value.signed_date))
-        .or_else(|| txn.and_then(|t| t.value.signed_date))
+    // A date the database cannot hold counts as absent (see `store::representable`).
+    let storable = crate::time::storable_ms;
+    let state_date = storable(n.signed_date)
+        .or_else(|| storable(renewal.and_then(|r| r.value.signed_date)))
+        .or_else(|| storable(txn.and_then(|t| t.value.signed_date)))
         .unwrap_or(req.received_at_ms);
-    let transaction = txn.and_then(|t| transaction_row(t, state_date, &uuid));
+    let root = v.notification.verified_by.as_str();
+    let transaction = txn.and_then(|t| {
+        transaction_row(t, state_date, &uuid, origin(root, [t.verified_by.as_str()]))
+    });
     let status = n.data.as_ref().and_then(|d| d.status).map(|s| s.value());
     let subscription = subscription_row(
         txn.map(|t| &t.value),
@@ -290,6 +295,8 @@ fn to_record(v: &VerifiedNotification, req: &Received) -> Result<NewNotification
     )
     .map(|mut s| {
         s.bundle_id = s.bundle_id.or_else(|| identity.bundle_id.clone());
+        let parts = [txn.map(|t| &t.verified_by), renewal.map(|r| &r.verified_by)];
+        s.verified_by = origin(root, parts.into_iter().flatten().map(String::as_str));
         s
     });
     Ok(NewNotification {
@@ -317,10 +324,22 @@ fn to_record(v: &VerifiedNotification, req: &Received) -> Result<NewNotification
     })
 }
 
+/// The origin of a row made from several verified parts: the notification's root, unless a part
+/// was proved by a root that is not Apple's, then that one, so that a part a development root
+/// proved never passes as Apple's data.
+fn origin<'a>(notification_root: &'a str, parts: impl IntoIterator<Item = &'a str>) -> String {
+    std::iter::once(notification_root)
+        .chain(parts)
+        .find(|root| *root != APPLE_ROOT_LABEL)
+        .unwrap_or(notification_root)
+        .to_string()
+}
+
 fn transaction_row(
     t: &Verified<TransactionInfo>,
     fallback_date: i64,
     uuid: &str,
+    verified_by: String,
 ) -> Option<TransactionRow> {
     let v = &t.value;
     Some(TransactionRow {
@@ -349,11 +368,12 @@ fn transaction_row(
         storefront: v.storefront.clone(),
         price: v.price,
         currency: v.currency.clone(),
-        quantity: v.quantity.map(i64::from),
+        quantity: v.quantity,
         offer_type: v.offer_type.map(|o| o.value()),
         offer_identifier: v.offer_identifier.clone(),
-        signed_date: v.signed_date.unwrap_or(fallback_date),
+        signed_date: crate::time::storable_ms(v.signed_date).unwrap_or(fallback_date),
         last_notification_uuid: uuid.to_string(),
+        verified_by,
         payload: Value::Object(t.json.clone()),
     })
 }
@@ -399,6 +419,8 @@ fn subscription_row(
         last_notification_uuid: uuid.to_string(),
         last_notification_type: notification_type.to_string(),
         last_subtype: subtype.map(str::to_string),
+        // Set by the caller, which knows every part's root.
+        verified_by: String::new(),
         renewal_info: renewal.map(|r| Value::Object(r.json.clone())),
     })
 }
@@ -487,6 +509,7 @@ fn v1_transaction_row(
         offer_identifier: e.offer_identifier.clone(),
         signed_date: e.event_date().unwrap_or(received_at),
         last_notification_uuid: uuid.to_string(),
+        verified_by: v1::VERIFIED_BY.into(),
         payload: Value::Object(e.json.clone()),
         // V1 sends no product type, revocation type, reason, storefront or price.
         ..TransactionRow::default()
@@ -531,6 +554,7 @@ fn v1_subscription_row(
         last_notification_uuid: uuid.to_string(),
         last_notification_type: n.notification_type.clone(),
         last_subtype: None,
+        verified_by: v1::VERIFIED_BY.into(),
         renewal_info: Some(Value::Object(r.json.clone())),
         original_transaction_id: original,
     })

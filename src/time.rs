@@ -1,5 +1,19 @@
 //! Wall-clock time as Apple and the database write it: milliseconds since the UNIX epoch.
 
+/// The last millisecond of 9999-12-31, the latest time stored (PostgreSQL refuses far later
+/// ones, and SQLite's date functions misread them).
+pub const LATEST_STORABLE_MS: i64 = 253_402_300_799_999;
+
+/// A time both stores hold and read back as it is: 1970-01-01 to 9999-12-31.
+pub fn is_storable_ms(ms: i64) -> bool {
+    (0..=LATEST_STORABLE_MS).contains(&ms)
+}
+
+/// `ms` when it is storable, else `None` (see `store::representable`).
+pub fn storable_ms(ms: Option<i64>) -> Option<i64> {
+    ms.filter(|ms| is_storable_ms(*ms))
+}
+
 /// Milliseconds since the epoch, now (0 for a clock set before 1970).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -118,6 +118,7 @@ fn transaction(transaction_id: &str, original: &str, signed: i64, uuid: &str) ->
         offer_identifier: Some("winback".into()),
         signed_date: signed,
         last_notification_uuid: uuid.to_string(),
+        verified_by: "apple-root-ca-g3".into(),
         payload: json!({
             "transactionId": transaction_id,
             "originalTransactionId": original,
@@ -145,6 +146,7 @@ fn subscription(original: &str, signed: i64, uuid: &str, status: i64) -> Subscri
         last_notification_uuid: uuid.to_string(),
         last_notification_type: "DID_RENEW".into(),
         last_subtype: Some("BILLING_RECOVERY".into()),
+        verified_by: "apple-root-ca-g3".into(),
         renewal_info: Some(json!({"autoRenewStatus": 1, "signedDate": signed})),
     }
 }

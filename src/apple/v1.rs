@@ -25,8 +25,6 @@ pub const VERSION: &str = "1";
 /// Apple sends at most 100 `latest_receipt_info` entries; of a longer array (or
 /// `pending_renewal_info`) only the first 100 are read. The rest stays in the stored payload.
 pub const MAX_ENTRIES: usize = 100;
-/// 9999-12-31T23:59:59.999Z: later dates are refused (PostgreSQL cannot store much later ones).
-const MAX_MILLIS: i64 = 253_402_300_799_999;
 /// Namespace of the UUIDs derived from V1 bodies. Arbitrary, but fixed forever: the UUIDs of
 /// stored notifications depend on it.
 const UUID_NAMESPACE: Uuid = Uuid::from_u128(0x6173_6e64_7631_4e6f_7469_6669_6361_7469);
@@ -616,7 +614,7 @@ impl<'a> Fields<'a> {
     /// Milliseconds since the epoch, between 1970 and 9999.
     fn millis(&self, key: &str) -> Result<Option<i64>, V1Error> {
         match self.integer(key)? {
-            Some(ms) if !(0..=MAX_MILLIS).contains(&ms) => Err(self.wrong(
+            Some(ms) if !crate::time::is_storable_ms(ms) => Err(self.wrong(
                 key,
                 "is not a date in milliseconds between 1970 and 9999".into(),
             )),

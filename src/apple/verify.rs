@@ -407,9 +407,7 @@ impl Verifier {
             .map_err(|_| {
                 VerifyError::Signature("ES256 signature does not match the leaf key".into())
             })?;
-        // Typed from a borrow of the JSON, which is kept whole (every field) beside it.
-        let value =
-            T::deserialize(&parsed.payload).map_err(|e| VerifyError::Payload(e.to_string()))?;
+        let value = typed(&parsed.payload)?;
         Ok(Verified {
             value,
             json: parsed.payload,
@@ -493,4 +491,34 @@ fn check_identity(policy: &Policy, id: &Identity, kind: Kind) -> Result<usize, V
         )));
     }
     Ok(index)
+}
+
+/// The typed model of a verified payload, from a borrow of its JSON (kept whole beside it). A
+/// number no 64-bit integer holds (beyond 64 bits, or with a fraction) reads as absent: Apple's
+/// libraries read such a number as a big integer or a float and accept the payload, and the JSON
+/// keeps it. Any other mismatch refuses the payload.
+fn typed<T: DeserializeOwned>(json: &Map<String, Value>) -> Result<T, VerifyError> {
+    T::deserialize(json).or_else(|error| {
+        let mut narrowed = json.clone();
+        if !null_wide_numbers(&mut narrowed) {
+            return Err(VerifyError::Payload(error.to_string()));
+        }
+        T::deserialize(&narrowed).map_err(|e| VerifyError::Payload(e.to_string()))
+    })
+}
+
+/// Replaces every number that is not an `i64` with null; whether there was one.
+fn null_wide_numbers(map: &mut Map<String, Value>) -> bool {
+    fn walk(value: &mut Value) -> bool {
+        match value {
+            Value::Number(n) if n.as_i64().is_none() => {
+                *value = Value::Null;
+                true
+            }
+            Value::Array(items) => items.iter_mut().map(walk).fold(false, |a, b| a | b),
+            Value::Object(map) => null_wide_numbers(map),
+            _ => false,
+        }
+    }
+    map.values_mut().map(walk).fold(false, |a, b| a | b)
 }

@@ -7,19 +7,26 @@
 //! What differs between the backends is only spelling, collected in a [`Dialect`]: how a
 //! parameter is written, how milliseconds become a stored time and back, what "now" is.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
+use super::representable;
 use super::{DeliveryAttempt, NewNotification, Rejection, SubscriptionRow, TransactionRow};
 
-/// A value bound to a statement, in the few Rust types the tables use.
+/// A value bound to a statement, in the few Rust types the tables use. Every one is bound
+/// through [`representable`]'s rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Field<'a> {
+    /// Optional text.
     Text(Option<&'a str>),
+    /// Text a row cannot lack (an id, a type).
+    RequiredText(&'a str),
     Int(Option<i64>),
-    /// An `INTEGER` column in PostgreSQL (`int4`), e.g. an HTTP status.
-    Int32(i32),
+    /// A column PostgreSQL types `INTEGER` (`int4`), e.g. a status code.
+    Int4(Option<i64>),
     Bool(Option<bool>),
     Json(Option<&'a Value>),
     Bytes(&'a [u8]),
@@ -32,7 +39,7 @@ pub(super) trait ToField {
 
 impl ToField for String {
     fn to_field(&self) -> Field<'_> {
-        Field::Text(Some(self))
+        Field::RequiredText(self)
     }
 }
 impl ToField for Option<String> {
@@ -52,7 +59,7 @@ impl ToField for Option<i64> {
 }
 impl ToField for u16 {
     fn to_field(&self) -> Field<'_> {
-        Field::Int32(i32::from(*self))
+        Field::Int4(Some(i64::from(*self)))
     }
 }
 impl ToField for Option<bool> {
@@ -97,8 +104,9 @@ pub(super) enum OnConflict {
     Fail,
     /// Keeps the existing row: `ON CONFLICT (target) DO NOTHING`.
     Nothing(&'static str),
-    /// Replaces every column but the key, unless the stored row was signed later: Apple does
-    /// not deliver in order, and the newest `signed_date` wins.
+    /// Replaces every column but the key, unless the stored row was signed later (Apple does
+    /// not deliver in order, and the newest `signed_date` wins) or was proved by another origin:
+    /// see [`replaces_sql`].
     NewestWins(&'static str),
 }
 
@@ -172,9 +180,9 @@ impl<R> Table<R> {
                     .map(|name| format!("{name} = excluded.{name}"))
                     .collect();
                 sql.push_str(&format!(
-                    " ON CONFLICT ({key}) DO UPDATE SET {} WHERE {}.signed_date <= excluded.signed_date",
+                    " ON CONFLICT ({key}) DO UPDATE SET {} WHERE {}",
                     updates.join(", "),
-                    self.name
+                    replaces_sql(self.name)
                 ));
             }
         }
@@ -182,7 +190,27 @@ impl<R> Table<R> {
     }
 }
 
-/// Binds `row`'s parameters in column order: the one bind sequence of both backends.
+/// When a new state replaces the stored row of `table` (`excluded` is the new one). Data of
+/// one origin never changes a row made by another, and Apple's data always wins: the origins are
+/// Apple (its root, or a V1 body authenticated by a shared secret Apple sent) and each other
+/// root on its own (e.g. the development root of `serve --dev`). Within one origin, the newest
+/// `signed_date` wins.
+fn replaces_sql(table: &str) -> String {
+    let apple = format!(
+        "('{}', '{}')",
+        crate::apple::roots::APPLE_ROOT_LABEL,
+        crate::apple::v1::VERIFIED_BY
+    );
+    format!(
+        "(({table}.verified_by = excluded.verified_by \
+            OR ({table}.verified_by IN {apple} AND excluded.verified_by IN {apple})) \
+           AND {table}.signed_date <= excluded.signed_date) \
+         OR (excluded.verified_by IN {apple} AND {table}.verified_by NOT IN {apple})"
+    )
+}
+
+/// Binds `row`'s parameters in column order: the one bind sequence of both backends, where
+/// [`representable`]'s rule is applied to every value.
 pub(super) fn bind_row<'q, DB, R>(
     mut query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
     table: &Table<R>,
@@ -191,23 +219,32 @@ pub(super) fn bind_row<'q, DB, R>(
 where
     DB: Database,
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    String: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
-    i32: Encode<'q, DB> + Type<DB>,
+    Option<i32>: Encode<'q, DB> + Type<DB>,
     Option<bool>: Encode<'q, DB> + Type<DB>,
     Option<&'q Value>: Encode<'q, DB> + Type<DB>,
+    Option<Value>: Encode<'q, DB> + Type<DB>,
     &'q [u8]: Encode<'q, DB> + Type<DB>,
 {
     for column in table.columns {
         query = match column.source {
             Source::Value(field) => match field(row) {
-                Field::Text(v) => query.bind(v),
+                Field::Text(v) => query.bind(representable::optional_text(v)),
+                Field::RequiredText(v) => match representable::required_text(v) {
+                    Cow::Borrowed(v) => query.bind(Some(v)),
+                    Cow::Owned(escaped) => query.bind(escaped),
+                },
                 Field::Int(v) => query.bind(v),
-                Field::Int32(v) => query.bind(v),
+                Field::Int4(v) => query.bind(representable::int4(v)),
                 Field::Bool(v) => query.bind(v),
-                Field::Json(v) => query.bind(v),
+                Field::Json(v) => match v.and_then(representable::escaped_json) {
+                    Some(escaped) => query.bind(Some(escaped)),
+                    None => query.bind(v),
+                },
                 Field::Bytes(v) => query.bind(v),
             },
-            Source::Time(millis) => query.bind(millis(row)),
+            Source::Time(millis) => query.bind(crate::time::storable_ms(millis(row))),
             Source::Now => query,
         };
     }
@@ -220,6 +257,16 @@ macro_rules! value {
         Column {
             name: stringify!($field),
             source: Source::Value(|row| ToField::to_field(&row.$field)),
+        }
+    };
+}
+
+/// An `INTEGER` column bound from the model field of the same name.
+macro_rules! int4 {
+    ($field:ident) => {
+        Column {
+            name: stringify!($field),
+            source: Source::Value(|row| Field::Int4(row.$field)),
         }
     };
 }
@@ -263,8 +310,9 @@ pub(super) static NOTIFICATIONS: Table<NewNotification> = Table {
         value!(raw_body),
         value!(payload),
     ],
-    // Idempotent on the UUID: a notification delivered again changes nothing.
-    on_conflict: OnConflict::Nothing("notification_uuid"),
+    // Idempotent on the UUID: a notification delivered again changes nothing. Per root, so that
+    // a notification proved by another root (a development one) never makes Apple's a duplicate.
+    on_conflict: OnConflict::Nothing("notification_uuid, verified_by"),
 };
 
 pub(super) static TRANSACTIONS: Table<TransactionRow> = Table {
@@ -279,7 +327,7 @@ pub(super) static TRANSACTIONS: Table<TransactionRow> = Table {
         time!(original_purchase_date),
         time!(expires_date),
         time!(revocation_date),
-        value!(revocation_reason),
+        int4!(revocation_reason),
         value!(revocation_type),
         value!(environment),
         value!(app_account_token),
@@ -290,10 +338,11 @@ pub(super) static TRANSACTIONS: Table<TransactionRow> = Table {
         value!(price),
         value!(currency),
         value!(quantity),
-        value!(offer_type),
+        int4!(offer_type),
         value!(offer_identifier),
         time!(signed_date),
         value!(last_notification_uuid),
+        value!(verified_by),
         value!(payload),
         now!(updated_at),
     ],
@@ -306,19 +355,20 @@ pub(super) static SUBSCRIPTIONS: Table<SubscriptionRow> = Table {
         value!(original_transaction_id),
         value!(bundle_id),
         value!(environment),
-        value!(status),
+        int4!(status),
         value!(product_id),
         value!(auto_renew_product_id),
-        value!(auto_renew_status),
+        int4!(auto_renew_status),
         time!(expires_date),
         time!(grace_period_expires_date),
         value!(is_in_billing_retry_period),
-        value!(expiration_intent),
+        int4!(expiration_intent),
         value!(app_account_token),
         time!(signed_date),
         value!(last_notification_uuid),
         value!(last_notification_type),
         value!(last_subtype),
+        value!(verified_by),
         value!(renewal_info),
         now!(updated_at),
     ],
@@ -356,14 +406,17 @@ pub(super) static DELIVERY_ATTEMPTS: Table<AttemptRow> = Table {
     on_conflict: OnConflict::Nothing("notification_uuid, attempt_date, send_attempt_result"),
 };
 
-/// The read models' queries, the times converted back to milliseconds.
+/// The read models' queries, the times converted back to milliseconds. Of the notifications
+/// with one UUID (one per root), Apple's.
 pub(super) fn find_notification_sql(dialect: &Dialect) -> String {
     format!(
         "SELECT notification_uuid, notification_type, environment, {} AS received_at,
                 source_address
-         FROM notifications WHERE notification_uuid = {}",
+         FROM notifications WHERE notification_uuid = {}
+         ORDER BY verified_by = '{}' DESC, id LIMIT 1",
         (dialect.millis_of)("received_at"),
-        (dialect.placeholder)(1)
+        (dialect.placeholder)(1),
+        crate::apple::roots::APPLE_ROOT_LABEL
     )
 }
 
@@ -430,10 +483,12 @@ where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> i32: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i32>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q Value>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<Value>: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
 {
     let mut inserted = 0;

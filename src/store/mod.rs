@@ -12,6 +12,7 @@ use serde_json::Value;
 
 mod mapping;
 pub mod postgres;
+pub mod representable;
 pub mod sqlite;
 mod sqlite_writer;
 
@@ -103,6 +104,9 @@ pub struct TransactionRow {
     /// The transaction's own `signedDate`; falls back to the notification's.
     pub signed_date: i64,
     pub last_notification_uuid: String,
+    /// The root that proved this state (as `notifications.verified_by`): a row is only ever
+    /// changed by data from the same origin, or by Apple's (see [`mapping`]'s newest-wins rule).
+    pub verified_by: String,
     /// The decoded transaction JSON, every field kept.
     pub payload: Value,
 }
@@ -129,6 +133,8 @@ pub struct SubscriptionRow {
     pub last_notification_uuid: String,
     pub last_notification_type: String,
     pub last_subtype: Option<String>,
+    /// The root that proved this state, as in [`TransactionRow::verified_by`].
+    pub verified_by: String,
     /// The decoded renewal info JSON, when there was one.
     pub renewal_info: Option<Value>,
 }

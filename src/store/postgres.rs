@@ -375,17 +375,17 @@ mod tests {
     #[test]
     fn one_statement_sql_numbers_parameters_in_order() {
         let numbered_from_16 = TRANSACTIONS.insert_sql(&DIALECT, 16, None);
-        assert!(numbered_from_16.contains("$16,") && numbered_from_16.contains("$40"));
-        assert!(!numbered_from_16.contains("$15,") && !numbered_from_16.contains("$41"));
+        assert!(numbered_from_16.contains("$16,") && numbered_from_16.contains("$41"));
+        assert!(!numbered_from_16.contains("$15,") && !numbered_from_16.contains("$42"));
         let all = one_statement_sql(true, true);
-        assert!(all.contains("$57") && !all.contains("$58"), "{all}");
+        assert!(all.contains("$59") && !all.contains("$60"), "{all}");
         assert_eq!(
             all.matches("WHERE EXISTS (SELECT 1 FROM n)").count(),
             2,
             "{all}"
         );
         let only_subscription = one_statement_sql(false, true);
-        assert!(only_subscription.contains("$32") && !only_subscription.contains("$33"));
+        assert!(only_subscription.contains("$33") && !only_subscription.contains("$34"));
         assert!(!one_statement_sql(false, false).contains("EXISTS"));
     }
 

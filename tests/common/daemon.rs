@@ -5,13 +5,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use asnd::config::Config;
+use asnd::config::{AppConfig, AppEnvironment, BUILTIN_APPLE_ROOT, Config};
 use asnd::server::Server;
 use serde_json::{Value, json};
 
 use super::{APP_ID, BUNDLE, Backend, TestDb, chain};
 
 pub const LOOPBACK: &str = r#"["127.0.0.0/8", "::1/128"]"#;
+
+/// A real notification Apple signed (Production, `CONSUMPTION_REQUEST`), and its app.
+pub const APPLE_REAL: &str =
+    include_str!("../fixtures/apple-real/notification_Production_da2c238f98534d21.jws");
+pub const REAL_BUNDLE: &str = "com.jrjj.keysns";
+pub const REAL_APP_ID: i64 = 1_601_830_814;
 
 /// Files a test daemon needs: TLS certificate and key, the development root.
 pub struct Fixture {
@@ -166,6 +172,25 @@ impl Env {
             db,
             daemon,
         }
+    }
+
+    /// A daemon on loopback trusting Apple's root AND the development root (as `serve --dev`
+    /// does), with the app of the real Apple notification in `fixtures/apple-real` configured
+    /// beside the test app.
+    pub async fn trusting_apple_and_dev(backend: Backend) -> Env {
+        Env::start(backend, LOOPBACK, |config| {
+            config
+                .verify
+                .roots
+                .insert(0, PathBuf::from(BUILTIN_APPLE_ROOT));
+            config.apps.push(AppConfig {
+                bundle_id: REAL_BUNDLE.into(),
+                app_apple_id: Some(REAL_APP_ID),
+                environments: vec![AppEnvironment::Production],
+                ..AppConfig::default()
+            });
+        })
+        .await
     }
 
     /// A daemon on loopback with the fixture's configuration, on SQLite.

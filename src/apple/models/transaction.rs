@@ -28,7 +28,7 @@ pub struct TransactionInfo {
     pub purchase_date: Option<i64>,
     pub original_purchase_date: Option<i64>,
     pub expires_date: Option<i64>,
-    pub quantity: Option<i32>,
+    pub quantity: Option<i64>,
     /// JSON name `type`.
     #[serde(rename = "type")]
     pub product_type: Option<ProductType>,
@@ -40,7 +40,7 @@ pub struct TransactionInfo {
     pub revocation_date: Option<i64>,
     pub revocation_type: Option<RevocationType>,
     /// Milliunits of the refunded share, 0–100000.
-    pub revocation_percentage: Option<i32>,
+    pub revocation_percentage: Option<i64>,
     pub is_upgraded: Option<bool>,
     pub offer_type: Option<OfferType>,
     pub offer_identifier: Option<String>,
@@ -82,7 +82,7 @@ pub struct AdvancedCommerceDescriptors {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AdvancedCommerceOffer {
-    pub period_count: Option<i32>,
+    pub period_count: Option<i64>,
     /// Milliunits.
     pub price: Option<i64>,
     pub period: Option<AdvancedCommerceOfferPeriod>,
@@ -153,11 +153,11 @@ pub struct AdvancedCommerceTransactionInfo {
 #[serde(default, rename_all = "camelCase")]
 pub struct TransactionCommitmentInfo {
     /// Which billing period of the commitment this is.
-    pub billing_period_number: Option<i32>,
+    pub billing_period_number: Option<i64>,
     pub commitment_expires_date: Option<i64>,
     /// Milliunits.
     pub commitment_price: Option<i64>,
-    pub total_billing_periods: Option<i32>,
+    pub total_billing_periods: Option<i64>,
     /// Fields this version does not know, kept unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
