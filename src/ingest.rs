@@ -4,6 +4,7 @@
 //! safe: 200 only after commit.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -12,8 +13,10 @@ use crate::apple::models::{NotificationPayload, RenewalInfo, TransactionInfo};
 use crate::apple::roots::APPLE_ROOT_LABEL;
 use crate::apple::v1::{self, PendingRenewal, ReceiptEntry, V1App, V1Error, V1Notification};
 use crate::apple::{At, Policy, Status, Verified, VerifiedNotification, Verifier, VerifyError};
+use crate::config::QuarantineConfig;
 use crate::store::{
-    NewNotification, Rejection, SaveOutcome, Store, SubscriptionRow, TransactionRow,
+    NewNotification, QuarantineLimits, Rejection, SaveOutcome, Store, SubscriptionRow,
+    TransactionRow,
 };
 
 /// A notification that was stored (or found already stored): what logs and metrics need.
@@ -41,6 +44,24 @@ impl Accepted {
     }
 }
 
+/// Why a request is refused for what it holds: the refusing [`Outcome`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    BadRequest(String),
+    Forbidden(String),
+    Rejected(Status, String),
+}
+
+impl From<Refusal> for Outcome {
+    fn from(refusal: Refusal) -> Outcome {
+        match refusal {
+            Refusal::BadRequest(reason) => Outcome::BadRequest(reason),
+            Refusal::Forbidden(reason) => Outcome::Forbidden(reason),
+            Refusal::Rejected(status, reason) => Outcome::Rejected(status, reason),
+        }
+    }
+}
+
 /// What happened to one request, and so what Apple is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -60,6 +81,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Refused for what the request holds (kept in quarantine); not a database failure.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Outcome::BadRequest(_) | Outcome::Forbidden(_) | Outcome::Rejected(..)
+        )
+    }
+
     pub fn http_status(&self) -> u16 {
         match self {
             Outcome::Stored(_) | Outcome::Duplicate(_) => 200,
@@ -110,6 +139,19 @@ pub struct Pipeline {
     pub store_timeout: Duration,
     /// The configured apps as V1 sees them: bundle, environments, shared secrets.
     pub v1_apps: Arc<Vec<V1App>>,
+    /// How much of what is refused is kept.
+    pub quarantine: QuarantineConfig,
+    /// Quarantine rows dropped and bodies cut to stay within [`Pipeline::quarantine`].
+    pub trimmed: Arc<QuarantineTrimmed>,
+}
+
+/// What keeping the quarantine bounded cost, since start (a metric).
+#[derive(Debug, Default)]
+pub struct QuarantineTrimmed {
+    /// Rows deleted: beyond `max_rows`, or older than `retention`.
+    pub dropped: AtomicU64,
+    /// Bodies kept cut to `max_body_bytes`.
+    pub cut: AtomicU64,
 }
 
 /// A request's body and where it came from. `Debug` shows the body's length only: a V1 body
@@ -134,48 +176,59 @@ impl std::fmt::Debug for Received {
 }
 
 impl Pipeline {
+    /// A delivery: processed, and kept in quarantine when refused.
     pub async fn ingest(&self, req: Received) -> Outcome {
-        let outcome = match classify(&req.body) {
-            Err(reason) => Outcome::BadRequest(reason),
-            Ok(Body::V1(body)) => self.ingest_v1(&body, &req).await,
-            Ok(Body::V2(token)) => self.ingest_v2(token, &req).await,
-        };
-        if matches!(
-            outcome,
-            Outcome::BadRequest(_) | Outcome::Forbidden(_) | Outcome::Rejected(..)
-        ) {
+        let outcome = self.process(&req).await;
+        if outcome.is_refusal() {
             self.quarantine(&req, &outcome).await;
         }
         outcome
     }
 
-    async fn ingest_v2(&self, token: String, req: &Received) -> Outcome {
+    /// Verifies and stores `req`, keeping nothing of a refusal (`asnd reprocess` takes bodies
+    /// from the quarantine, where they are already).
+    pub async fn process(&self, req: &Received) -> Outcome {
+        match self.record(req) {
+            Ok(record) => self.save(record).await,
+            Err(refusal) => refusal.into(),
+        }
+    }
+
+    /// The rows `req` would store, or why it is refused: verification without the database.
+    pub fn record(&self, req: &Received) -> Result<NewNotification, Refusal> {
+        match classify(&req.body).map_err(Refusal::BadRequest)? {
+            Body::V1(body) => self.v1_record(&body, req),
+            Body::V2(token) => self.v2_record(&token, req),
+        }
+    }
+
+    fn v2_record(&self, token: &str, req: &Received) -> Result<NewNotification, Refusal> {
         // Inline, not on a blocking thread: a warm verification is three ES256 checks (about
         // 0.25 ms), and handing it to another thread costs more in context switches than it
         // saves; a panic is caught by the HTTP layer (500) like any other.
-        let verified = match self
+        let verified = self
             .verifier
-            .verify_notification(&token, &self.policy, At::SignedDate)
-        {
-            Ok(v) => v,
-            Err(VerifyError::Malformed(m)) => {
-                return Outcome::BadRequest(format!("signedPayload is not a JWS: {m}"));
-            }
-            Err(e) => return Outcome::Rejected(e.status(), e.report()),
-        };
-        let record = match to_record(&verified, req) {
-            Ok(r) => r,
-            Err(reason) => return Outcome::Rejected(Status::VerificationFailure, reason),
-        };
-        self.save(record).await
+            .verify_notification(token, &self.policy, At::SignedDate)
+            .map_err(|e| match e {
+                VerifyError::Malformed(m) => {
+                    Refusal::BadRequest(format!("signedPayload is not a JWS: {m}"))
+                }
+                e => Refusal::Rejected(e.status(), e.report()),
+            })?;
+        to_record(&verified, req)
+            .map_err(|reason| Refusal::Rejected(Status::VerificationFailure, reason))
     }
 
     /// V1 is not signed: the app's shared secret in `password` authenticates it.
-    async fn ingest_v1(&self, body: &Map<String, Value>, req: &Received) -> Outcome {
+    fn v1_record(
+        &self,
+        body: &Map<String, Value>,
+        req: &Received,
+    ) -> Result<NewNotification, Refusal> {
         match v1::verify(body, &self.v1_apps) {
-            Ok(n) => self.save(v1_record(&n, body, req)).await,
-            Err(e @ V1Error::Password(_)) => Outcome::Forbidden(e.report()),
-            Err(e) => Outcome::Rejected(e.status(), e.report()),
+            Ok(n) => Ok(v1_record(&n, body, req)),
+            Err(e @ V1Error::Password(_)) => Err(Refusal::Forbidden(e.report())),
+            Err(e) => Err(Refusal::Rejected(e.status(), e.report())),
         }
     }
 
@@ -200,18 +253,32 @@ impl Pipeline {
     /// Best effort: a quarantine row helps people see what was refused, but failing to write it
     /// changes nothing for Apple (the request is refused either way).
     async fn quarantine(&self, req: &Received, outcome: &Outcome) {
+        // A secret must never be stored, not even from a refused body.
+        let mut raw_body = v1::redact_refused(&req.body, &self.v1_apps);
+        let body_length = raw_body.len() as i64;
+        if raw_body.len() > self.quarantine.max_body_bytes {
+            raw_body.truncate(self.quarantine.max_body_bytes);
+            self.trimmed.cut.fetch_add(1, Ordering::Relaxed);
+        }
         let rejection = Rejection {
             received_at: req.received_at_ms,
             source_address: req.source.clone(),
             reason: outcome.reason().unwrap_or_default().to_string(),
             http_status: outcome.http_status(),
-            // A secret must never be stored, not even from a refused body.
-            raw_body: v1::redact_refused(&req.body, &self.v1_apps),
+            raw_body,
             notification_uuid: claimed_uuid(&req.body),
+            body_length,
         };
-        match tokio::time::timeout(self.store_timeout, self.store.save_rejection(&rejection)).await
-        {
-            Ok(Ok(())) => {}
+        let retention = i64::try_from(self.quarantine.retention.as_millis()).unwrap_or(i64::MAX);
+        let limits = QuarantineLimits {
+            max_rows: self.quarantine.max_rows,
+            keep_since_ms: req.received_at_ms.saturating_sub(retention),
+        };
+        let saved = self.store.save_rejection(&rejection, &limits);
+        match tokio::time::timeout(self.store_timeout, saved).await {
+            Ok(Ok(dropped)) => {
+                self.trimmed.dropped.fetch_add(dropped, Ordering::Relaxed);
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "could not write the quarantine row"),
             Err(_) => tracing::warn!("could not write the quarantine row: database timeout"),
         }

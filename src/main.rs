@@ -41,6 +41,8 @@ enum Command {
     TestNotification(asnd::cli::test_notification::TestNotificationArgs),
     /// Fetch notifications from Apple's history and ingest the missing ones.
     Backfill(asnd::cli::backfill::BackfillArgs),
+    /// Send quarantined bodies through today's configuration; store what now verifies.
+    Reprocess(asnd::cli::reprocess::ReprocessArgs),
     /// Write a development signing chain shaped like Apple's (not Apple's) into a folder.
     DevCa(asnd::cli::dev_ca::DevCaArgs),
     /// Post signed notifications (a type, a scenario, or --count N for load) to a receiver.
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(&args),
         Command::TestNotification(args) => asnd::cli::test_notification::run(&args),
         Command::Backfill(args) => asnd::cli::backfill::run(&args),
+        Command::Reprocess(args) => asnd::cli::reprocess::run(&args),
         Command::DevCa(args) => asnd::cli::dev_ca::run(&args),
         Command::Simulate(args) => asnd::cli::simulate::run(&args),
         Command::CheckConfig(args) => asnd::cli::check_config::run(&args),

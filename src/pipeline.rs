@@ -40,6 +40,8 @@ impl Pipeline {
             store,
             store_timeout: config.database.timeout(),
             v1_apps: Arc::new(config.apps.iter().map(V1App::from).collect()),
+            quarantine: config.quarantine.clone(),
+            trimmed: Arc::default(),
         }
     }
 }

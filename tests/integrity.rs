@@ -272,3 +272,191 @@ async fn another_root_never_shadows_apple(backend: Backend) {
     env.finish().await;
 }
 on_both_stores!(another_root_never_shadows_apple);
+
+// ---- the quarantine: replayable, bounded ----
+
+const OTHER_BUNDLE: &str = "com.example.other";
+
+/// A signed `DID_RENEW` of `bundle` (its nested payloads of the same app): the UUID and body.
+fn renewal_of(bundle: &str) -> (String, String) {
+    let s = Sub::random("Sandbox");
+    let signed = now_ms();
+    let app = json!({"bundleId": bundle});
+    let mut n = notification("DID_RENEW", None, &s, "7100000001", signed, Some(1));
+    n["data"]["bundleId"] = json!(bundle);
+    n["data"]["signedTransactionInfo"] = json!(chain().sign(&payloads::transaction(
+        &s,
+        "7100000001",
+        signed,
+        app.clone()
+    )));
+    n["data"]["signedRenewalInfo"] = json!(chain().sign(&payloads::renewal(&s, signed, app)));
+    let uuid = n["notificationUUID"].as_str().unwrap().to_string();
+    (uuid, json!({"signedPayload": chain().sign(&n)}).to_string())
+}
+
+/// `asnd reprocess` with the configuration `file`; its exit code and stdout.
+fn reprocess(file: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = asnd()
+        .arg("reprocess")
+        .arg("--config")
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    (out.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))
+}
+
+/// What an app the configuration lacked sent is refused; once the app is added, `reprocess`
+/// stores it exactly once (while `serve` runs), marks the row, and a rerun changes nothing.
+async fn reprocess_stores_what_a_config_fix_makes_valid(backend: Backend) {
+    let env = Env::start(backend, LOOPBACK, |_| {}).await;
+    let db = &env.db;
+    let (uuid, body) = renewal_of(OTHER_BUNDLE);
+    let (status, answer) = env.daemon.post(body.clone()).await;
+    assert_eq!(status, 422, "{answer}");
+    let (status, _) = env.daemon.post("{\"not\": \"a notification\"}").await;
+    assert_eq!(status, 400);
+    assert_eq!(db.count("rejected_notifications").await, 2);
+
+    let fixed = env.fixture.dir.path().join("fixed.toml");
+    let other_app =
+        format!("[[apps]]\nbundle_id = \"{OTHER_BUNDLE}\"\nenvironments = [\"Sandbox\"]\n");
+    std::fs::write(&fixed, env.fixture.toml(&db.url, LOOPBACK, &other_app)).unwrap();
+
+    let (code, out) = reprocess(&fixed, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("would be stored: 1\n") && out.contains("still refused: 1\n"),
+        "{out}"
+    );
+    assert_eq!(
+        db.count("notifications").await,
+        0,
+        "a dry run stores nothing"
+    );
+
+    let (code, out) = reprocess(&fixed, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("stored: 1\n") && out.contains("still refused: 1\n"),
+        "{out}"
+    );
+    let source = db
+        .text(&format!(
+            "SELECT source_address FROM notifications WHERE notification_uuid = '{uuid}'"
+        ))
+        .await;
+    assert_eq!(source.as_deref(), Some("reprocessed:127.0.0.1"));
+    assert_eq!(
+        db.bytes(&format!(
+            "SELECT raw_body FROM notifications WHERE notification_uuid = '{uuid}'"
+        ))
+        .await,
+        body.as_bytes()
+    );
+    let marks = db
+        .column("SELECT reprocess_result FROM rejected_notifications ORDER BY id")
+        .await;
+    assert_eq!(marks[0], "stored");
+    assert!(marks[1].starts_with("bad_request: "), "{marks:?}");
+    let before = db
+        .column(&format!(
+            "SELECT {} FROM rejected_notifications ORDER BY id",
+            db.t("reprocessed_at")
+        ))
+        .await;
+
+    // A rerun: nothing new, nothing changed.
+    let (code, out) = reprocess(&fixed, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("stored: 0\n") && out.contains("duplicate: 0\n"),
+        "{out}"
+    );
+    assert!(out.contains("still refused: 1\n"), "{out}");
+    assert_eq!(db.count("notifications").await, 1);
+    let after = db
+        .column(&format!(
+            "SELECT {} FROM rejected_notifications ORDER BY id",
+            db.t("reprocessed_at")
+        ))
+        .await;
+    assert_eq!(before, after);
+    // Filters: a reason prefix that matches nothing does nothing.
+    let (code, out) = reprocess(&fixed, &["--reason", "NO_SUCH_REASON", "--since", "1h"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("still refused: 0\n"), "{out}");
+    env.finish().await;
+}
+on_both_stores!(reprocess_stores_what_a_config_fix_makes_valid);
+
+/// A flood of bad bodies from an allowed source keeps the quarantine within `max_rows`, cuts
+/// long bodies to `max_body_bytes`, counts both, and valid notifications keep getting 200.
+async fn quarantine_stays_bounded_under_a_flood(backend: Backend) {
+    let env = Env::start(backend, LOOPBACK, |config| {
+        config.quarantine.max_rows = 25;
+        config.quarantine.max_body_bytes = 64;
+        config.admin.listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let db = &env.db;
+    let mut floods = Vec::new();
+    let mut valid = Vec::new();
+    for i in 0..300 {
+        floods.push(env.daemon.spawn_post(format!(
+            "{{\"bad\": {i}, \"pad\": \"{}\"}}",
+            "x".repeat(200)
+        )));
+        if i % 30 == 0 {
+            let (uuid, body) = signed_renewal();
+            valid.push((uuid, env.daemon.spawn_post(body)));
+        }
+    }
+    for flood in floods {
+        assert_eq!(flood.await.unwrap(), 400);
+    }
+    for (uuid, post) in valid {
+        assert_eq!(post.await.unwrap(), 200, "{uuid}");
+    }
+    let rows = db.count("rejected_notifications").await;
+    assert!((1..=25).contains(&rows), "{rows} rows");
+    assert_eq!(db.count("notifications").await, 10);
+    let lengths = db
+        .row(&format!(
+            "SELECT {}, {} FROM rejected_notifications ORDER BY id DESC LIMIT 1",
+            db.t("length(raw_body)"),
+            db.t("body_length")
+        ))
+        .await;
+    assert_eq!(lengths[0].as_deref(), Some("64"));
+    assert!(lengths[1].as_deref().unwrap().parse::<i64>().unwrap() > 200);
+
+    let admin = env.daemon.server.admin_addr().unwrap();
+    let metrics = fetch_text(&format!("http://{admin}/metrics")).await;
+    assert!(
+        metrics.contains("asnd_quarantine_trimmed_total{what=\"cut\"} 300"),
+        "{metrics}"
+    );
+    let dropped = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("asnd_quarantine_trimmed_total{what=\"dropped\"} "))
+        .unwrap();
+    assert_eq!(dropped.parse::<i64>().unwrap(), 300 - rows);
+    env.finish().await;
+}
+on_both_stores!(quarantine_stays_bounded_under_a_flood);
+
+/// The README's `[quarantine]` block is valid configuration and shows the defaults.
+#[test]
+fn the_readme_quarantine_block_is_the_defaults() {
+    let readme = include_str!("../README.md");
+    let block = readme
+        .split("```toml\n")
+        .find(|b| b.starts_with("[quarantine]"))
+        .and_then(|b| b.split("```").next())
+        .expect("a [quarantine] block in the README");
+    let config = asnd::config::Config::from_toml_str(block, Vec::new()).unwrap();
+    assert_eq!(config.quarantine, asnd::config::QuarantineConfig::default());
+}

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asnd::store::{
-    self, NewNotification, Rejection, SaveOutcome, Store, StoreError, StoreOptions,
-    SubscriptionRow, TransactionRow,
+    self, NewNotification, QuarantineLimits, Rejection, SaveOutcome, Store, StoreError,
+    StoreOptions, SubscriptionRow, TransactionRow,
 };
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -750,9 +750,20 @@ async fn rejection_row(backend: Backend) {
         http_status: 422,
         raw_body: vec![b'x', 0, 0xff, b'\n'],
         notification_uuid: None,
+        body_length: 4,
     };
-    store.save_rejection(&r).await.expect("save rejection");
-    store.save_rejection(&r).await.expect("save it again");
+    let keep_all = QuarantineLimits {
+        max_rows: 100,
+        keep_since_ms: 0,
+    };
+    store
+        .save_rejection(&r, &keep_all)
+        .await
+        .expect("save rejection");
+    store
+        .save_rejection(&r, &keep_all)
+        .await
+        .expect("save it again");
     assert_eq!(db.count("rejected_notifications").await, 2);
     assert_eq!(db.count("notifications").await, 0);
     let rows = db

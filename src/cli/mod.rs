@@ -5,6 +5,7 @@ pub mod backfill;
 pub mod check_config;
 pub mod dev;
 pub mod dev_ca;
+pub mod reprocess;
 pub mod simulate;
 pub mod test_notification;
 pub mod verify;

@@ -25,6 +25,7 @@ mod database;
 mod env;
 mod log;
 mod probe;
+mod quarantine;
 mod reconcile;
 mod secret;
 mod server;
@@ -44,6 +45,7 @@ pub use api::{API_PRODUCTION_URL, API_SANDBOX_URL, ApiConfig, SYSTEM_CA_FILE};
 pub use apps::{AppConfig, AppEnvironment};
 pub use database::{DatabaseConfig, DatabaseUrl};
 pub use log::{LogConfig, LogFormat};
+pub use quarantine::QuarantineConfig;
 pub use reconcile::{MAX_LOOKBACK, ReconcileConfig};
 pub use secret::{REDACTED, Secret};
 pub use server::{
@@ -146,6 +148,7 @@ pub struct Config {
     pub log: LogConfig,
     pub admin: AdminConfig,
     pub reconcile: ReconcileConfig,
+    pub quarantine: QuarantineConfig,
     pub apps: Vec<AppConfig>,
 }
 

@@ -14,6 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry};
 
 use crate::appstore_api::reconcile::ReconcileSnapshot;
+use crate::ingest::QuarantineTrimmed;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -76,8 +77,14 @@ pub struct Metrics {
     database_seconds: Histogram,
     last_stored: Family<AppEnvironmentLabels, Gauge<f64, AtomicU64>>,
     quarantine_rows: Gauge,
+    quarantine_trimmed: Family<TrimLabels, Counter>,
     reconcile: Family<ReconcileLabels, Counter>,
     reconcile_last_run: Gauge<f64, AtomicU64>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TrimLabels {
+    what: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -109,6 +116,7 @@ impl Metrics {
             database_seconds: latency_histogram(),
             last_stored: Family::default(),
             quarantine_rows: Gauge::default(),
+            quarantine_trimmed: Family::default(),
             reconcile: Family::default(),
             reconcile_last_run: Gauge::default(),
         };
@@ -119,7 +127,7 @@ impl Metrics {
             })
             .set(1);
         // Name, help, metric: in the order of the exposition.
-        let table: [(&str, &str, Box<dyn Metric>); 11] = [
+        let table: [(&str, &str, Box<dyn Metric>); 12] = [
             (
                 "requests",
                 "Notification requests by HTTP status and outcome",
@@ -159,6 +167,12 @@ impl Metrics {
                 "quarantine_rows",
                 "Rows in rejected_notifications",
                 Box::new(m.quarantine_rows.clone()),
+            ),
+            (
+                "quarantine_trimmed",
+                "What keeping the quarantine within [quarantine] cost: rows dropped (beyond \
+                 max_rows or retention) and bodies cut to max_body_bytes",
+                Box::new(m.quarantine_trimmed.clone()),
             ),
             (
                 "reconcile",
@@ -224,6 +238,18 @@ impl Metrics {
 
     pub fn set_quarantine_rows(&self, rows: i64) {
         self.quarantine_rows.set(rows);
+    }
+
+    /// Copies the pipeline's quarantine counters into the exposition.
+    pub fn set_quarantine_trimmed(&self, trimmed: &QuarantineTrimmed) {
+        for (what, value) in [("dropped", &trimmed.dropped), ("cut", &trimmed.cut)] {
+            let counter = self
+                .quarantine_trimmed
+                .get_or_create(&TrimLabels { what: what.into() });
+            counter
+                .inner()
+                .store(value.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
     }
 
     /// Copies reconciliation's own counters (kept by the reconciler) into the exposition.

@@ -163,6 +163,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         state.metrics.set_quarantine_rows(rows);
     }
     state.metrics.set_reconcile(&state.reconcile.snapshot());
+    state
+        .metrics
+        .set_quarantine_trimmed(&state.pipeline.trimmed);
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

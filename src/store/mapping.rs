@@ -384,6 +384,7 @@ pub(super) static REJECTIONS: Table<Rejection> = Table {
         value!(http_status),
         value!(raw_body),
         value!(notification_uuid),
+        value!(body_length),
     ],
     on_conflict: OnConflict::Fail,
 };
@@ -430,6 +431,51 @@ pub(super) fn find_rejections_sql(dialect: &Dialect) -> String {
          ORDER BY rejected_notifications.received_at DESC, id DESC LIMIT 10",
         (dialect.millis_of)("received_at"),
         (dialect.placeholder)(1)
+    )
+}
+
+/// Deletes the quarantine rows beyond the newest `max_rows` ids (parameter 1: the newest id
+/// minus `max_rows`) and those received before parameter 2. Ids only grow, so this keeps at most
+/// `max_rows` rows, and deleting by the primary key stays cheap under a flood.
+pub(super) fn prune_quarantine_sql(dialect: &Dialect) -> String {
+    format!(
+        "DELETE FROM rejected_notifications WHERE id <= {} OR received_at < {}",
+        (dialect.placeholder)(1),
+        (dialect.time_from_millis)(&(dialect.placeholder)(2))
+    )
+}
+
+/// The rows of a [`super::QuarantineFilter`] (parameters: since, reason prefix, after id,
+/// limit). Rows an earlier run stored are done.
+pub(super) fn quarantined_sql(dialect: &Dialect) -> String {
+    let p = dialect.placeholder;
+    format!(
+        "SELECT id, {} AS received_at, source_address, reason, raw_body, body_length
+         FROM rejected_notifications
+         WHERE rejected_notifications.received_at >= {}
+           AND substr(reason, 1, length({})) = {}
+           AND id > {}
+           AND (reprocess_result IS NULL OR reprocess_result NOT IN ('stored', 'duplicate'))
+         ORDER BY id LIMIT {}",
+        (dialect.millis_of)("received_at"),
+        (dialect.time_from_millis)(&p(1)),
+        p(2),
+        p(2),
+        p(3),
+        p(4)
+    )
+}
+
+/// Records a reprocessing result (parameters: time, result, id) unless it is the one recorded.
+pub(super) fn mark_reprocessed_sql(dialect: &Dialect) -> String {
+    let p = dialect.placeholder;
+    format!(
+        "UPDATE rejected_notifications SET reprocessed_at = {}, reprocess_result = {}
+         WHERE id = {} AND (reprocess_result IS NULL OR reprocess_result <> {})",
+        (dialect.time_from_millis)(&p(1)),
+        p(2),
+        p(3),
+        p(2)
     )
 }
 
@@ -520,6 +566,9 @@ pub(crate) struct Statements {
     pub insert_delivery_attempt: String,
     pub find_notification: String,
     pub find_rejections: String,
+    pub prune_quarantine: String,
+    pub quarantined: String,
+    pub mark_reprocessed: String,
 }
 
 impl Statements {
@@ -528,10 +577,13 @@ impl Statements {
             insert_notification: NOTIFICATIONS.insert_sql(dialect, 1, None),
             upsert_transaction: TRANSACTIONS.insert_sql(dialect, 1, None),
             upsert_subscription: SUBSCRIPTIONS.insert_sql(dialect, 1, None),
-            insert_rejection: REJECTIONS.insert_sql(dialect, 1, None),
+            insert_rejection: REJECTIONS.insert_sql(dialect, 1, None) + " RETURNING id",
             insert_delivery_attempt: DELIVERY_ATTEMPTS.insert_sql(dialect, 1, None),
             find_notification: find_notification_sql(dialect),
             find_rejections: find_rejections_sql(dialect),
+            prune_quarantine: prune_quarantine_sql(dialect),
+            quarantined: quarantined_sql(dialect),
+            mark_reprocessed: mark_reprocessed_sql(dialect),
         }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 mod mapping;
 pub mod postgres;
+mod quarantine;
 pub mod representable;
 pub mod sqlite;
 mod sqlite_writer;
@@ -152,6 +153,48 @@ pub struct Rejection {
     /// The `notificationUUID` the body claims, read WITHOUT verification (the body was refused):
     /// only for finding the row again (`asnd test-notification`), never to be trusted.
     pub notification_uuid: Option<String>,
+    /// The length of the body as received; more than `raw_body`'s when it was cut.
+    pub body_length: i64,
+}
+
+/// How much of the quarantine is kept (from `[quarantine]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarantineLimits {
+    /// Rows kept at most; the oldest (lowest ids) go first.
+    pub max_rows: u64,
+    /// Rows received before this time (milliseconds) are deleted.
+    pub keep_since_ms: i64,
+}
+
+/// Which quarantine rows `asnd reprocess` takes: those not yet stored by an earlier run,
+/// received since `since_ms`, whose reason starts with `reason_prefix`, after id `after_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineFilter {
+    pub since_ms: i64,
+    pub reason_prefix: String,
+    pub after_id: i64,
+    pub limit: i64,
+}
+
+/// A quarantine row, as `asnd reprocess` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Quarantined {
+    pub id: i64,
+    /// Milliseconds since the epoch.
+    pub received_at: i64,
+    pub source_address: String,
+    pub reason: String,
+    pub raw_body: Vec<u8>,
+    /// NULL for rows kept before lengths were recorded (never cut).
+    pub body_length: Option<i64>,
+}
+
+impl Quarantined {
+    /// Part of the body was cut when it was kept: it cannot be processed again.
+    pub fn is_cut(&self) -> bool {
+        self.body_length
+            .is_some_and(|length| length > self.raw_body.len() as i64)
+    }
 }
 
 /// One of Apple's attempts to deliver a notification (`sendAttempts`), as Apple reports it.
@@ -272,7 +315,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Writes the notification and its derived rows in one transaction, or nothing.
     async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError>;
-    async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError>;
+    /// Keeps a refused request, then deletes what `limits` no longer keeps; returns how many
+    /// rows were deleted.
+    async fn save_rejection(
+        &self,
+        r: &Rejection,
+        limits: &QuarantineLimits,
+    ) -> Result<u64, StoreError>;
+    /// Quarantine rows for `asnd reprocess`, oldest first.
+    async fn quarantined(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError>;
+    /// Records what reprocessing row `id` gave (`stored`, `duplicate`, or the refusal); a result
+    /// equal to the recorded one changes nothing.
+    async fn mark_reprocessed(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError>;
     /// Records Apple's delivery attempts for one notification; attempts already recorded are
     /// skipped. Returns how many were new.
     async fn save_delivery_attempts(

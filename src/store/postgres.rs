@@ -11,12 +11,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 use super::mapping::{
-    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, REJECTIONS,
-    SUBSCRIPTIONS, Statements, TRANSACTIONS, all_applied, bind_row,
+    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, SUBSCRIPTIONS,
+    Statements, TRANSACTIONS, all_applied, bind_row,
 };
+use super::quarantine;
 use super::{
-    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Rejection, SaveOutcome, Store,
-    StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow, TransactionRow,
+    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, QuarantineFilter, QuarantineLimits,
+    Quarantined, Rejection, SaveOutcome, Store, StoreError, StoreOptions, StoredNotification,
+    StoredRejection, SubscriptionRow, TransactionRow,
 };
 
 mod lock;
@@ -167,11 +169,20 @@ impl Store for PgStore {
         Ok(SaveOutcome::Stored)
     }
 
-    async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
-        bind_row(sqlx::query(&SQL.insert_rejection), &REJECTIONS, r)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn save_rejection(
+        &self,
+        r: &Rejection,
+        limits: &QuarantineLimits,
+    ) -> Result<u64, StoreError> {
+        Ok(quarantine::save(&self.pool, &SQL, r, limits).await?)
+    }
+
+    async fn quarantined(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError> {
+        Ok(quarantine::read(&self.pool, &SQL, filter).await?)
+    }
+
+    async fn mark_reprocessed(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError> {
+        Ok(quarantine::mark(&self.pool, &SQL, id, result, at_ms).await?)
     }
 
     async fn save_delivery_attempts(

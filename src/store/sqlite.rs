@@ -16,13 +16,15 @@ use sqlx::sqlite::{
 };
 
 use super::mapping::{
-    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, REJECTIONS,
-    SUBSCRIPTIONS, Statements, TRANSACTIONS, all_applied, bind_row,
+    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, SUBSCRIPTIONS,
+    Statements, TRANSACTIONS, all_applied, bind_row,
 };
+use super::quarantine;
 use super::sqlite_writer::GroupWriter;
 use super::{
-    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Rejection, SaveOutcome, Store,
-    StoreError, StoreOptions, StoredNotification, StoredRejection,
+    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, QuarantineFilter, QuarantineLimits,
+    Quarantined, Rejection, SaveOutcome, Store, StoreError, StoreOptions, StoredNotification,
+    StoredRejection,
 };
 
 mod lock;
@@ -172,12 +174,22 @@ impl Store for SqliteStore {
         self.group.save(n).await
     }
 
-    async fn save_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
+    async fn save_rejection(
+        &self,
+        r: &Rejection,
+        limits: &QuarantineLimits,
+    ) -> Result<u64, StoreError> {
         let _writer = self.writer.lock().await;
-        bind_row(sqlx::query(&SQL.insert_rejection), &REJECTIONS, r)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(quarantine::save(&self.pool, &SQL, r, limits).await?)
+    }
+
+    async fn quarantined(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError> {
+        Ok(quarantine::read(&self.pool, &SQL, filter).await?)
+    }
+
+    async fn mark_reprocessed(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().await;
+        Ok(quarantine::mark(&self.pool, &SQL, id, result, at_ms).await?)
     }
 
     async fn save_delivery_attempts(
