@@ -460,3 +460,34 @@ fn the_readme_quarantine_block_is_the_defaults() {
     let config = asnd::config::Config::from_toml_str(block, Vec::new()).unwrap();
     assert_eq!(config.quarantine, asnd::config::QuarantineConfig::default());
 }
+
+/// `asnd verify` agrees with Apple's libraries byte for byte: the real Apple notification
+/// verifies as it is, and is refused (VERIFICATION_FAILURE, exit 1) with white space after it or
+/// `=` padding on its signature, in a file or inside a `signedPayload` body.
+#[test]
+fn verify_refuses_white_space_and_padding_like_apples_libraries() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = APPLE_REAL.trim();
+    let run = |name: &str, content: String| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, content).unwrap();
+        let out = asnd().arg("verify").arg(&file).output().unwrap();
+        let (_, stderr) = output_text(&out);
+        (out.status.code(), stderr)
+    };
+    assert_eq!(run("plain", token.to_string()).0, Some(0));
+    for (name, content) in [
+        ("newline", format!("{token}\n")),
+        ("space", format!(" {token}")),
+        ("nbsp", format!("{token}\u{a0}")),
+        ("padded", format!("{token}==")),
+        ("body", format!("{{\"signedPayload\": \"{token}\\t\"}}")),
+    ] {
+        let (code, stderr) = run(name, content);
+        assert_eq!(code, Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with("VERIFICATION_FAILURE"),
+            "{name}: {stderr}"
+        );
+    }
+}
