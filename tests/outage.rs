@@ -76,6 +76,9 @@ fn upstream_addr() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_outage_answers_503_and_loses_nothing() {
+    if skip_without_postgres("database_outage_answers_503_and_loses_nothing").await {
+        return;
+    }
     let fixture = Fixture::new();
     let db = TestDb::new(Backend::Postgres).await;
     let proxy = CuttableProxy::start(upstream_addr()).await;
@@ -193,6 +196,9 @@ async fn database_outage_answers_503_and_loses_nothing() {
 /// retry is stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_slower_than_the_bound_answers_503() {
+    if skip_without_postgres("a_database_slower_than_the_bound_answers_503").await {
+        return;
+    }
     let env = Env::start(Backend::Postgres, LOOPBACK, |c| {
         c.database.timeout = std::time::Duration::from_millis(800)
     })

@@ -1,7 +1,8 @@
 //! A database of its own for each test: an SQLite file in a temporary folder, or a PostgreSQL
 //! database at `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) that is
-//! dropped when the [`TestDb`] is, also when the test panics. PostgreSQL being unreachable is a test
-//! failure, not a skip.
+//! dropped when the [`TestDb`] is, also when the test panics. A test that needs PostgreSQL first asks
+//! [`skip_without_postgres`]: without a reachable server it is skipped, loudly, unless
+//! `ASND_REQUIRE_POSTGRES=1` (set by CI) makes that a failure.
 //!
 //! [`TestDb::new`] gives the migrated schema. On PostgreSQL it is a copy of a template database,
 //! `asnd_template_<hash of migrations/postgres>`, migrated once per machine, so that tests do not
@@ -51,6 +52,53 @@ pub fn with_database(url: &str, name: &str) -> String {
         name,
         query
     )
+}
+
+/// Whether the server at `DATABASE_URL` answers, asked once per test binary within 2 s; the error
+/// as the driver gives it when not.
+async fn postgres_reachable() -> &'static Result<(), String> {
+    static REACHABLE: tokio::sync::OnceCell<Result<(), String>> =
+        tokio::sync::OnceCell::const_new();
+    REACHABLE
+        .get_or_init(|| async {
+            let options = PgConnectOptions::from_str(&admin_url()).map_err(|e| e.to_string())?;
+            match tokio::time::timeout(
+                Duration::from_secs(2),
+                sqlx::PgConnection::connect_with(&options),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => {
+                    let _ = conn.close().await;
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer within 2 s".into()),
+            }
+        })
+        .await
+}
+
+/// `true` when `test` (its name) must be skipped because no PostgreSQL server is reachable: it
+/// says so on stderr, past the test harness's capture, with how to run it. With
+/// `ASND_REQUIRE_POSTGRES=1` an unreachable server fails the test instead.
+pub async fn skip_without_postgres(test: &str) -> bool {
+    let Err(cause) = postgres_reachable().await else {
+        return false;
+    };
+    let at = store::redact_url(&admin_url());
+    if std::env::var("ASND_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        panic!(
+            "PostgreSQL at {at} is unreachable ({cause}) and ASND_REQUIRE_POSTGRES=1 requires it"
+        );
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: PostgreSQL at {at} is unreachable ({cause}). To run the PostgreSQL tests, \
+         start a server or point DATABASE_URL at one; ASND_REQUIRE_POSTGRES=1 makes this a failure."
+    );
+    true
 }
 
 /// One connection to the server at `admin`, or a panic that says what the tests need.

@@ -29,6 +29,9 @@ macro_rules! on_both_stores {
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn postgres() {
+                    if skip_without_postgres(concat!(module_path!(), "::postgres")).await {
+                        return;
+                    }
                     super::$name(Backend::Postgres).await;
                 }
             }
