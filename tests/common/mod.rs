@@ -29,7 +29,7 @@ macro_rules! on_both_stores {
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn postgres() {
-                    if skip_without_postgres(concat!(module_path!(), "::postgres")).await {
+                    if crate::common::skip_without_postgres(concat!(module_path!(), "::postgres")).await {
                         return;
                     }
                     super::$name(Backend::Postgres).await;
