@@ -491,3 +491,25 @@ fn verify_refuses_white_space_and_padding_like_apples_libraries() {
         );
     }
 }
+
+/// `asnd verify` with the default `--kind notification` refuses a transaction, saying what to
+/// pass; with `--kind transaction` the same file verifies.
+#[test]
+fn verify_refuses_a_transaction_as_a_notification() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/apple-real/transaction_Sandbox_0cd9c84b20fde20a.jws"
+    );
+    let out = asnd().args(["verify", file]).output().unwrap();
+    let (_, stderr) = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("VERIFICATION_FAILURE") && stderr.contains("--kind transaction"),
+        "{stderr}"
+    );
+    let out = asnd()
+        .args(["verify", "--kind", "transaction", file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out).1);
+}

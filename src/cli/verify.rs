@@ -97,7 +97,18 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
     let result = match args.kind {
         DataKind::Notification => verifier
             .verify_notification(&token, &policy, args.at)
-            .map(|v| v.decoded_json()),
+            .and_then(|v| {
+                // Every field of the notification model is optional, so any signed payload decodes
+                // as one; one without a type is some other kind of data.
+                if v.notification.value.notification_type.is_none() {
+                    return Err(VerifyError::Payload(
+                        "the payload is not a notification (it has no notificationType); \
+                         pass --kind transaction, renewal-info or app-transaction for other data"
+                            .into(),
+                    ));
+                }
+                Ok(v.decoded_json())
+            }),
         DataKind::Transaction => verifier
             .verify_transaction(&token, &policy, args.at)
             .map(|v| Value::Object(v.json)),
