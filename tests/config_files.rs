@@ -60,6 +60,7 @@ impl Files {
             ("/etc/asnd/tls.pem", &self.cert),
             ("/etc/asnd/tls.key", &self.key),
             ("/etc/asnd/AuthKey_2X9R4HXF34.p8", &self.api_key),
+            ("/etc/asnd/backend-ca.pem", &self.cert),
             // Any certificate stands in for the system's CA bundle.
             ("/etc/ssl/certs/ca-certificates.crt", &self.cert),
         ] {
@@ -197,6 +198,7 @@ fn known_keys(section: &str) -> Vec<String> {
     let header = match section {
         "" => String::new(),
         "apps" => "[[apps]]\n".to_owned(),
+        "destinations" => "[[destinations]]\n".to_owned(),
         "apps.api" => "[[apps]]\n[apps.api]\n".to_owned(),
         table => format!("[{table}]\n"),
     };

@@ -94,7 +94,7 @@ impl From<AppEnvironment> for &'static str {
 
 /// Reads `v1_shared_secrets`, a list of strings, without ever quoting a value in an error, as
 /// serde's own messages do (`invalid type: string "...", expected a sequence`).
-fn secret_list<'de, D: de::Deserializer<'de>>(
+pub(super) fn secret_list<'de, D: de::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<Secret<String>>, D::Error> {
     const NOT_TEXT: &str = "expected each secret as a string in quotes (value not shown)";

@@ -22,6 +22,7 @@
 mod api;
 mod apps;
 mod database;
+mod destinations;
 mod env;
 mod log;
 mod probe;
@@ -44,6 +45,7 @@ pub use crate::appstore_api::credentials::ApiPrivateKey;
 pub use api::{API_PRODUCTION_URL, API_SANDBOX_URL, ApiConfig, SYSTEM_CA_FILE};
 pub use apps::{AppConfig, AppEnvironment};
 pub use database::{DatabaseConfig, DatabaseUrl};
+pub use destinations::{DeliveryConfig, DestinationConfig, EventFormat, signing_key};
 pub use log::{LogConfig, LogFormat};
 pub use quarantine::QuarantineConfig;
 pub use reconcile::{MAX_LOOKBACK, ReconcileConfig};
@@ -149,7 +151,9 @@ pub struct Config {
     pub admin: AdminConfig,
     pub reconcile: ReconcileConfig,
     pub quarantine: QuarantineConfig,
+    pub delivery: DeliveryConfig,
     pub apps: Vec<AppConfig>,
+    pub destinations: Vec<DestinationConfig>,
 }
 
 impl Config {

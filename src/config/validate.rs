@@ -60,6 +60,7 @@ impl Config {
         }
         check_apps(&self.apps, &mut problems);
         self.reconcile.check(&self.apps, &mut problems);
+        super::destinations::check(&self.destinations, &self.delivery, &mut problems);
         for (i, app) in self.apps.iter().enumerate() {
             if let Some(api) = &app.api {
                 api.check(&format!("apps[{i}].api"), &mut problems);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 mod mapping;
+mod outbox;
 pub mod postgres;
 mod quarantine;
 pub mod representable;
@@ -49,6 +50,9 @@ pub struct NewNotification {
     /// Further subscription states: V1's `pending_renewal_info` has one per subscription. Empty
     /// for V2.
     pub other_subscriptions: Vec<SubscriptionRow>,
+    /// The `[[destinations]]` it goes to: one `event_deliveries` row each, written in the same
+    /// transaction (the outbox), and none for a duplicate.
+    pub destinations: Vec<String>,
 }
 
 impl NewNotification {
@@ -240,6 +244,125 @@ impl From<StoredHttpStatus> for u16 {
     }
 }
 
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    /// Gave up (attempts used up, or the destination answered 410 Gone); kept until retried.
+    Dead,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+}
+
+impl std::str::FromStr for DeliveryState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pending" => Ok(DeliveryState::Pending),
+            "delivered" => Ok(DeliveryState::Delivered),
+            "dead" => Ok(DeliveryState::Dead),
+            other => Err(format!("{other:?} is not pending, delivered or dead")),
+        }
+    }
+}
+
+/// A delivery a worker took (leased) to attempt now.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub notification_id: i64,
+    pub destination: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// How an attempt ended: the delivery's new state, when to try again (pending), the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptResult {
+    pub state: DeliveryState,
+    /// Milliseconds; for a pending delivery, the next attempt.
+    pub next_attempt_at: i64,
+    /// Milliseconds; for a delivered one.
+    pub delivered_at: Option<i64>,
+    /// The HTTP status, when there was one.
+    pub status: Option<i64>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// A stored notification as an event is made of it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub notification_uuid: String,
+    pub notification_type: String,
+    pub subtype: Option<String>,
+    pub environment: Option<String>,
+    pub bundle_id: Option<String>,
+    pub original_transaction_id: Option<String>,
+    pub transaction_id: Option<String>,
+    /// Milliseconds.
+    pub signed_date: Option<i64>,
+    /// Milliseconds.
+    pub received_at: i64,
+    pub verified_by: String,
+    pub raw_body: Vec<u8>,
+    pub payload: sqlx::types::Json<Value>,
+}
+
+/// What a destination's filters look at, for `asnd deliveries replay`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EventSummary {
+    pub id: i64,
+    pub notification_type: String,
+    pub subtype: Option<String>,
+    pub environment: Option<String>,
+    pub bundle_id: Option<String>,
+    pub original_transaction_id: Option<String>,
+}
+
+/// One row of `event_deliveries`, as `asnd deliveries list` shows it (times in milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub notification_id: i64,
+    pub destination: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+/// Which deliveries `asnd deliveries list` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub destination: Option<String>,
+    pub state: Option<String>,
+    pub since_ms: i64,
+    pub limit: i64,
+}
+
+/// Deliveries waiting or dead, per destination (a metric).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Backlog {
+    pub destination: String,
+    pub state: String,
+    pub count: i64,
+    /// Milliseconds: when the oldest was created.
+    pub oldest: i64,
+}
+
 /// A lock held by one process among all that share the database, released by [`ExclusiveLock::release`]
 /// or, if the holder is dropped or dies, when its database session ends.
 ///
@@ -351,6 +474,55 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn close(&self);
     /// Rows in `rejected_notifications` (a metric).
     async fn quarantine_size(&self) -> Result<i64, StoreError>;
+
+    // ---- the outbox (`event_deliveries`) ----
+
+    /// Leases up to `limit` deliveries due at `now_ms` until `lease_until_ms`, counting an attempt
+    /// each; never a later event of a subscription while an earlier one for the same destination
+    /// is pending. Replicas never take the same delivery at once.
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// The stored notification with this row id.
+    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError>;
+    /// Records how an attempt of delivery `id` ended, and ends its lease.
+    async fn finish_delivery(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError>;
+    /// Deliveries, newest first.
+    async fn list_deliveries(&self, filter: &DeliveryFilter)
+    -> Result<Vec<DeliveryRow>, StoreError>;
+    /// Makes dead deliveries pending again, due at `now_ms`, with their attempts reset: the one
+    /// with `id`, or every dead one of `destination`. Returns how many.
+    async fn retry_deliveries(
+        &self,
+        id: Option<i64>,
+        destination: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
+    /// Notifications received in `[since_ms, until_ms)`, oldest first, after row `after_id`.
+    async fn events_between(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<EventSummary>, StoreError>;
+    /// New pending deliveries of stored notifications to `destination` (a replay).
+    async fn enqueue_deliveries(
+        &self,
+        destination: &str,
+        events: &[EventSummary],
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
+    /// Pending and dead deliveries per destination.
+    async fn delivery_backlog(&self) -> Result<Vec<Backlog>, StoreError>;
+    /// Deletes the delivered rows delivered before `before_ms`; returns how many.
+    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Wakes `wake` whenever another process stores an event (PostgreSQL's `LISTEN
+    /// asnd_events`), until the store is closed. SQLite has no such signal: nothing to do.
+    async fn subscribe_events(&self, wake: Arc<tokio::sync::Notify>) -> Result<(), StoreError>;
 }
 
 /// The database software a URL names, by its scheme.

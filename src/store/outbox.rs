@@ -1,0 +1,329 @@
+//! The outbox, `event_deliveries`, for both backends: the statements in each dialect, and the
+//! code that runs them. A delivery row is written in the transaction that stores its notification
+//! (see the backends' `save_notification`); the delivery workers lease, attempt and finish them.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
+
+use super::mapping::{Dialect, RowsAffected};
+use super::{
+    AttemptResult, Backlog, ClaimedDelivery, DeliveryFilter, DeliveryRow, EventSummary,
+    NewNotification, StoredEvent,
+};
+
+/// The `pg_notify` channel of stored events; its payload is the event id.
+pub const CHANNEL: &str = "asnd_events";
+
+/// The `webhook-id` of the event a stored notification makes: stable on every retry and replay.
+pub fn event_id(notification_id: i64) -> String {
+    format!("evt_{notification_id}")
+}
+
+/// Every outbox statement of one backend, generated once from its dialect.
+pub(crate) struct OutboxStatements {
+    /// Parameters: notification id, destination, ordering key, now.
+    pub insert: String,
+    /// Parameters: lease end, now, limit.
+    pub claim: String,
+    /// Parameter: notification id.
+    pub stored_event: String,
+    /// Parameters: state, next attempt, delivered at, status, error, id.
+    pub finish: String,
+    /// Parameters: destination, state, since, limit.
+    pub list: String,
+    /// Parameters: now, id, destination.
+    pub retry: String,
+    /// Parameters: since, until, after id, limit.
+    pub events_between: String,
+    pub backlog: String,
+    /// Parameter: delivered before.
+    pub prune: String,
+}
+
+impl OutboxStatements {
+    pub(crate) fn of(d: &Dialect) -> OutboxStatements {
+        let p = d.placeholder;
+        let t = |n: usize| (d.time_from_millis)(&p(n));
+        let m = d.millis_of;
+        OutboxStatements {
+            insert: format!(
+                "INSERT INTO event_deliveries
+                     (notification_id, destination, ordering_key, next_attempt_at, created_at)
+                 VALUES ({}, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                t(4),
+                t(4)
+            ),
+            // A later event of a subscription waits while an earlier one for the same
+            // destination is pending (delivered or dead ones do not hold it back).
+            claim: format!(
+                "UPDATE event_deliveries SET leased_until = {lease}, attempts = attempts + 1
+                 WHERE id IN (
+                     SELECT d.id FROM event_deliveries d
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= {now}
+                       AND (d.leased_until IS NULL OR d.leased_until < {now})
+                       AND NOT EXISTS (
+                           SELECT 1 FROM event_deliveries e
+                           WHERE e.state = 'pending' AND e.destination = d.destination
+                             AND e.ordering_key = d.ordering_key
+                             AND e.notification_id < d.notification_id)
+                     ORDER BY d.next_attempt_at, d.id LIMIT {limit} {skip_locked})
+                 RETURNING id, notification_id, destination, CAST(attempts AS BIGINT) AS attempts",
+                lease = t(1),
+                now = t(2),
+                limit = p(3),
+                skip_locked = d.skip_locked,
+            ),
+            stored_event: format!(
+                "SELECT id, notification_uuid, notification_type, subtype, environment, bundle_id,
+                        original_transaction_id, transaction_id, {} AS signed_date,
+                        {} AS received_at, verified_by, raw_body, payload
+                 FROM notifications WHERE id = {}",
+                m("signed_date"),
+                m("received_at"),
+                p(1)
+            ),
+            finish: format!(
+                "UPDATE event_deliveries SET state = {}, next_attempt_at = {}, delivered_at = {},
+                        leased_until = NULL, last_status = {}, last_error = {}
+                 WHERE id = {}",
+                p(1),
+                t(2),
+                t(3),
+                p(4),
+                p(5),
+                p(6)
+            ),
+            list: format!(
+                "SELECT id, notification_id, destination, state,
+                        CAST(attempts AS BIGINT) AS attempts, {} AS next_attempt_at,
+                        CAST(last_status AS BIGINT) AS last_status, last_error,
+                        {} AS created_at
+                 FROM event_deliveries
+                 WHERE ({dest} IS NULL OR destination = {dest})
+                   AND ({state} IS NULL OR state = {state})
+                   AND event_deliveries.created_at >= {since}
+                 ORDER BY id DESC LIMIT {limit}",
+                m("next_attempt_at"),
+                m("created_at"),
+                dest = p(1),
+                state = p(2),
+                since = t(3),
+                limit = p(4)
+            ),
+            retry: format!(
+                "UPDATE event_deliveries
+                 SET state = 'pending', attempts = 0, next_attempt_at = {now}, leased_until = NULL
+                 WHERE state = 'dead' AND ({id} IS NULL OR id = {id})
+                   AND ({dest} IS NULL OR destination = {dest})",
+                now = t(1),
+                id = p(2),
+                dest = p(3)
+            ),
+            events_between: format!(
+                "SELECT id, notification_type, subtype, environment, bundle_id,
+                        original_transaction_id
+                 FROM notifications
+                 WHERE received_at >= {} AND received_at < {} AND id > {}
+                 ORDER BY id LIMIT {}",
+                t(1),
+                t(2),
+                p(3),
+                p(4)
+            ),
+            backlog: format!(
+                "SELECT destination, state, COUNT(*) AS count, MIN({}) AS oldest
+                 FROM event_deliveries WHERE state IN ('pending', 'dead')
+                 GROUP BY destination, state",
+                m("created_at")
+            ),
+            prune: format!(
+                "DELETE FROM event_deliveries WHERE state = 'delivered' AND delivered_at < {}",
+                t(1)
+            ),
+        }
+    }
+}
+
+/// Writes `n`'s deliveries (one per destination) for the notification row `notification_id`,
+/// inside the caller's transaction.
+pub(super) async fn enqueue<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    sql: &OutboxStatements,
+    notification_id: i64,
+    n: &NewNotification,
+) -> Result<(), sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+{
+    for destination in &n.destinations {
+        sqlx::query(&sql.insert)
+            .bind(notification_id)
+            .bind(destination.clone())
+            .bind(n.original_transaction_id.clone())
+            .bind(n.received_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The outbox's operations on one backend's pool: what [`super::Store`]'s outbox methods do,
+/// written once for both.
+pub(super) struct Outbox<'a, DB: Database> {
+    pub pool: &'a Pool<DB>,
+    pub sql: &'a OutboxStatements,
+}
+
+impl<DB> Outbox<'_, DB>
+where
+    DB: Database,
+    DB::QueryResult: RowsAffected,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i32>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'r> ClaimedDelivery: sqlx::FromRow<'r, DB::Row>,
+    for<'r> StoredEvent: sqlx::FromRow<'r, DB::Row>,
+    for<'r> DeliveryRow: sqlx::FromRow<'r, DB::Row>,
+    for<'r> EventSummary: sqlx::FromRow<'r, DB::Row>,
+    for<'r> Backlog: sqlx::FromRow<'r, DB::Row>,
+{
+    pub async fn claim(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+        sqlx::query_as(&self.sql.claim)
+            .bind(lease_until_ms)
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(self.pool)
+            .await
+    }
+
+    pub async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, sqlx::Error> {
+        sqlx::query_as(&self.sql.stored_event)
+            .bind(notification_id)
+            .fetch_optional(self.pool)
+            .await
+    }
+
+    pub async fn finish(&self, id: i64, r: &AttemptResult) -> Result<(), sqlx::Error> {
+        sqlx::query(&self.sql.finish)
+            .bind(r.state.as_str())
+            .bind(r.next_attempt_at)
+            .bind(r.delivered_at)
+            .bind(r.status.and_then(|s| i32::try_from(s).ok()))
+            .bind(r.error.clone())
+            .bind(id)
+            .execute(self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list(&self, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+        sqlx::query_as(&self.sql.list)
+            .bind(f.destination.clone())
+            .bind(f.state.clone())
+            .bind(f.since_ms)
+            .bind(f.limit)
+            .fetch_all(self.pool)
+            .await
+    }
+
+    pub async fn retry(
+        &self,
+        id: Option<i64>,
+        destination: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(&self.sql.retry)
+            .bind(now_ms)
+            .bind(id)
+            .bind(destination)
+            .execute(self.pool)
+            .await?
+            .rows())
+    }
+
+    pub async fn events_between(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<EventSummary>, sqlx::Error> {
+        sqlx::query_as(&self.sql.events_between)
+            .bind(since_ms)
+            .bind(until_ms)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(self.pool)
+            .await
+    }
+
+    pub async fn enqueue(
+        &self,
+        destination: &str,
+        events: &[EventSummary],
+        now_ms: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let mut added = 0;
+        for e in events {
+            added += sqlx::query(&self.sql.insert)
+                .bind(e.id)
+                .bind(destination.to_string())
+                .bind(e.original_transaction_id.clone())
+                .bind(now_ms)
+                .execute(self.pool)
+                .await?
+                .rows();
+        }
+        Ok(added)
+    }
+
+    pub async fn backlog(&self) -> Result<Vec<Backlog>, sqlx::Error> {
+        sqlx::query_as(&self.sql.backlog).fetch_all(self.pool).await
+    }
+
+    pub async fn prune(&self, before_ms: i64) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(&self.sql.prune)
+            .bind(before_ms)
+            .execute(self.pool)
+            .await?
+            .rows())
+    }
+}
+
+/// Forwards PostgreSQL's `NOTIFY asnd_events` to `wake` until the pool closes.
+pub(super) async fn listen(pool: &sqlx::PgPool, wake: Arc<tokio::sync::Notify>) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    tokio::spawn(async move {
+        // `recv` reconnects by itself after a lost connection; it fails for good once the pool
+        // is closed.
+        while listener.recv().await.is_ok() {
+            wake.notify_one();
+        }
+    });
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn _assert_json(_: Value) {}
