@@ -67,35 +67,15 @@ macro_rules! open_string_enum {
             }
         }
 
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
+        $crate::apple::models::open_enum::wire_serde!($name, "a string", serialize_str(as_str), deserialize_str {
+            fn visit_str<E: ::serde::de::Error>(self, raw: &str) -> Result<$name, E> {
+                Ok($name::from(raw))
             }
-        }
 
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct WireVisitor;
-
-                impl ::serde::de::Visitor<'_> for WireVisitor {
-                    type Value = $name;
-
-                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str(concat!("a string (", stringify!($name), ")"))
-                    }
-
-                    fn visit_str<E: ::serde::de::Error>(self, raw: &str) -> Result<$name, E> {
-                        Ok($name::from(raw))
-                    }
-
-                    fn visit_string<E: ::serde::de::Error>(self, raw: String) -> Result<$name, E> {
-                        Ok($name::from(raw))
-                    }
-                }
-
-                deserializer.deserialize_str(WireVisitor)
+            fn visit_string<E: ::serde::de::Error>(self, raw: String) -> Result<$name, E> {
+                Ok($name::from(raw))
             }
-        }
+        });
     };
 }
 
@@ -156,9 +136,27 @@ macro_rules! open_int_enum {
             }
         }
 
+        $crate::apple::models::open_enum::wire_serde!($name, "an integer", serialize_i64(value), deserialize_i64 {
+            fn visit_i64<E: ::serde::de::Error>(self, raw: i64) -> Result<$name, E> {
+                Ok($name::from(raw))
+            }
+
+            fn visit_u64<E: ::serde::de::Error>(self, raw: u64) -> Result<$name, E> {
+                i64::try_from(raw).map($name::from).map_err(|_| {
+                    E::invalid_value(::serde::de::Unexpected::Unsigned(raw), &self)
+                })
+            }
+        });
+    };
+}
+
+/// The `Serialize` and `Deserialize` impls both macros share: the value is written with
+/// `serializer.$ser(self.$wire())` and read with `deserializer.$de` and the visitor methods given.
+macro_rules! wire_serde {
+    ($name:ident, $what:literal, $ser:ident($wire:ident), $de:ident { $($visit:item)+ }) => {
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_i64(self.value())
+                serializer.$ser(self.$wire())
             }
         }
 
@@ -170,24 +168,16 @@ macro_rules! open_int_enum {
                     type Value = $name;
 
                     fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str(concat!("an integer (", stringify!($name), ")"))
+                        f.write_str(concat!($what, " (", stringify!($name), ")"))
                     }
 
-                    fn visit_i64<E: ::serde::de::Error>(self, raw: i64) -> Result<$name, E> {
-                        Ok($name::from(raw))
-                    }
-
-                    fn visit_u64<E: ::serde::de::Error>(self, raw: u64) -> Result<$name, E> {
-                        i64::try_from(raw).map($name::from).map_err(|_| {
-                            E::invalid_value(::serde::de::Unexpected::Unsigned(raw), &self)
-                        })
-                    }
+                    $($visit)+
                 }
 
-                deserializer.deserialize_i64(WireVisitor)
+                deserializer.$de(WireVisitor)
             }
         }
     };
 }
 
-pub(super) use {open_int_enum, open_string_enum};
+pub(super) use {open_int_enum, open_string_enum, wire_serde};
