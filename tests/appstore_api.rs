@@ -1023,11 +1023,17 @@ fn test_args() -> Vec<&'static str> {
     ]
 }
 
+/// Runs `asnd test-notification` with this setup and asserts its exit `code`; its stdout and stderr.
+async fn test_notification(s: &Setup, code: i32) -> (String, String) {
+    let (got, stdout, stderr) = s.cli(&test_args()).await;
+    assert_eq!(got, code, "stdout: {stdout}\nstderr: {stderr}");
+    (stdout, stderr)
+}
+
 async fn test_notification_delivered_and_stored(backend: Backend) {
     let s = Setup::new(backend).await;
     let daemon = s.daemon("").await;
-    let (code, stdout, stderr) = s.cli(&test_args()).await;
-    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let (stdout, _) = test_notification(&s, 0).await;
     let (token, uuid, env) = s.standin.only_test();
     assert_eq!(env, "sandbox");
     let first = stdout.lines().next().unwrap();
@@ -1084,8 +1090,7 @@ async fn test_notification_not_delivered(backend: Backend) {
     let s = Setup::new(backend).await;
     let daemon = s.daemon("").await;
     *s.standin.test_mode.lock().unwrap() = TestMode::Undeliverable;
-    let (code, stdout, stderr) = s.cli(&test_args()).await;
-    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    let (stdout, _) = test_notification(&s, 1).await;
     let (_, uuid, _) = s.standin.only_test();
     assert!(
         stdout.starts_with(&format!(
@@ -1117,8 +1122,7 @@ async fn test_notification_quarantined(backend: Backend) {
     let daemon = s.daemon("").await;
     // Apple signs with a chain this daemon does not trust.
     *s.standin.test_chain.lock().unwrap() = untrusted_chain();
-    let (code, stdout, stderr) = s.cli(&test_args()).await;
-    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    let (stdout, _) = test_notification(&s, 1).await;
     let (_, uuid, _) = s.standin.only_test();
     let reason =
         s.db.column("SELECT reason FROM rejected_notifications")
@@ -1156,8 +1160,7 @@ async fn test_notification_quarantined(backend: Backend) {
 #[tokio::test(flavor = "multi_thread")]
 async fn unauthorized_is_reported_clearly() {
     let s = Setup::with_keys(Backend::Sqlite, true).await;
-    let (code, stdout, stderr) = s.cli(&test_args()).await;
-    assert_eq!(code, 2, "stdout: {stdout}\nstderr: {stderr}");
+    let (_, stderr) = test_notification(&s, 2).await;
     assert!(
         stderr.contains(
             "Sandbox API: 401 unauthorized: check key_id, issuer_id, bundle id and the key; \
