@@ -195,6 +195,16 @@ async fn save(store: &Arc<dyn Store>, n: &NewNotification) -> SaveOutcome {
         .unwrap_or_else(|e| panic!("save {}: {e}", n.notification_uuid))
 }
 
+/// Asserts how many rows the notifications, transactions and subscriptions tables hold.
+async fn assert_rows(db: &TestDb, expected: [i64; 3]) {
+    for (table, rows) in ["notifications", "transactions", "subscriptions"]
+        .into_iter()
+        .zip(expected)
+    {
+        assert_eq!(db.count(table).await, rows, "rows in {table}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests run against both backends
 // ---------------------------------------------------------------------------------------------
@@ -213,9 +223,7 @@ async fn store_then_duplicate(backend: Backend) {
     assert_eq!(save(&store, &again).await, SaveOutcome::Duplicate);
     assert_eq!(save(&store, &first).await, SaveOutcome::Duplicate);
 
-    assert_eq!(db.count("notifications").await, 1);
-    assert_eq!(db.count("transactions").await, 1);
-    assert_eq!(db.count("subscriptions").await, 1);
+    assert_rows(&db, [1, 1, 1]).await;
     let row = db
         .row(&format!(
             "SELECT notification_type, {}, {} FROM notifications",
@@ -270,9 +278,7 @@ async fn concurrent_saves_of_one_uuid(backend: Backend) {
         }
     }
     assert_eq!((stored, duplicate), (1, 19));
-    assert_eq!(db.count("notifications").await, 1);
-    assert_eq!(db.count("transactions").await, 1);
-    assert_eq!(db.count("subscriptions").await, 1);
+    assert_rows(&db, [1, 1, 1]).await;
     store.close().await;
 }
 
@@ -629,9 +635,7 @@ async fn newest_state_wins(backend: Backend) {
             Some("300".into())
         ]
     );
-    assert_eq!(db.count("notifications").await, 3);
-    assert_eq!(db.count("transactions").await, 1);
-    assert_eq!(db.count("subscriptions").await, 1);
+    assert_rows(&db, [3, 1, 1]).await;
     store.close().await;
 }
 
@@ -700,9 +704,7 @@ async fn notification_without_derived_rows(backend: Backend) {
         other_subscriptions: Vec::new(),
     };
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
-    assert_eq!(db.count("notifications").await, 1);
-    assert_eq!(db.count("transactions").await, 0);
-    assert_eq!(db.count("subscriptions").await, 0);
+    assert_rows(&db, [1, 0, 0]).await;
     assert_eq!(
         db.row(&format!(
             "SELECT version, subtype, environment, bundle_id, {}, {}, {}, transaction_id,
@@ -855,16 +857,13 @@ async fn failed_transaction_row_leaves_nothing(backend: Backend) {
         Err(StoreError::Database(_) | StoreError::Write(_)) => {}
         other => panic!("expected a database error, got {other:?}"),
     }
-    assert_eq!(db.count("notifications").await, 0, "no half-written event");
-    assert_eq!(db.count("transactions").await, 0);
-    assert_eq!(db.count("subscriptions").await, 0);
+    // No half-written event.
+    assert_rows(&db, [0, 0, 0]).await;
 
     // The UUID was not consumed: Apple's retry is stored in full.
     n.transaction.as_mut().unwrap().product_id = Some("com.example.monthly".into());
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
-    assert_eq!(db.count("notifications").await, 1);
-    assert_eq!(db.count("transactions").await, 1);
-    assert_eq!(db.count("subscriptions").await, 1);
+    assert_rows(&db, [1, 1, 1]).await;
     store.close().await;
 }
 
@@ -891,9 +890,7 @@ async fn one_failure_among_concurrent_saves_fails_alone(backend: Backend) {
             (i, result) => assert_eq!(result.unwrap(), SaveOutcome::Stored, "notification {i}"),
         }
     }
-    assert_eq!(db.count("notifications").await, 29);
-    assert_eq!(db.count("transactions").await, 29);
-    assert_eq!(db.count("subscriptions").await, 29);
+    assert_rows(&db, [29, 29, 29]).await;
     store.close().await;
 }
 
@@ -907,9 +904,7 @@ async fn failed_subscription_row_leaves_nothing(backend: Backend) {
         other => panic!("expected a database error, got {other:?}"),
     }
     // The last statement failed: the event and the transaction row before it are gone too.
-    assert_eq!(db.count("notifications").await, 0);
-    assert_eq!(db.count("transactions").await, 0);
-    assert_eq!(db.count("subscriptions").await, 0);
+    assert_rows(&db, [0, 0, 0]).await;
     n.subscription.as_mut().unwrap().product_id = None;
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
     assert_eq!(db.count("subscriptions").await, 1);
