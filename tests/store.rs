@@ -195,6 +195,20 @@ async fn save(store: &Arc<dyn Store>, n: &NewNotification) -> SaveOutcome {
         .unwrap_or_else(|e| panic!("save {}: {e}", n.notification_uuid))
 }
 
+/// The JSON in `column` of the one row of `table`.
+async fn json_column(db: &TestDb, table: &str, column: &str) -> Option<Value> {
+    db.json(&format!("SELECT {} FROM {table}", db.t(column)))
+        .await
+}
+
+/// The administrator's URL, once the server has answered on it: a test that expects an error
+/// then proves something.
+async fn reachable_admin_url() -> String {
+    let admin = admin_url();
+    drop(admin_connection(&admin).await);
+    admin
+}
+
 /// Asserts how many rows the notifications, transactions and subscriptions tables hold.
 async fn assert_rows(db: &TestDb, expected: [i64; 3]) {
     for (table, rows) in ["notifications", "transactions", "subscriptions"]
@@ -322,8 +336,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
         n.raw_body
     );
     assert_eq!(
-        db.json(&format!("SELECT {} FROM notifications", db.t("payload")))
-            .await,
+        json_column(&db, "notifications", "payload").await,
         Some(n.payload.clone())
     );
 
@@ -376,8 +389,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
     assert_eq!(&tx[..24], &expected[..]);
     assert_iso_now(tx[24].as_deref());
     assert_eq!(
-        db.json(&format!("SELECT {} FROM transactions", db.t("payload")))
-            .await,
+        json_column(&db, "transactions", "payload").await,
         Some(t.payload.clone())
     );
 
@@ -419,11 +431,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
     assert_eq!(&sub[..16], &expected[..]);
     assert_iso_now(sub[16].as_deref());
     assert_eq!(
-        db.json(&format!(
-            "SELECT {} FROM subscriptions",
-            db.t("renewal_info")
-        ))
-        .await,
+        json_column(&db, "subscriptions", "renewal_info").await,
         s.renewal_info.clone()
     );
 
@@ -431,7 +439,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
     match backend {
         Backend::Postgres => {
             let types = db
-                .texts(
+                .column(
                     "SELECT table_name || '.' || column_name || ':' || data_type
                      FROM information_schema.columns
                      WHERE table_schema = current_schema()
@@ -439,10 +447,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
                                            'is_in_billing_retry_period', 'renewal_info', 'status')
                      ORDER BY 1",
                 )
-                .await
-                .into_iter()
-                .map(|r| r[0].clone().unwrap())
-                .collect::<Vec<_>>();
+                .await;
             assert_eq!(
                 types,
                 [
@@ -548,12 +553,7 @@ async fn time_columns_are_queryable(backend: Backend) {
              WHERE received_at >= '2026-11-29T00:00:00.000Z' AND received_at < '2026-11-30T00:00:00.000Z'",
         ),
     };
-    let days: Vec<_> = db
-        .texts(by_day)
-        .await
-        .into_iter()
-        .map(|r| r[0].clone().unwrap())
-        .collect();
+    let days = db.column(by_day).await;
     assert_eq!(days, ["1970-01-01=3", "2026-11-29=2", "2026-11-30=1"]);
     assert_eq!(db.number(in_range).await, 2);
 
@@ -571,11 +571,7 @@ async fn time_columns_are_queryable(backend: Backend) {
     let mut sorted = times.to_vec();
     sorted.sort();
     assert_eq!(
-        db.texts(back)
-            .await
-            .into_iter()
-            .map(|r| r[0].clone().unwrap())
-            .collect::<Vec<_>>(),
+        db.column(back).await,
         sorted.iter().map(|ms| ms.to_string()).collect::<Vec<_>>()
     );
     store.close().await;
@@ -734,8 +730,7 @@ async fn notification_without_derived_rows(backend: Backend) {
         n.raw_body
     );
     assert_eq!(
-        db.json(&format!("SELECT {} FROM notifications", db.t("payload")))
-            .await,
+        json_column(&db, "notifications", "payload").await,
         Some(json!({}))
     );
     store.close().await;
@@ -1012,9 +1007,7 @@ async fn postgres_unreachable_is_a_clear_error_without_the_password() {
 
 #[tokio::test]
 async fn postgres_wrong_database_is_an_error() {
-    let url = with_database(&admin_url(), "asnd_test_does_not_exist");
-    // Make sure the server itself is reachable, so this test proves something.
-    drop(admin_connection(&admin_url()).await);
+    let url = with_database(&reachable_admin_url().await, "asnd_test_does_not_exist");
     let err = store::connect(&url, &StoreOptions::default())
         .await
         .expect_err("no such database");
@@ -1023,8 +1016,7 @@ async fn postgres_wrong_database_is_an_error() {
 
 #[tokio::test]
 async fn postgres_store_debug_hides_the_password() {
-    let admin = admin_url();
-    drop(admin_connection(&admin).await);
+    let admin = reachable_admin_url().await;
     // The server trusts local connections, so a made-up password is accepted and ignored.
     let with_password = admin.replacen("postgres@", "postgres:hunter2@", 1);
     let store = store::connect(&with_password, &StoreOptions::default())
@@ -1037,8 +1029,7 @@ async fn postgres_store_debug_hides_the_password() {
 
 #[tokio::test]
 async fn postgresql_scheme_is_accepted() {
-    let admin = admin_url();
-    drop(admin_connection(&admin).await);
+    let admin = reachable_admin_url().await;
     let url = admin.replacen("postgres://", "postgresql://", 1);
     let store = store::connect(&url, &StoreOptions::default())
         .await
