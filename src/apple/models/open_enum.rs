@@ -1,16 +1,19 @@
-//! The two macros that declare open enums: a value this version does not know decodes to
+//! The macro that declares open enums: a value this version does not know decodes to
 //! `Unknown(raw)` and is encoded back unchanged.
 
-/// Declares an open enum whose wire form is a JSON string.
+/// Declares an open enum whose wire form is a JSON string (`enum Name: String`) or a JSON integer
+/// (`enum Name: i64`).
 ///
-/// Each known variant is given with its exact wire value (`Variant => "WIRE"`); the macro adds an
-/// `Unknown(String)` variant that keeps any other string. Generated: `as_str`, `is_known`, `KNOWN`,
-/// `KNOWN_WIRE_VALUES`, `From<&str>`, `From<String>`, `Display`, `Serialize` and `Deserialize`.
-/// A JSON value that is not a string is a decoding error.
-macro_rules! open_string_enum {
+/// Each known variant is given with its exact wire value (`Variant => "WIRE"` or `Variant => 1`);
+/// the macro adds an `Unknown(String)` or `Unknown(i64)` variant that keeps any other value.
+/// Generated: `is_known`, `KNOWN`, `KNOWN_WIRE_VALUES`, `Display`, `Serialize`, `Deserialize`,
+/// and for strings `as_str`, `From<&str>` and `From<String>`, for integers `value`, `From<i64>`
+/// and `Copy`. A JSON value of the other kind (or an integer that does not fit in `i64`) is a
+/// decoding error.
+macro_rules! open_enum {
     (
         $(#[$meta:meta])*
-        $vis:vis enum $name:ident {
+        $vis:vis enum $name:ident: $raw:ident {
             $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)?
         }
     ) => {
@@ -18,16 +21,27 @@ macro_rules! open_string_enum {
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         $vis enum $name {
             $( $(#[$vmeta])* #[doc = concat!("Wire value `", $wire, "`.")] $variant, )+
-            /// A value this version does not know; the raw wire string is kept unchanged.
-            Unknown(String),
+            /// A value this version does not know; the raw wire value is kept unchanged.
+            Unknown($raw),
         }
 
         impl $name {
-            /// The wire values of the known variants, in declaration order.
-            pub const KNOWN_WIRE_VALUES: &'static [&'static str] = &[$($wire),+];
-
             /// The known variants, in declaration order (that of `KNOWN_WIRE_VALUES`).
             pub const KNOWN: &'static [Self] = &[$(Self::$variant),+];
+
+            /// `false` only for `Unknown(_)`.
+            pub fn is_known(&self) -> bool {
+                !matches!(self, Self::Unknown(_))
+            }
+        }
+
+        $crate::apple::models::open_enum::open_enum!(@$raw $name { $($variant => $wire),+ });
+    };
+
+    (@String $name:ident { $($variant:ident => $wire:literal),+ }) => {
+        impl $name {
+            /// The wire values of the known variants, in declaration order.
+            pub const KNOWN_WIRE_VALUES: &'static [&'static str] = &[$($wire),+];
 
             /// The exact wire value.
             pub fn as_str(&self) -> &str {
@@ -35,11 +49,6 @@ macro_rules! open_string_enum {
                     $( Self::$variant => $wire, )+
                     Self::Unknown(raw) => raw.as_str(),
                 }
-            }
-
-            /// `false` only for `Unknown(_)`.
-            pub fn is_known(&self) -> bool {
-                !matches!(self, Self::Unknown(_))
             }
         }
 
@@ -77,35 +86,13 @@ macro_rules! open_string_enum {
             }
         });
     };
-}
 
-/// Declares an open enum whose wire form is a JSON integer.
-///
-/// Each known variant is given with its exact wire value (`Variant => 1`); the macro adds an
-/// `Unknown(i64)` variant that keeps any other integer. Generated: `value`, `is_known`, `KNOWN`,
-/// `KNOWN_WIRE_VALUES`, `From<i64>`, `Display`, `Serialize` and `Deserialize`. A JSON value that
-/// is not an integer fitting in `i64` is a decoding error.
-macro_rules! open_int_enum {
-    (
-        $(#[$meta:meta])*
-        $vis:vis enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        $vis enum $name {
-            $( $(#[$vmeta])* #[doc = concat!("Wire value `", stringify!($wire), "`.")] $variant, )+
-            /// A value this version does not know; the raw wire integer is kept unchanged.
-            Unknown(i64),
-        }
+    (@i64 $name:ident { $($variant:ident => $wire:literal),+ }) => {
+        impl Copy for $name {}
 
         impl $name {
             /// The wire values of the known variants, in declaration order.
             pub const KNOWN_WIRE_VALUES: &'static [i64] = &[$($wire),+];
-
-            /// The known variants, in declaration order (that of `KNOWN_WIRE_VALUES`).
-            pub const KNOWN: &'static [Self] = &[$(Self::$variant),+];
 
             /// The exact wire value.
             pub fn value(&self) -> i64 {
@@ -113,11 +100,6 @@ macro_rules! open_int_enum {
                     $( Self::$variant => $wire, )+
                     Self::Unknown(raw) => *raw,
                 }
-            }
-
-            /// `false` only for `Unknown(_)`.
-            pub fn is_known(&self) -> bool {
-                !matches!(self, Self::Unknown(_))
             }
         }
 
@@ -150,7 +132,7 @@ macro_rules! open_int_enum {
     };
 }
 
-/// The `Serialize` and `Deserialize` impls both macros share: the value is written with
+/// The `Serialize` and `Deserialize` impls of both kinds: the value is written with
 /// `serializer.$ser(self.$wire())` and read with `deserializer.$de` and the visitor methods given.
 macro_rules! wire_serde {
     ($name:ident, $what:literal, $ser:ident($wire:ident), $de:ident { $($visit:item)+ }) => {
@@ -180,4 +162,4 @@ macro_rules! wire_serde {
     };
 }
 
-pub(super) use {open_int_enum, open_string_enum, wire_serde};
+pub(super) use {open_enum, wire_serde};
