@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use asnd::apple::devchain::{ChainSpec, DevChain};
-use asnd::appstore_api::backfill::{BackfillError, Cause};
+use asnd::appstore_api::backfill::{BackfillError, BackfillReport, Cause};
 use asnd::appstore_api::reconcile::RunOutcome;
 use asnd::appstore_api::{
     ApiClient, ApiEnvironment, ApiError, BackfillRequest, ReconcileStats, Reconciler, RetryPolicy,
@@ -583,6 +583,19 @@ level = "warn"
         daemon
     }
 
+    /// A new setup and a daemon running with its default configuration.
+    async fn with_daemon(backend: Backend) -> (Setup, Daemon) {
+        let s = Setup::new(backend).await;
+        let daemon = s.daemon("").await;
+        (s, daemon)
+    }
+
+    /// Stops `daemon`, then checks what [`Setup::finish`] checks.
+    async fn finish_with(self, daemon: Daemon) {
+        daemon.server.shutdown().await;
+        self.finish().await;
+    }
+
     /// Runs the `asnd` binary with this setup's configuration.
     async fn cli(&self, args: &[&str]) -> (i32, String, String) {
         let config = self.write_config("");
@@ -609,6 +622,17 @@ level = "warn"
 
     fn client(&self, environment: ApiEnvironment) -> ApiClient {
         ApiClient::for_app(&self.config("").apps[0], environment).unwrap()
+    }
+
+    /// One backfill of the Sandbox notifications from `lookback_ms` ago until now, from the start.
+    async fn backfill_sandbox(&self, lookback_ms: i64) -> Result<BackfillReport, BackfillError> {
+        let request = BackfillRequest {
+            start_ms: now_ms() - lookback_ms,
+            end_ms: now_ms(),
+            ..Default::default()
+        };
+        let client = self.client(ApiEnvironment::Sandbox);
+        backfill(&client, &self.pipeline().await, &request, None, &mut |_| {}).await
     }
 
     async fn finish(self) {
@@ -690,8 +714,7 @@ on_both_stores!(
 // Backfill.
 
 async fn backfill_stores_only_the_missing_notifications(backend: Backend) {
-    let s = Setup::new(backend).await;
-    let daemon = s.daemon("").await;
+    let (s, daemon) = Setup::with_daemon(backend).await;
     let ns = sandbox_notifications(6);
     let uuids: Vec<String> = ns.iter().map(uuid_of).collect();
     // Two of them reached the daemon live.
@@ -731,15 +754,7 @@ async fn backfill_stores_only_the_missing_notifications(backend: Backend) {
     );
 
     let (code, stdout, stderr) = s
-        .cli(&[
-            "backfill",
-            "--app",
-            BUNDLE,
-            "--environment",
-            "Sandbox",
-            "--since",
-            "72h",
-        ])
+        .cli(&backfill_args(BUNDLE, "Sandbox", &["--since", "72h"]))
         .await;
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     assert!(
@@ -816,19 +831,7 @@ async fn backfill_stores_only_the_missing_notifications(backend: Backend) {
     );
 
     // Running it again changes nothing but the counts.
-    let report = backfill(
-        &s.client(ApiEnvironment::Sandbox),
-        &s.pipeline().await,
-        &BackfillRequest {
-            start_ms: now_ms() - 72 * HOUR,
-            end_ms: now_ms(),
-            ..Default::default()
-        },
-        None,
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    let report = s.backfill_sandbox(72 * HOUR).await.unwrap();
     assert_eq!(
         (
             report.pages,
@@ -841,8 +844,7 @@ async fn backfill_stores_only_the_missing_notifications(backend: Backend) {
     );
     assert_eq!(s.db.count("notifications").await, 6);
     assert_eq!(s.db.count("delivery_attempts").await, 6);
-    daemon.server.shutdown().await;
-    s.finish().await;
+    s.finish_with(daemon).await;
 }
 
 async fn interrupted_backfill_resumes(backend: Backend) {
@@ -920,16 +922,11 @@ async fn interrupted_backfill_resumes(backend: Backend) {
     // The command line says how to go on when Apple refuses to.
     *s.standin.fail_from_page.lock().unwrap() = Some((2, HardFailure::TokenExpired));
     let (code, stdout, stderr) = s
-        .cli(&[
-            "backfill",
-            "--app",
+        .cli(&backfill_args(
             BUNDLE,
-            "--environment",
             "sandbox",
-            "--since",
-            "72h",
-            "--only-failures",
-        ])
+            &["--since", "72h", "--only-failures"],
+        ))
         .await;
     assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
     assert!(
@@ -950,6 +947,13 @@ async fn interrupted_backfill_resumes(backend: Backend) {
     s.finish().await;
 }
 
+/// `backfill --app <app> --environment <environment>`, then `more`.
+fn backfill_args<'a>(app: &'a str, environment: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["backfill", "--app", app, "--environment", environment];
+    args.extend(more);
+    args
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_backfill_arguments_are_refused_before_asking_apple() {
     let s = Setup::new(Backend::Sqlite).await;
@@ -967,22 +971,12 @@ async fn bad_backfill_arguments_are_refused_before_asking_apple() {
             "must be before the end",
         ),
     ] {
-        let mut all = vec!["backfill", "--app", BUNDLE, "--environment", "Sandbox"];
-        all.extend(args);
-        let (code, _, stderr) = s.cli(&all).await;
+        let (code, _, stderr) = s.cli(&backfill_args(BUNDLE, "Sandbox", &args)).await;
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
     }
     let (code, _, stderr) = s
-        .cli(&[
-            "backfill",
-            "--app",
-            "com.other",
-            "--environment",
-            "Sandbox",
-            "--since",
-            "1h",
-        ])
+        .cli(&backfill_args("com.other", "Sandbox", &["--since", "1h"]))
         .await;
     assert_eq!(code, 2);
     assert!(
@@ -990,15 +984,7 @@ async fn bad_backfill_arguments_are_refused_before_asking_apple() {
         "{stderr}"
     );
     let (code, _, stderr) = s
-        .cli(&[
-            "backfill",
-            "--app",
-            BUNDLE,
-            "--environment",
-            "Xcode",
-            "--since",
-            "1h",
-        ])
+        .cli(&backfill_args(BUNDLE, "Xcode", &["--since", "1h"]))
         .await;
     assert_eq!(code, 2);
     assert!(stderr.contains("use Production or Sandbox"), "{stderr}");
@@ -1023,11 +1009,16 @@ fn test_args() -> Vec<&'static str> {
     ]
 }
 
+/// Runs `asnd test-notification` with this setup and asserts its exit `code`; its stdout and stderr.
+async fn test_notification(s: &Setup, code: i32) -> (String, String) {
+    let (got, stdout, stderr) = s.cli(&test_args()).await;
+    assert_eq!(got, code, "stdout: {stdout}\nstderr: {stderr}");
+    (stdout, stderr)
+}
+
 async fn test_notification_delivered_and_stored(backend: Backend) {
-    let s = Setup::new(backend).await;
-    let daemon = s.daemon("").await;
-    let (code, stdout, stderr) = s.cli(&test_args()).await;
-    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let (s, daemon) = Setup::with_daemon(backend).await;
+    let (stdout, _) = test_notification(&s, 0).await;
     let (token, uuid, env) = s.standin.only_test();
     assert_eq!(env, "sandbox");
     let first = stdout.lines().next().unwrap();
@@ -1076,16 +1067,13 @@ async fn test_notification_delivered_and_stored(backend: Backend) {
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.starts_with("delivered and stored: "), "{stdout}");
     assert_eq!(s.standin.tests.lock().unwrap().len(), 1);
-    daemon.server.shutdown().await;
-    s.finish().await;
+    s.finish_with(daemon).await;
 }
 
 async fn test_notification_not_delivered(backend: Backend) {
-    let s = Setup::new(backend).await;
-    let daemon = s.daemon("").await;
+    let (s, daemon) = Setup::with_daemon(backend).await;
     *s.standin.test_mode.lock().unwrap() = TestMode::Undeliverable;
-    let (code, stdout, stderr) = s.cli(&test_args()).await;
-    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    let (stdout, _) = test_notification(&s, 1).await;
     let (_, uuid, _) = s.standin.only_test();
     assert!(
         stdout.starts_with(&format!(
@@ -1108,17 +1096,14 @@ async fn test_notification_not_delivered(backend: Backend) {
             .await,
         ["TIMED_OUT", "TLS_ISSUE"]
     );
-    daemon.server.shutdown().await;
-    s.finish().await;
+    s.finish_with(daemon).await;
 }
 
 async fn test_notification_quarantined(backend: Backend) {
-    let s = Setup::new(backend).await;
-    let daemon = s.daemon("").await;
+    let (s, daemon) = Setup::with_daemon(backend).await;
     // Apple signs with a chain this daemon does not trust.
     *s.standin.test_chain.lock().unwrap() = untrusted_chain();
-    let (code, stdout, stderr) = s.cli(&test_args()).await;
-    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    let (stdout, _) = test_notification(&s, 1).await;
     let (_, uuid, _) = s.standin.only_test();
     let reason =
         s.db.column("SELECT reason FROM rejected_notifications")
@@ -1149,15 +1134,13 @@ async fn test_notification_quarantined(backend: Backend) {
         0,
         "attempts are kept for verified notifications only"
     );
-    daemon.server.shutdown().await;
-    s.finish().await;
+    s.finish_with(daemon).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unauthorized_is_reported_clearly() {
     let s = Setup::with_keys(Backend::Sqlite, true).await;
-    let (code, stdout, stderr) = s.cli(&test_args()).await;
-    assert_eq!(code, 2, "stdout: {stdout}\nstderr: {stderr}");
+    let (_, stderr) = test_notification(&s, 2).await;
     assert!(
         stderr.contains(
             "Sandbox API: 401 unauthorized: check key_id, issuer_id, bundle id and the key; \
@@ -1170,19 +1153,7 @@ async fn unauthorized_is_reported_clearly() {
         s.standin.jwt_failures.lock().unwrap().as_slice(),
         ["bad signature"]
     );
-    let err = backfill(
-        &s.client(ApiEnvironment::Sandbox),
-        &s.pipeline().await,
-        &BackfillRequest {
-            start_ms: now_ms() - HOUR,
-            end_ms: now_ms(),
-            ..Default::default()
-        },
-        None,
-        &mut |_| {},
-    )
-    .await
-    .unwrap_err();
+    let err = s.backfill_sandbox(HOUR).await.unwrap_err();
     assert!(
         matches!(&err, BackfillError::Interrupted { cause: Cause::Api(e), .. } if e.is_unauthorized()),
         "{err:?}"

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -102,6 +102,13 @@ fn a_bad_configuration_refuses_to_start_with_a_clear_message() {
     assert!(err.contains("tls_key"), "{err}");
 }
 
+/// Runs `command` and asserts that it succeeds, showing its output when it does not.
+fn succeeds(command: &mut Command) {
+    let out = command.output().unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+}
+
 /// `asnd serve --config <config>` (listening on `listen` if given) must fail; its stderr.
 fn refused_start(config: &Path, listen: Option<&str>) -> String {
     let mut serve = asnd();
@@ -118,16 +125,7 @@ fn refused_start(config: &Path, listen: Option<&str>) -> String {
 fn migrate_applies_the_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), SANDBOX_APP);
-    let out = asnd()
-        .args(["migrate", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(asnd().args(["migrate", "--config"]).arg(&path));
     assert!(dir.path().join("a.db").exists());
     let again = asnd()
         .args(["migrate", "--config"])
@@ -156,15 +154,10 @@ async fn json_logs_carry_one_line_per_request() {
     let refused = http.post(&url).body(v1.to_string()).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 403);
     // A signed notification from the development CA: stored.
-    let simulate = asnd()
-        .args(["simulate", "--dev", "--url", &url, "--type", "DID_RENEW"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        simulate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&simulate.stdout)
+    succeeds(
+        asnd()
+            .args(["simulate", "--dev", "--url", &url, "--type", "DID_RENEW"])
+            .current_dir(dir.path()),
     );
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(25)).success());

@@ -31,6 +31,23 @@ async fn start(
     Daemon::start(&config, &fixture.tls_cert_der).await
 }
 
+/// A new fixture and SQLite database, and a daemon that takes PROXY headers from the `trusted`
+/// balancers, with `edit` applied too.
+async fn start_behind_proxy(
+    trusted: &[&str],
+    edit: impl FnOnce(&mut asnd::config::Config),
+) -> (Fixture, TestDb, Daemon) {
+    let fixture = Fixture::new();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let daemon = start(&fixture, &db, |c| {
+        c.server.proxy_protocol = true;
+        c.sources.trusted_proxies = nets(trusted);
+        edit(c);
+    })
+    .await;
+    (fixture, db, daemon)
+}
+
 /// Sends `prefix` (a PROXY header, or nothing), then one HTTP/1.1 request over TLS; returns the
 /// status code, or None when the server closed the connection instead.
 async fn raw_request(
@@ -63,6 +80,25 @@ async fn raw_request(
 /// POSTs `body` to `/notifications` after `prefix` (see [`raw_request`]).
 async fn post_after(daemon: &Daemon, cert_der: &[u8], prefix: &[u8], body: &str) -> Option<u16> {
     raw_request(daemon, cert_der, prefix, "POST", "/notifications", "", body).await
+}
+
+/// POSTs `body` to the notification path with the extra header lines `headers`, no PROXY header.
+async fn post_with_headers(
+    daemon: &Daemon,
+    cert_der: &[u8],
+    headers: &str,
+    body: &str,
+) -> Option<u16> {
+    raw_request(
+        daemon,
+        cert_der,
+        b"",
+        "POST",
+        "/notifications",
+        headers,
+        body,
+    )
+    .await
 }
 
 fn v1_header(client: &str) -> Vec<u8> {
@@ -102,13 +138,7 @@ async fn source_of(db: &TestDb, uuid: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let daemon = start(&fixture, &db, |c| {
-        c.server.proxy_protocol = true;
-        c.sources.trusted_proxies = nets(&["127.0.0.0/8"]);
-    })
-    .await;
+    let (fixture, db, daemon) = start_behind_proxy(&["127.0.0.0/8"], |_| {}).await;
     let cert = &fixture.tls_cert_der;
 
     let (uuid, body) = signed_renewal();
@@ -171,11 +201,7 @@ async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_untrusted_peer_may_not_send_a_proxy_header() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let daemon = start(&fixture, &db, |c| {
-        c.server.proxy_protocol = true;
-        c.sources.trusted_proxies = nets(&["10.0.0.0/8"]);
+    let (fixture, db, daemon) = start_behind_proxy(&["10.0.0.0/8"], |c| {
         c.sources.allow = nets(&["17.0.0.0/8", "127.0.0.0/8"]);
     })
     .await;
@@ -213,16 +239,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         "Forwarded: for=17.0.0.1\r\n",
     ] {
         assert_eq!(
-            raw_request(
-                &daemon,
-                &cert,
-                b"",
-                "POST",
-                "/notifications",
-                h,
-                &signed_renewal().1
-            )
-            .await,
+            post_with_headers(&daemon, &cert, h, &signed_renewal().1).await,
             Some(403),
             "{h}"
         );
@@ -236,51 +253,21 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     .await;
     let (uuid, body) = signed_renewal();
     let h = "X-Forwarded-For: 17.9.9.9, 10.1.1.1, 10.2.2.2\r\n";
-    assert_eq!(
-        raw_request(&daemon, &cert, b"", "POST", "/notifications", h, &body).await,
-        Some(200)
-    );
+    assert_eq!(post_with_headers(&daemon, &cert, h, &body).await, Some(200));
     assert_eq!(source_of(&db, &uuid).await, "17.9.9.9");
     let spoofed = "X-Forwarded-For: 17.1.1.1, 192.0.2.7, 10.1.1.1\r\n";
     assert_eq!(
-        raw_request(
-            &daemon,
-            &cert,
-            b"",
-            "POST",
-            "/notifications",
-            spoofed,
-            &signed_renewal().1
-        )
-        .await,
+        post_with_headers(&daemon, &cert, spoofed, &signed_renewal().1).await,
         Some(403)
     );
     // A balancer that writes X-Forwarded-For passes a client's Forwarded header through: ignored.
     let forwarded = "Forwarded: for=192.0.2.60, for=\"17.3.3.3:4711\";proto=https\r\n";
     let both = format!("{forwarded}X-Forwarded-For: 203.0.113.9\r\n");
-    let status = raw_request(
-        &daemon,
-        &cert,
-        b"",
-        "POST",
-        "/notifications",
-        &both,
-        &signed_renewal().1,
-    )
-    .await;
+    let status = post_with_headers(&daemon, &cert, &both, &signed_renewal().1).await;
     assert_eq!(status, Some(403));
     let garbage = "X-Forwarded-For: unknown\r\n";
     assert_eq!(
-        raw_request(
-            &daemon,
-            &cert,
-            b"",
-            "POST",
-            "/notifications",
-            garbage,
-            &signed_renewal().1
-        )
-        .await,
+        post_with_headers(&daemon, &cert, garbage, &signed_renewal().1).await,
         Some(403)
     );
     // No header from the trusted proxy: the proxy itself is the client, and it is not Apple.
@@ -297,16 +284,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     })
     .await;
     let (uuid, body) = signed_renewal();
-    let status = raw_request(
-        &daemon,
-        &cert,
-        b"",
-        "POST",
-        "/notifications",
-        forwarded,
-        &body,
-    )
-    .await;
+    let status = post_with_headers(&daemon, &cert, forwarded, &body).await;
     assert_eq!(status, Some(200));
     assert_eq!(source_of(&db, &uuid).await, "17.3.3.3");
     daemon.server.shutdown().await;
@@ -520,12 +498,8 @@ async fn two_replicas_on_one_postgres_store_each_notification_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outsiders_cannot_take_the_connections_apple_needs() {
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Sqlite).await;
-    let daemon = start(&fixture, &db, |c| {
+    let (fixture, db, daemon) = start_behind_proxy(&["127.0.0.0/8"], |c| {
         c.server.max_connections = 32; // outsiders share 32 / 16 → at least 16 slots
-        c.server.proxy_protocol = true;
-        c.sources.trusted_proxies = nets(&["127.0.0.0/8"]);
     })
     .await;
     let cert = &fixture.tls_cert_der;

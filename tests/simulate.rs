@@ -576,25 +576,32 @@ fn simulate_out_writes_the_bodies() {
     let dev = Verifier::new(RootSet::new(
         RootSet::parse_file(&chain().root_der).unwrap(),
     ));
+    // `asnd simulate --ca <ca> ARGS --out <out_dir>`, which must succeed.
+    let simulate_to = |out_dir: &Path, args: &[&str]| {
+        let out = asnd()
+            .args(["simulate", "--ca"])
+            .arg(&ca)
+            .args(args)
+            .arg("--out")
+            .arg(out_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", output_text(&out).1);
+    };
 
     // --count N: N unique bodies, each verifying with the dev root.
     let out_dir = dir.path().join("load");
-    let out = asnd()
-        .args(["simulate", "--ca"])
-        .arg(&ca)
-        .args([
+    simulate_to(
+        &out_dir,
+        &[
             "--count",
             "25",
             "--type",
             "SUBSCRIBED",
             "--subtype",
             "INITIAL_BUY",
-            "--out",
-        ])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", output_text(&out).1);
+        ],
+    );
     let files = sorted_files(&out_dir);
     assert_eq!(files.len(), 25);
     let mut uuids = std::collections::HashSet::new();
@@ -608,20 +615,10 @@ fn simulate_out_writes_the_bodies() {
 
     // A scenario: one file per step, in order, named after the type.
     let out_dir = dir.path().join("lifecycle");
-    let out = asnd()
-        .args(["simulate", "--ca"])
-        .arg(&ca)
-        .args([
-            "--scenario",
-            "lifecycle",
-            "--environment",
-            "Production",
-            "--out",
-        ])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", output_text(&out).1);
+    simulate_to(
+        &out_dir,
+        &["--scenario", "lifecycle", "--environment", "Production"],
+    );
     let names: Vec<String> = sorted_files(&out_dir)
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

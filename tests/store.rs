@@ -197,6 +197,30 @@ async fn save(store: &Arc<dyn Store>, n: &NewNotification) -> SaveOutcome {
         .unwrap_or_else(|e| panic!("save {}: {e}", n.notification_uuid))
 }
 
+/// The JSON in `column` of the one row of `table`.
+async fn json_column(db: &TestDb, table: &str, column: &str) -> Option<Value> {
+    db.json(&format!("SELECT {} FROM {table}", db.t(column)))
+        .await
+}
+
+/// The administrator's URL, once the server has answered on it: a test that expects an error
+/// then proves something.
+async fn reachable_admin_url() -> String {
+    let admin = admin_url();
+    drop(admin_connection(&admin).await);
+    admin
+}
+
+/// Asserts how many rows the notifications, transactions and subscriptions tables hold.
+async fn assert_rows(db: &TestDb, expected: [i64; 3]) {
+    for (table, rows) in ["notifications", "transactions", "subscriptions"]
+        .into_iter()
+        .zip(expected)
+    {
+        assert_eq!(db.count(table).await, rows, "rows in {table}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests run against both backends
 // ---------------------------------------------------------------------------------------------
@@ -215,9 +239,7 @@ async fn store_then_duplicate(backend: Backend) {
     assert_eq!(save(&store, &again).await, SaveOutcome::Duplicate);
     assert_eq!(save(&store, &first).await, SaveOutcome::Duplicate);
 
-    assert_eq!(db.count("notifications").await, 1);
-    assert_eq!(db.count("transactions").await, 1);
-    assert_eq!(db.count("subscriptions").await, 1);
+    assert_rows(&db, [1, 1, 1]).await;
     let row = db
         .row(&format!(
             "SELECT notification_type, {}, {} FROM notifications",
@@ -272,9 +294,7 @@ async fn concurrent_saves_of_one_uuid(backend: Backend) {
         }
     }
     assert_eq!((stored, duplicate), (1, 19));
-    assert_eq!(db.count("notifications").await, 1);
-    assert_eq!(db.count("transactions").await, 1);
-    assert_eq!(db.count("subscriptions").await, 1);
+    assert_rows(&db, [1, 1, 1]).await;
     store.close().await;
 }
 
@@ -318,8 +338,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
         n.raw_body
     );
     assert_eq!(
-        db.json(&format!("SELECT {} FROM notifications", db.t("payload")))
-            .await,
+        json_column(&db, "notifications", "payload").await,
         Some(n.payload.clone())
     );
 
@@ -372,8 +391,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
     assert_eq!(&tx[..24], &expected[..]);
     assert_iso_now(tx[24].as_deref());
     assert_eq!(
-        db.json(&format!("SELECT {} FROM transactions", db.t("payload")))
-            .await,
+        json_column(&db, "transactions", "payload").await,
         Some(t.payload.clone())
     );
 
@@ -415,11 +433,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
     assert_eq!(&sub[..16], &expected[..]);
     assert_iso_now(sub[16].as_deref());
     assert_eq!(
-        db.json(&format!(
-            "SELECT {} FROM subscriptions",
-            db.t("renewal_info")
-        ))
-        .await,
+        json_column(&db, "subscriptions", "renewal_info").await,
         s.renewal_info.clone()
     );
 
@@ -427,7 +441,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
     match backend {
         Backend::Postgres => {
             let types = db
-                .texts(
+                .column(
                     "SELECT table_name || '.' || column_name || ':' || data_type
                      FROM information_schema.columns
                      WHERE table_schema = current_schema()
@@ -435,10 +449,7 @@ async fn derived_rows_have_the_right_columns(backend: Backend) {
                                            'is_in_billing_retry_period', 'renewal_info', 'status')
                      ORDER BY 1",
                 )
-                .await
-                .into_iter()
-                .map(|r| r[0].clone().unwrap())
-                .collect::<Vec<_>>();
+                .await;
             assert_eq!(
                 types,
                 [
@@ -544,12 +555,7 @@ async fn time_columns_are_queryable(backend: Backend) {
              WHERE received_at >= '2026-11-29T00:00:00.000Z' AND received_at < '2026-11-30T00:00:00.000Z'",
         ),
     };
-    let days: Vec<_> = db
-        .texts(by_day)
-        .await
-        .into_iter()
-        .map(|r| r[0].clone().unwrap())
-        .collect();
+    let days = db.column(by_day).await;
     assert_eq!(days, ["1970-01-01=3", "2026-11-29=2", "2026-11-30=1"]);
     assert_eq!(db.number(in_range).await, 2);
 
@@ -567,11 +573,7 @@ async fn time_columns_are_queryable(backend: Backend) {
     let mut sorted = times.to_vec();
     sorted.sort();
     assert_eq!(
-        db.texts(back)
-            .await
-            .into_iter()
-            .map(|r| r[0].clone().unwrap())
-            .collect::<Vec<_>>(),
+        db.column(back).await,
         sorted.iter().map(|ms| ms.to_string()).collect::<Vec<_>>()
     );
     store.close().await;
@@ -631,9 +633,7 @@ async fn newest_state_wins(backend: Backend) {
             Some("300".into())
         ]
     );
-    assert_eq!(db.count("notifications").await, 3);
-    assert_eq!(db.count("transactions").await, 1);
-    assert_eq!(db.count("subscriptions").await, 1);
+    assert_rows(&db, [3, 1, 1]).await;
     store.close().await;
 }
 
@@ -702,9 +702,7 @@ async fn notification_without_derived_rows(backend: Backend) {
         other_subscriptions: Vec::new(),
     };
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
-    assert_eq!(db.count("notifications").await, 1);
-    assert_eq!(db.count("transactions").await, 0);
-    assert_eq!(db.count("subscriptions").await, 0);
+    assert_rows(&db, [1, 0, 0]).await;
     assert_eq!(
         db.row(&format!(
             "SELECT version, subtype, environment, bundle_id, {}, {}, {}, transaction_id,
@@ -734,8 +732,7 @@ async fn notification_without_derived_rows(backend: Backend) {
         n.raw_body
     );
     assert_eq!(
-        db.json(&format!("SELECT {} FROM notifications", db.t("payload")))
-            .await,
+        json_column(&db, "notifications", "payload").await,
         Some(json!({}))
     );
     store.close().await;
@@ -868,16 +865,13 @@ async fn failed_transaction_row_leaves_nothing(backend: Backend) {
         Err(StoreError::Database(_) | StoreError::Write(_)) => {}
         other => panic!("expected a database error, got {other:?}"),
     }
-    assert_eq!(db.count("notifications").await, 0, "no half-written event");
-    assert_eq!(db.count("transactions").await, 0);
-    assert_eq!(db.count("subscriptions").await, 0);
+    // No half-written event.
+    assert_rows(&db, [0, 0, 0]).await;
 
     // The UUID was not consumed: Apple's retry is stored in full.
     n.transaction.as_mut().unwrap().product_id = Some("com.example.monthly".into());
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
-    assert_eq!(db.count("notifications").await, 1);
-    assert_eq!(db.count("transactions").await, 1);
-    assert_eq!(db.count("subscriptions").await, 1);
+    assert_rows(&db, [1, 1, 1]).await;
     store.close().await;
 }
 
@@ -904,9 +898,7 @@ async fn one_failure_among_concurrent_saves_fails_alone(backend: Backend) {
             (i, result) => assert_eq!(result.unwrap(), SaveOutcome::Stored, "notification {i}"),
         }
     }
-    assert_eq!(db.count("notifications").await, 29);
-    assert_eq!(db.count("transactions").await, 29);
-    assert_eq!(db.count("subscriptions").await, 29);
+    assert_rows(&db, [29, 29, 29]).await;
     store.close().await;
 }
 
@@ -920,9 +912,7 @@ async fn failed_subscription_row_leaves_nothing(backend: Backend) {
         other => panic!("expected a database error, got {other:?}"),
     }
     // The last statement failed: the event and the transaction row before it are gone too.
-    assert_eq!(db.count("notifications").await, 0);
-    assert_eq!(db.count("transactions").await, 0);
-    assert_eq!(db.count("subscriptions").await, 0);
+    assert_rows(&db, [0, 0, 0]).await;
     n.subscription.as_mut().unwrap().product_id = None;
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
     assert_eq!(db.count("subscriptions").await, 1);
@@ -1030,9 +1020,7 @@ async fn postgres_unreachable_is_a_clear_error_without_the_password() {
 
 #[tokio::test]
 async fn postgres_wrong_database_is_an_error() {
-    let url = with_database(&admin_url(), "asnd_test_does_not_exist");
-    // Make sure the server itself is reachable, so this test proves something.
-    drop(admin_connection(&admin_url()).await);
+    let url = with_database(&reachable_admin_url().await, "asnd_test_does_not_exist");
     let err = store::connect(&url, &StoreOptions::default())
         .await
         .expect_err("no such database");
@@ -1041,8 +1029,7 @@ async fn postgres_wrong_database_is_an_error() {
 
 #[tokio::test]
 async fn postgres_store_debug_hides_the_password() {
-    let admin = admin_url();
-    drop(admin_connection(&admin).await);
+    let admin = reachable_admin_url().await;
     // The server trusts local connections, so a made-up password is accepted and ignored.
     let with_password = admin.replacen("postgres@", "postgres:hunter2@", 1);
     let store = store::connect(&with_password, &StoreOptions::default())
@@ -1055,8 +1042,7 @@ async fn postgres_store_debug_hides_the_password() {
 
 #[tokio::test]
 async fn postgresql_scheme_is_accepted() {
-    let admin = admin_url();
-    drop(admin_connection(&admin).await);
+    let admin = reachable_admin_url().await;
     let url = admin.replacen("postgres://", "postgresql://", 1);
     let store = store::connect(&url, &StoreOptions::default())
         .await

@@ -363,24 +363,28 @@ fn cases(now: i64) -> Vec<Case> {
             vec![e]
         }
     };
-    add(
-        "REFUND",
-        &consumable(
+    // A consumable: no pending renewal, no subscription, and no auto-renewal at the top level.
+    for (kind, extra, txn) in [
+        (
+            "REFUND",
             json!({"cancellation_date_ms": second_ago.to_string(), "cancellation_reason": "0"}),
+            format!("coins.100|{day_ago}|-|{second_ago}|0|PURCHASED|-|{second_ago}"),
         ),
-        &|_| vec![],
-        json!({"auto_renew_status": null, "auto_renew_product_id": null}),
-        format!("coins.100|{day_ago}|-|{second_ago}|0|PURCHASED|-|{second_ago}"),
-        None,
-    );
-    add(
-        "CONSUMPTION_REQUEST",
-        &consumable(json!({})),
-        &|_| vec![],
-        json!({"auto_renew_status": null, "auto_renew_product_id": null}),
-        format!("coins.100|{day_ago}|-|-|-|PURCHASED|-|{day_ago}"),
-        None,
-    );
+        (
+            "CONSUMPTION_REQUEST",
+            json!({}),
+            format!("coins.100|{day_ago}|-|-|-|PURCHASED|-|{day_ago}"),
+        ),
+    ] {
+        add(
+            kind,
+            &consumable(extra),
+            &|_| vec![],
+            json!({"auto_renew_status": null, "auto_renew_product_id": null}),
+            txn,
+            None,
+        );
+    }
     add(
         "REVOKE",
         &move |o| {

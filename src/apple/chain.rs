@@ -5,7 +5,7 @@
 
 use aws_lc_rs::signature::{self, EcdsaVerificationAlgorithm, ParsedPublicKey};
 use base64::Engine;
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::prelude::{FromDer, KeyUsage, X509Certificate};
 
 use super::error::VerifyError;
 use super::roots::{RootSet, TrustAnchor};
@@ -102,6 +102,21 @@ fn has_extension(cert: &X509Certificate<'_>, oid: &str) -> bool {
     cert.extensions()
         .iter()
         .any(|e| e.oid.to_id_string() == oid)
+}
+
+/// Refuses a keyUsage extension that does not parse or lacks the `bit` that `has` reads; a
+/// certificate without keyUsage passes.
+fn check_key_usage(
+    cert: &X509Certificate<'_>,
+    role: &str,
+    bit: &str,
+    has: fn(&KeyUsage) -> bool,
+) -> Result<(), String> {
+    match cert.key_usage() {
+        Ok(Some(ku)) if !has(ku.value) => Err(format!("the {role}'s keyUsage lacks {bit}")),
+        Err(e) => Err(format!("{role} keyUsage: {e}")),
+        _ => Ok(()),
+    }
 }
 
 fn check_critical_extensions(cert: &X509Certificate<'_>, role: &str) -> Result<(), String> {
@@ -230,24 +245,20 @@ pub fn verify_chain(
         }
         Err(e) => return Err(chain_err(format!("intermediate basicConstraints: {e}"))),
     }
-    match inter.key_usage() {
-        Ok(Some(ku)) if !ku.value.key_cert_sign() => {
-            return Err(chain_err(
-                "the intermediate's keyUsage lacks keyCertSign".into(),
-            ));
-        }
-        Err(e) => return Err(chain_err(format!("intermediate keyUsage: {e}"))),
-        _ => {}
-    }
-    match leaf.key_usage() {
-        Ok(Some(ku)) if !ku.value.digital_signature() => {
-            return Err(chain_err(
-                "the leaf's keyUsage lacks digitalSignature".into(),
-            ));
-        }
-        Err(e) => return Err(chain_err(format!("leaf keyUsage: {e}"))),
-        _ => {}
-    }
+    check_key_usage(
+        &inter,
+        "intermediate",
+        "keyCertSign",
+        KeyUsage::key_cert_sign,
+    )
+    .map_err(chain_err)?;
+    check_key_usage(
+        &leaf,
+        "leaf",
+        "digitalSignature",
+        KeyUsage::digital_signature,
+    )
+    .map_err(chain_err)?;
     check_critical_extensions(&leaf, "the leaf").map_err(chain_err)?;
     check_critical_extensions(&inter, "the intermediate").map_err(chain_err)?;
 

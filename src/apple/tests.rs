@@ -413,13 +413,16 @@ fn several_apps_pick_the_matching_rule() {
 fn forged_or_foreign_nested_payloads_fail_the_notification() {
     let v = verifier_for(chain());
     let p = policy(Environment::Sandbox);
+    // A Sandbox notification around the `data` given, signed by the trusted chain.
+    let sandbox_notification = |data| chain().sign(&notification_with(chain(), "Sandbox", data));
+    let refusal = |n: &str| {
+        v.verify_notification(n, &p, At::SignedDate)
+            .unwrap_err()
+            .status()
+    };
     let forger = DevChain::generate(&ChainSpec::default()).unwrap();
     let forged = forger.sign(&transaction("Sandbox", BUNDLE));
-    let n = chain().sign(&notification_with(
-        chain(),
-        "Sandbox",
-        json!({"signedTransactionInfo": forged}),
-    ));
+    let n = sandbox_notification(json!({"signedTransactionInfo": forged}));
     let err = v.verify_notification(&n, &p, At::SignedDate).unwrap_err();
     assert!(
         matches!(
@@ -434,39 +437,17 @@ fn forged_or_foreign_nested_payloads_fail_the_notification() {
     assert_eq!(err.status(), Status::VerificationFailure);
 
     let other_bundle = chain().sign(&transaction("Sandbox", "com.other"));
-    let n = chain().sign(&notification_with(
-        chain(),
-        "Sandbox",
-        json!({"signedTransactionInfo": other_bundle}),
-    ));
-    assert_eq!(
-        v.verify_notification(&n, &p, At::SignedDate)
-            .unwrap_err()
-            .status(),
-        Status::InvalidAppIdentifier
-    );
+    let n = sandbox_notification(json!({"signedTransactionInfo": other_bundle}));
+    assert_eq!(refusal(&n), Status::InvalidAppIdentifier);
 
     let production = chain().sign(&renewal("Production"));
-    let n = chain().sign(&notification_with(
-        chain(),
-        "Sandbox",
-        json!({"signedRenewalInfo": production}),
-    ));
-    assert_eq!(
-        v.verify_notification(&n, &p, At::SignedDate)
-            .unwrap_err()
-            .status(),
-        Status::InvalidEnvironment
-    );
+    let n = sandbox_notification(json!({"signedRenewalInfo": production}));
+    assert_eq!(refusal(&n), Status::InvalidEnvironment);
     let mut lenient = p.clone();
     lenient.nested_environment_must_match = false;
     assert!(v.verify_notification(&n, &lenient, At::SignedDate).is_ok());
 
-    let garbage = chain().sign(&notification_with(
-        chain(),
-        "Sandbox",
-        json!({"signedTransactionInfo": "not.a.jws"}),
-    ));
+    let garbage = sandbox_notification(json!({"signedTransactionInfo": "not.a.jws"}));
     assert!(v.verify_notification(&garbage, &p, At::SignedDate).is_err());
 }
 
@@ -493,27 +474,18 @@ fn xcode_and_local_testing_data_is_never_accepted() {
 #[test]
 fn other_containers_carry_identity() {
     let v = verifier_for(chain());
+    let verify = |token: &str, env| v.verify_notification(token, &policy(env), At::SignedDate);
     let summary = json!({"notificationType": "RENEWAL_EXTENSION", "subtype": "SUMMARY", "notificationUUID": "u1",
         "signedDate": now_ms(), "summary": {"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox",
         "productId": "p", "requestIdentifier": "r", "succeededCount": 3, "failedCount": 0}});
-    assert!(
-        v.verify_notification(
-            &chain().sign(&summary),
-            &policy(Environment::Sandbox),
-            At::SignedDate
-        )
-        .is_ok()
-    );
+    assert!(verify(&chain().sign(&summary), Environment::Sandbox).is_ok());
     let token = json!({"notificationType": "EXTERNAL_PURCHASE_TOKEN", "subtype": "UNREPORTED", "notificationUUID": "u2",
         "signedDate": now_ms(), "externalPurchaseToken": {"externalPurchaseId": "SANDBOX_abc", "bundleId": BUNDLE,
         "appAppleId": APP_ID, "tokenCreationDate": now_ms()}});
     let token = chain().sign(&token);
-    assert!(
-        v.verify_notification(&token, &policy(Environment::Sandbox), At::SignedDate)
-            .is_ok()
-    );
+    assert!(verify(&token, Environment::Sandbox).is_ok());
     assert_eq!(
-        v.verify_notification(&token, &policy(Environment::Production), At::SignedDate)
+        verify(&token, Environment::Production)
             .unwrap_err()
             .status(),
         Status::InvalidEnvironment
@@ -521,13 +493,7 @@ fn other_containers_carry_identity() {
     let app_txn = json!({"receiptType": "Sandbox", "bundleId": BUNDLE, "appAppleId": APP_ID, "receiptCreationDate": now_ms()});
     let rescind = json!({"notificationType": "RESCIND_CONSENT", "notificationUUID": "u3", "signedDate": now_ms(),
         "appData": {"bundleId": BUNDLE, "appAppleId": APP_ID, "environment": "Sandbox", "signedAppTransactionInfo": chain().sign(&app_txn)}});
-    let v2 = v
-        .verify_notification(
-            &chain().sign(&rescind),
-            &policy(Environment::Sandbox),
-            At::SignedDate,
-        )
-        .unwrap();
+    let v2 = verify(&chain().sign(&rescind), Environment::Sandbox).unwrap();
     assert_eq!(
         v2.app_transaction.unwrap().value.bundle_id.as_deref(),
         Some(BUNDLE)
@@ -535,13 +501,9 @@ fn other_containers_carry_identity() {
     let none =
         json!({"notificationType": "TEST", "notificationUUID": "u4", "signedDate": now_ms()});
     assert_eq!(
-        v.verify_notification(
-            &chain().sign(&none),
-            &policy(Environment::Sandbox),
-            At::SignedDate
-        )
-        .unwrap_err()
-        .status(),
+        verify(&chain().sign(&none), Environment::Sandbox)
+            .unwrap_err()
+            .status(),
         Status::InvalidAppIdentifier
     );
 }

@@ -232,6 +232,19 @@ mod tests {
     use super::super::*;
     use crate::config::test_support::*;
 
+    /// The message of the error that setting variable `name` to `value` over `EXAMPLE` gives.
+    fn env_error(name: &str, value: &str) -> String {
+        parse_with(EXAMPLE, &[(name, value)])
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// Asserts that setting `name` to `value` is refused with a message that starts with `start`.
+    fn refused_with(name: &str, value: &str, start: &str) {
+        let err = env_error(name, value);
+        assert!(err.starts_with(start), "{err}");
+    }
+
     #[test]
     fn env_overrides_strings() {
         let config = parse_with(
@@ -285,19 +298,14 @@ mod tests {
         assert!(!config.database.migrate_on_start);
         assert!(!config.server.tls);
         assert_eq!(config.apps[0].app_apple_id, Some(42));
-        let err = parse_with(EXAMPLE, &[("ASND_SERVER__MAX_BODY_BYTES", "1MiB")])
-            .unwrap_err()
-            .to_string();
         assert_eq!(
-            err,
+            env_error("ASND_SERVER__MAX_BODY_BYTES", "1MiB"),
             "environment variable ASND_SERVER__MAX_BODY_BYTES: expected an integer for server.max_body_bytes"
         );
-        let err = parse_with(EXAMPLE, &[("ASND_SERVER__TLS", "yes please")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("environment variable ASND_SERVER__TLS: expected true or false"),
-            "{err}"
+        refused_with(
+            "ASND_SERVER__TLS",
+            "yes please",
+            "environment variable ASND_SERVER__TLS: expected true or false",
         );
     }
 
@@ -317,12 +325,10 @@ mod tests {
         assert_eq!(config.sources.allow, nets);
         let config = parse_with(EXAMPLE, &[("ASND_APPS__0__ENVIRONMENTS", "Sandbox")]).unwrap();
         assert_eq!(config.apps[0].environments, vec![AppEnvironment::Sandbox]);
-        let err = parse_with(EXAMPLE, &[("ASND_SOURCES__ALLOW", "[\"17.0.0.0/8\"")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("environment variable ASND_SOURCES__ALLOW: expected a TOML array"),
-            "{err}"
+        refused_with(
+            "ASND_SOURCES__ALLOW",
+            "[\"17.0.0.0/8\"",
+            "environment variable ASND_SOURCES__ALLOW: expected a TOML array",
         );
     }
 
@@ -416,39 +422,27 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let err = parse_with(EXAMPLE, &[("ASND_NOPE__URL", "x")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("unknown key `nope` in environment variable ASND_NOPE__URL"),
-            "{err}"
+        refused_with(
+            "ASND_NOPE__URL",
+            "x",
+            "unknown key `nope` in environment variable ASND_NOPE__URL",
         );
-        let err = parse_with(EXAMPLE, &[("ASND_APPS__0__SECRET", "x")])
-            .unwrap_err()
-            .to_string();
+        refused_with(
+            "ASND_APPS__0",
+            "{ bundle = \"x\" }",
+            "unknown key `apps[0].bundle` in environment variable ASND_APPS__0",
+        );
+        let err = env_error("ASND_APPS__0__SECRET", "x");
         assert!(
             err.contains("`apps[0].secret`") && err.contains("ASND_APPS__0__SECRET"),
             "{err}"
         );
-        let err = parse_with(EXAMPLE, &[("ASND_APPS__0", "{ bundle = \"x\" }")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("unknown key `apps[0].bundle` in environment variable ASND_APPS__0"),
-            "{err}"
-        );
-        let err = parse_with(EXAMPLE, &[("ASND_SERVER__LISTEN__PORT", "1")])
-            .unwrap_err()
-            .to_string();
         assert_eq!(
-            err,
+            env_error("ASND_SERVER__LISTEN__PORT", "1"),
             "environment variable ASND_SERVER__LISTEN__PORT: `server.listen` is text and has no keys"
         );
-        let err = parse_with(EXAMPLE, &[("ASND_SERVER__0", "1")])
-            .unwrap_err()
-            .to_string();
         assert_eq!(
-            err,
+            env_error("ASND_SERVER__0", "1"),
             "environment variable ASND_SERVER__0: `server` is a section and has no numbered entries"
         );
     }
@@ -520,9 +514,7 @@ mod tests {
 
     #[test]
     fn env_malformed_names() {
-        let err = parse_with(EXAMPLE, &[("ASND_SERVER____LISTEN", "x")])
-            .unwrap_err()
-            .to_string();
+        let err = env_error("ASND_SERVER____LISTEN", "x");
         assert!(err.contains("empty level"), "{err}");
         let err = parse_with(
             EXAMPLE,

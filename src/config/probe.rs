@@ -316,46 +316,29 @@ mod tests {
     #[test]
     fn probe_reads_the_types() {
         let key = |s: &str| Seg::Key(s.to_owned());
-        assert_eq!(
-            probe::<Config>(&[key("server"), key("listen")]),
-            Probed::Found(Kind::String)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("server"), key("tls")]),
-            Probed::Found(Kind::Bool)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("server"), key("max_body_bytes")]),
-            Probed::Found(Kind::Integer)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("server"), key("body_timeout")]),
-            Probed::Found(Kind::String)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("server")]),
-            Probed::Found(Kind::Table)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("sources"), key("allow")]),
-            Probed::Found(Kind::Array)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("sources"), key("allow"), Seg::Index(3)]),
-            Probed::Found(Kind::String)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("verify"), key("roots"), Seg::Index(0)]),
-            Probed::Found(Kind::String)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("apps"), Seg::Index(0)]),
-            Probed::Found(Kind::Table)
-        );
-        assert_eq!(
-            probe::<Config>(&[key("apps"), Seg::Index(0), key("app_apple_id")]),
-            Probed::Found(Kind::Integer)
-        );
+        for (path, kind) in [
+            (vec![key("server"), key("listen")], Kind::String),
+            (vec![key("server"), key("tls")], Kind::Bool),
+            (vec![key("server"), key("max_body_bytes")], Kind::Integer),
+            (vec![key("server"), key("body_timeout")], Kind::String),
+            (vec![key("server")], Kind::Table),
+            (vec![key("sources"), key("allow")], Kind::Array),
+            (
+                vec![key("sources"), key("allow"), Seg::Index(3)],
+                Kind::String,
+            ),
+            (
+                vec![key("verify"), key("roots"), Seg::Index(0)],
+                Kind::String,
+            ),
+            (vec![key("apps"), Seg::Index(0)], Kind::Table),
+            (
+                vec![key("apps"), Seg::Index(0), key("app_apple_id")],
+                Kind::Integer,
+            ),
+        ] {
+            assert_eq!(probe::<Config>(&path), Probed::Found(kind), "{path:?}");
+        }
         assert_eq!(
             probe::<Config>(&[key("apps"), Seg::Index(0), key("nope")]),
             Probed::UnknownKey {

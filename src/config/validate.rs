@@ -118,12 +118,13 @@ impl ServerConfig {
                 format!("must be between 1 and {MAX_CONNECTIONS}"),
             ));
         }
-        for (key, value) in [
+        let timeouts = [
             ("server.handshake_timeout", self.handshake_timeout),
             ("server.header_timeout", self.header_timeout),
             ("server.body_timeout", self.body_timeout),
             ("server.handler_timeout", self.handler_timeout),
-        ] {
+        ];
+        for (key, value) in timeouts {
             if value.is_zero() {
                 problems.push(ConfigError::invalid(
                     key,
@@ -132,15 +133,11 @@ impl ServerConfig {
             }
         }
         // Durations beyond an hour are mistakes, and absurd ones overflow the clock.
-        for (key, value) in [
-            ("server.handshake_timeout", self.handshake_timeout),
-            ("server.header_timeout", self.header_timeout),
-            ("server.body_timeout", self.body_timeout),
-            ("server.handler_timeout", self.handler_timeout),
+        for (key, value) in timeouts.into_iter().chain([
             ("server.shutdown_grace", self.shutdown_grace),
             ("server.drain_delay", self.drain_delay),
             ("server.proxy_header_timeout", self.proxy_header_timeout),
-        ] {
+        ]) {
             if value > MAX_DURATION {
                 problems.push(ConfigError::invalid(key, "must be at most 1h"));
             }

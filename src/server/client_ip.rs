@@ -42,11 +42,8 @@ pub fn client_ip(
 /// The `for=` addresses of `Forwarded`, oldest first.
 fn forwarded(headers: &HeaderMap) -> Result<Vec<IpAddr>, String> {
     let mut hops = Vec::new();
-    for value in headers.get_all("forwarded") {
-        let value = value
-            .to_str()
-            .map_err(|_| "Forwarded is not text".to_string())?;
-        for element in value.split(',') {
+    for value in header_text(headers, "forwarded", "Forwarded") {
+        for element in value?.split(',') {
             for pair in element.split(';') {
                 let Some((key, node)) = pair.trim().split_once('=') else {
                     continue;
@@ -63,15 +60,24 @@ fn forwarded(headers: &HeaderMap) -> Result<Vec<IpAddr>, String> {
 /// The addresses of `X-Forwarded-For`, oldest first (several header lines form one list).
 fn x_forwarded_for(headers: &HeaderMap) -> Result<Vec<IpAddr>, String> {
     let mut hops = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        let value = value
-            .to_str()
-            .map_err(|_| "X-Forwarded-For is not text".to_string())?;
-        for node in value.split(',') {
+    for value in header_text(headers, "x-forwarded-for", "X-Forwarded-For") {
+        for node in value?.split(',') {
             hops.push(parse_node(node)?);
         }
     }
     Ok(hops)
+}
+
+/// Each line of header `name` as text, in order; `label` names it in the error.
+fn header_text<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+    label: &'static str,
+) -> impl Iterator<Item = Result<&'a str, String>> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .map(move |value| value.to_str().map_err(|_| format!("{label} is not text")))
 }
 
 /// `1.2.3.4`, `1.2.3.4:5678`, `"[2001:db8::1]:443"`, `2001:db8::1`.
@@ -129,37 +135,29 @@ mod tests {
     #[test]
     fn the_rightmost_untrusted_hop_is_the_client() {
         let trusted = nets(&["10.0.0.0/8"]);
-        let h = headers(&[("x-forwarded-for", "17.9.9.9, 10.1.1.1, 10.2.2.2")]);
+        // The client address behind proxy 10.0.0.1, given one X-Forwarded-For per line.
+        let behind_proxy = |lines: &[&str]| {
+            let pairs: Vec<_> = lines.iter().map(|l| ("x-forwarded-for", *l)).collect();
+            client_ip(ip("10.0.0.1"), &headers(&pairs), &trusted, XFF)
+        };
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &h, &trusted, XFF),
+            behind_proxy(&["17.9.9.9, 10.1.1.1, 10.2.2.2"]),
             Ok(ip("17.9.9.9"))
         );
         // A client that writes its own X-Forwarded-For gains nothing: its real address is appended.
-        let spoofed = headers(&[("x-forwarded-for", "17.1.1.1, 192.0.2.7, 10.1.1.1")]);
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &spoofed, &trusted, XFF),
+            behind_proxy(&["17.1.1.1, 192.0.2.7, 10.1.1.1"]),
             Ok(ip("192.0.2.7"))
         );
         // Several header lines form one list, in order.
-        let split = headers(&[
-            ("x-forwarded-for", "17.1.1.1"),
-            ("x-forwarded-for", "192.0.2.7"),
-        ]);
         assert_eq!(
-            client_ip(ip("10.0.0.1"), &split, &trusted, XFF),
+            behind_proxy(&["17.1.1.1", "192.0.2.7"]),
             Ok(ip("192.0.2.7"))
         );
         // Every hop trusted: the leftmost is the best we know.
-        let inner = headers(&[("x-forwarded-for", "10.5.5.5, 10.1.1.1")]);
-        assert_eq!(
-            client_ip(ip("10.0.0.1"), &inner, &trusted, XFF),
-            Ok(ip("10.5.5.5"))
-        );
+        assert_eq!(behind_proxy(&["10.5.5.5, 10.1.1.1"]), Ok(ip("10.5.5.5")));
         // No header: the proxy itself.
-        assert_eq!(
-            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted, XFF),
-            Ok(ip("10.0.0.1"))
-        );
+        assert_eq!(behind_proxy(&[]), Ok(ip("10.0.0.1")));
     }
 
     #[test]

@@ -227,24 +227,12 @@ mod tests {
             .route("/boom", get(boom))
             .route("/fine", get(|| async { "ok" }))
             .layer(panic_guard());
-        let boom = router
-            .clone()
-            .oneshot(
-                axum::http::Request::get("/boom")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let fine = router
-            .oneshot(
-                axum::http::Request::get("/fine")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(fine.status(), StatusCode::OK);
+        let status = |path: &'static str| {
+            let request = axum::http::Request::get(path).body(Body::empty()).unwrap();
+            let router = router.clone();
+            async move { router.oneshot(request).await.unwrap().status() }
+        };
+        assert_eq!(status("/boom").await, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status("/fine").await, StatusCode::OK);
     }
 }

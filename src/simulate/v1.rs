@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use time::macros::format_description;
 use time::{Date, Duration, Month, OffsetDateTime, Weekday};
 
-use super::payloads::{Story, Txn};
+use super::payloads::{Offer, Story, Txn};
 
 /// The V1 body of `story` as it stands, without `password`.
 pub(super) fn body(story: &Story, notification_type: &str, at: i64) -> Value {
@@ -30,10 +30,7 @@ pub(super) fn body(story: &Story, notification_type: &str, at: i64) -> Value {
             "auto_renew_product_id".into(),
             json!(story.auto_renew_product.id),
         );
-        b.insert(
-            "auto_renew_status".into(),
-            json!(if story.auto_renew { "true" } else { "false" }),
-        );
+        b.insert("auto_renew_status".into(), json!(flag(story.auto_renew)));
         dates(
             &mut b,
             "auto_renew_status_change_date",
@@ -101,17 +98,7 @@ fn receipt_info(story: &Story, t: &Txn) -> Value {
     r.insert("is_in_intro_offer_period".into(), json!(flag(intro)));
     r.insert("in_app_ownership_type".into(), json!(story.ownership));
     r.insert("app_account_token".into(), json!(story.account_token));
-    if let Some(o) = &t.offer {
-        match o.offer_type {
-            2 => {
-                r.insert("promotional_offer_id".into(), json!(o.identifier));
-            }
-            3 => {
-                r.insert("offer_code_ref_name".into(), json!(o.identifier));
-            }
-            _ => {}
-        }
-    }
+    offer_id(&mut r, t.offer.as_ref());
     if t.upgraded {
         r.insert("is_upgraded".into(), json!("true"));
     }
@@ -152,18 +139,19 @@ fn pending_renewal(story: &Story) -> Value {
     if let Some(s) = story.price_increase_status {
         p.insert("price_consent_status".into(), json!(s.to_string()));
     }
-    if let Some(o) = &story.renewal_offer {
-        match o.offer_type {
-            2 => {
-                p.insert("promotional_offer_id".into(), json!(o.identifier));
-            }
-            3 => {
-                p.insert("offer_code_ref_name".into(), json!(o.identifier));
-            }
-            _ => {}
-        }
-    }
+    offer_id(&mut p, story.renewal_offer.as_ref());
     Value::Object(p)
+}
+
+/// V1 names a promotional offer and an offer code in different fields; other offers in none.
+fn offer_id(map: &mut Map<String, Value>, offer: Option<&Offer>) {
+    let Some(o) = offer else { return };
+    let key = match o.offer_type {
+        2 => "promotional_offer_id",
+        3 => "offer_code_ref_name",
+        _ => return,
+    };
+    map.insert(key.into(), json!(o.identifier));
 }
 
 fn flag(on: bool) -> &'static str {

@@ -1,11 +1,11 @@
 //! The open enums of Apple's payloads, as Apple's data-type pages list them: each known value with
 //! its exact wire form.
 
-use super::open_enum::{open_int_enum, open_string_enum};
+use super::open_enum::open_enum;
 
-open_string_enum! {
+open_enum! {
     /// `environment`; also `receiptType` of an app transaction.
-    pub enum Environment {
+    pub enum Environment: String {
         Sandbox => "Sandbox",
         Production => "Production",
         /// StoreKit Testing in Xcode (test data only).
@@ -15,9 +15,9 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `notificationType` of a V2 notification.
-    pub enum NotificationType {
+    pub enum NotificationType: String {
         ConsumptionRequest => "CONSUMPTION_REQUEST",
         DidChangeRenewalPref => "DID_CHANGE_RENEWAL_PREF",
         DidChangeRenewalStatus => "DID_CHANGE_RENEWAL_STATUS",
@@ -49,9 +49,9 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `subtype` of a V2 notification.
-    pub enum Subtype {
+    pub enum Subtype: String {
         InitialBuy => "INITIAL_BUY",
         Resubscribe => "RESUBSCRIBE",
         Downgrade => "DOWNGRADE",
@@ -74,9 +74,9 @@ open_string_enum! {
     }
 }
 
-open_int_enum! {
+open_enum! {
     /// `data.status`: subscription status.
-    pub enum Status {
+    pub enum Status: i64 {
         Active => 1,
         Expired => 2,
         BillingRetry => 3,
@@ -85,9 +85,9 @@ open_int_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// Transaction `type`: product type.
-    pub enum ProductType {
+    pub enum ProductType: String {
         AutoRenewableSubscription => "Auto-Renewable Subscription",
         NonConsumable => "Non-Consumable",
         Consumable => "Consumable",
@@ -95,9 +95,9 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `inAppOwnershipType`.
-    pub enum InAppOwnershipType {
+    pub enum InAppOwnershipType: String {
         Purchased => "PURCHASED",
         FamilyShared => "FAMILY_SHARED",
         /// Access through an organization/group purchase (newer docs; date unconfirmed).
@@ -105,17 +105,17 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `transactionReason`.
-    pub enum TransactionReason {
+    pub enum TransactionReason: String {
         Purchase => "PURCHASE",
         Renewal => "RENEWAL",
     }
 }
 
-open_int_enum! {
+open_enum! {
     /// `revocationReason`.
-    pub enum RevocationReason {
+    pub enum RevocationReason: i64 {
         /// Refunded for another reason, e.g. an accidental purchase.
         RefundedForOtherReason => 0,
         /// Refunded because of an actual or perceived issue within the app.
@@ -123,9 +123,9 @@ open_int_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `revocationType`.
-    pub enum RevocationType {
+    pub enum RevocationType: String {
         RefundFull => "REFUND_FULL",
         /// See `revocationPercentage`.
         RefundProrated => "REFUND_PRORATED",
@@ -135,9 +135,9 @@ open_string_enum! {
     }
 }
 
-open_int_enum! {
+open_enum! {
     /// `offerType`.
-    pub enum OfferType {
+    pub enum OfferType: i64 {
         IntroductoryOffer => 1,
         PromotionalOffer => 2,
         OfferCode => 3,
@@ -145,9 +145,9 @@ open_int_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `offerDiscountType`.
-    pub enum OfferDiscountType {
+    pub enum OfferDiscountType: String {
         FreeTrial => "FREE_TRIAL",
         PayAsYouGo => "PAY_AS_YOU_GO",
         PayUpFront => "PAY_UP_FRONT",
@@ -156,9 +156,9 @@ open_string_enum! {
     }
 }
 
-open_int_enum! {
+open_enum! {
     /// `expirationIntent`.
-    pub enum ExpirationIntent {
+    pub enum ExpirationIntent: i64 {
         CustomerCancelled => 1,
         BillingError => 2,
         CustomerDidNotConsentToPriceIncrease => 3,
@@ -167,17 +167,17 @@ open_int_enum! {
     }
 }
 
-open_int_enum! {
+open_enum! {
     /// `autoRenewStatus` / `commitmentAutoRenewStatus`.
-    pub enum AutoRenewStatus {
+    pub enum AutoRenewStatus: i64 {
         Off => 0,
         On => 1,
     }
 }
 
-open_int_enum! {
+open_enum! {
     /// `priceIncreaseStatus` of renewal info.
-    pub enum PriceIncreaseStatus {
+    pub enum PriceIncreaseStatus: i64 {
         /// The customer hasn't responded to a price increase that needs consent.
         CustomerHasNotResponded => 0,
         /// The customer consented, or was notified of an increase that doesn't need consent.
@@ -185,18 +185,18 @@ open_int_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `billingPlanType` / `renewalBillingPlanType` / `commitmentRenewalBillingPlanType`.
-    pub enum BillingPlanType {
+    pub enum BillingPlanType: String {
         BilledUpfront => "BILLED_UPFRONT",
         /// Monthly payments with a 12-month commitment.
         Monthly => "MONTHLY",
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `data.consumptionRequestReason`.
-    pub enum ConsumptionRequestReason {
+    pub enum ConsumptionRequestReason: String {
         UnintendedPurchase => "UNINTENDED_PURCHASE",
         FulfillmentIssue => "FULFILLMENT_ISSUE",
         UnsatisfiedWithPurchase => "UNSATISFIED_WITH_PURCHASE",
@@ -205,18 +205,18 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `externalPurchaseToken.tokenType`. Other StoreKit token types (`IN_APP`,
     /// `LINK_OUT`) are not confirmed in notifications and decode as `Unknown`.
-    pub enum TokenType {
+    pub enum TokenType: String {
         Acquisition => "ACQUISITION",
         Services => "SERVICES",
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `originalPlatform` of an app transaction.
-    pub enum OriginalPlatform {
+    pub enum OriginalPlatform: String {
         Ios => "iOS",
         MacOs => "macOS",
         TvOs => "tvOS",
@@ -224,9 +224,9 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// `sendAttemptResult` of the App Store Server API.
-    pub enum SendAttemptResult {
+    pub enum SendAttemptResult: String {
         Success => "SUCCESS",
         TimedOut => "TIMED_OUT",
         TlsIssue => "TLS_ISSUE",
@@ -243,9 +243,9 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// Advanced Commerce `offer.period`.
-    pub enum AdvancedCommerceOfferPeriod {
+    pub enum AdvancedCommerceOfferPeriod: String {
         P3D => "P3D",
         P1W => "P1W",
         P2W => "P2W",
@@ -258,18 +258,18 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// Advanced Commerce `offer.reason`.
-    pub enum AdvancedCommerceOfferReason {
+    pub enum AdvancedCommerceOfferReason: String {
         Acquisition => "ACQUISITION",
         WinBack => "WIN_BACK",
         Retention => "RETENTION",
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// Advanced Commerce `refunds[].refundReason`.
-    pub enum AdvancedCommerceRefundReason {
+    pub enum AdvancedCommerceRefundReason: String {
         UnintendedPurchase => "UNINTENDED_PURCHASE",
         FulfillmentIssue => "FULFILLMENT_ISSUE",
         UnsatisfiedWithPurchase => "UNSATISFIED_WITH_PURCHASE",
@@ -280,18 +280,18 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// Advanced Commerce `refunds[].refundType`.
-    pub enum AdvancedCommerceRefundType {
+    pub enum AdvancedCommerceRefundType: String {
         Full => "FULL",
         Prorated => "PRORATED",
         Custom => "CUSTOM",
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// Advanced Commerce subscription `period`.
-    pub enum AdvancedCommerceSubscriptionPeriod {
+    pub enum AdvancedCommerceSubscriptionPeriod: String {
         P1W => "P1W",
         P1M => "P1M",
         P2M => "P2M",
@@ -301,9 +301,9 @@ open_string_enum! {
     }
 }
 
-open_string_enum! {
+open_enum! {
     /// Advanced Commerce `priceIncreaseInfo.status`.
-    pub enum AdvancedCommercePriceIncreaseStatus {
+    pub enum AdvancedCommercePriceIncreaseStatus: String {
         Scheduled => "SCHEDULED",
         Pending => "PENDING",
         Accepted => "ACCEPTED",

@@ -17,7 +17,7 @@
 //!
 //! One file per payload: `notification` (the decoded V2 notification and its containers),
 //! `transaction`, `renewal`, `app_transaction`, `server_api` (App Store Server API bodies); the
-//! open enums they share are in `enums`, declared with the macros of `open_enum`.
+//! open enums they share are in `enums`, declared with the macro of `open_enum`.
 
 mod app_transaction;
 mod enums;

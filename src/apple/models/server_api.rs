@@ -70,21 +70,9 @@ pub struct NotificationHistoryItem {
     pub extra: Map<String, Value>,
 }
 
-/// Response of Get Test Notification Status (`CheckTestNotificationResponse`).
-#[skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct CheckTestNotificationResponse {
-    /// The `TEST` notification JWS.
-    pub signed_payload: Option<String>,
-    /// At most 6.
-    pub send_attempts: Option<Vec<SendAttempt>>,
-    /// Deprecated: use `send_attempts[0]`.
-    pub first_send_attempt_result: Option<SendAttemptResult>,
-    /// Fields this version does not know, kept unchanged.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
+/// Response of Get Test Notification Status (`CheckTestNotificationResponse`): the same fields as a
+/// history entry, for the `TEST` notification.
+pub type CheckTestNotificationResponse = NotificationHistoryItem;
 
 /// Response of Request a Test Notification (`SendTestNotificationResponse`).
 #[skip_serializing_none]

@@ -26,6 +26,25 @@ where
     typed
 }
 
+/// The identity a container gives: bundle id, app Apple id, environment.
+fn identity(
+    bundle_id: Option<&str>,
+    app_apple_id: Option<i64>,
+    environment: Option<Environment>,
+) -> Identity {
+    Identity {
+        bundle_id: bundle_id.map(str::to_owned),
+        app_apple_id,
+        environment,
+    }
+}
+
+/// Asserts which container `p` carries and the identity read from it.
+fn assert_container(p: &NotificationPayload, name: &str, expected: Identity) {
+    assert_eq!(p.container_name(), Some(name));
+    assert_eq!(p.identity(), expected);
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         include_str!(concat!(
@@ -36,12 +55,32 @@ macro_rules! fixture {
     };
 }
 
+/// Decodes Apple's example notification `text` and checks what every one has: no unknown fields,
+/// the type and the subtype.
+fn example_notification(
+    text: &str,
+    notification_type: NotificationType,
+    subtype: Option<Subtype>,
+) -> NotificationPayload {
+    let p: NotificationPayload = round_trip(text);
+    assert!(p.extra.is_empty());
+    assert_eq!(p.notification_type, Some(notification_type));
+    assert_eq!(p.subtype, subtype);
+    p
+}
+
+/// The identity of Apple's examples, which are all for the bundle `com.example`.
+fn example_identity(app_apple_id: i64, environment: Environment) -> Identity {
+    identity(Some("com.example"), Some(app_apple_id), Some(environment))
+}
+
 #[test]
 fn signed_notification() {
-    let p: NotificationPayload = round_trip(fixture!("signedNotification"));
-    assert!(p.extra.is_empty());
-    assert_eq!(p.notification_type, Some(NotificationType::Subscribed));
-    assert_eq!(p.subtype, Some(Subtype::InitialBuy));
+    let p = example_notification(
+        fixture!("signedNotification"),
+        NotificationType::Subscribed,
+        Some(Subtype::InitialBuy),
+    );
     assert_eq!(
         p.notification_uuid.as_deref(),
         Some("002e14d5-51f5-4503-b5a8-c3a1af68eb20")
@@ -62,26 +101,20 @@ fn signed_notification() {
         Some("signed_renewal_info_value")
     );
     assert_eq!(data.consumption_request_reason, None);
-    assert_eq!(p.container_name(), Some("data"));
-    assert_eq!(
-        p.identity(),
-        Identity {
-            bundle_id: Some("com.example".into()),
-            app_apple_id: Some(41234),
-            environment: Some(Environment::LocalTesting),
-        }
+    assert_container(
+        &p,
+        "data",
+        example_identity(41234, Environment::LocalTesting),
     );
 }
 
 #[test]
 fn consumption_request_notification() {
-    let p: NotificationPayload = round_trip(fixture!("signedConsumptionRequestNotification"));
-    assert!(p.extra.is_empty());
-    assert_eq!(
-        p.notification_type,
-        Some(NotificationType::ConsumptionRequest)
+    let p = example_notification(
+        fixture!("signedConsumptionRequestNotification"),
+        NotificationType::ConsumptionRequest,
+        None,
     );
-    assert_eq!(p.subtype, None);
     let data = p.data.expect("data");
     assert!(data.extra.is_empty());
     assert_eq!(
@@ -92,24 +125,18 @@ fn consumption_request_notification() {
 
 #[test]
 fn external_purchase_token_notification() {
-    let p: NotificationPayload = round_trip(fixture!("signedExternalPurchaseTokenNotification"));
-    assert!(p.extra.is_empty());
-    assert_eq!(
-        p.notification_type,
-        Some(NotificationType::ExternalPurchaseToken)
+    let p = example_notification(
+        fixture!("signedExternalPurchaseTokenNotification"),
+        NotificationType::ExternalPurchaseToken,
+        Some(Subtype::Unreported),
     );
-    assert_eq!(p.subtype, Some(Subtype::Unreported));
     let token = p.external_purchase_token.as_ref().expect("token");
     assert!(token.extra.is_empty());
     assert_eq!(token.token_creation_date, Some(1698148950000));
-    assert_eq!(p.container_name(), Some("externalPurchaseToken"));
-    assert_eq!(
-        p.identity(),
-        Identity {
-            bundle_id: Some("com.example".into()),
-            app_apple_id: Some(55555),
-            environment: Some(Environment::Production),
-        }
+    assert_container(
+        &p,
+        "externalPurchaseToken",
+        example_identity(55555, Environment::Production),
     );
 }
 
@@ -126,35 +153,31 @@ fn external_purchase_token_sandbox_notification() {
 
 #[test]
 fn rescind_consent_notification() {
-    let p: NotificationPayload = round_trip(fixture!("signedRescindConsentNotification"));
-    assert!(p.extra.is_empty());
-    assert_eq!(p.notification_type, Some(NotificationType::RescindConsent));
+    let p = example_notification(
+        fixture!("signedRescindConsentNotification"),
+        NotificationType::RescindConsent,
+        None,
+    );
     let app_data = p.app_data.as_ref().expect("appData");
     assert!(app_data.extra.is_empty());
     assert_eq!(
         app_data.signed_app_transaction_info.as_deref(),
         Some("signed_app_transaction_info_value")
     );
-    assert_eq!(p.container_name(), Some("appData"));
-    assert_eq!(
-        p.identity(),
-        Identity {
-            bundle_id: Some("com.example".into()),
-            app_apple_id: Some(41234),
-            environment: Some(Environment::LocalTesting),
-        }
+    assert_container(
+        &p,
+        "appData",
+        example_identity(41234, Environment::LocalTesting),
     );
 }
 
 #[test]
 fn summary_notification() {
-    let p: NotificationPayload = round_trip(fixture!("signedSummaryNotification"));
-    assert!(p.extra.is_empty());
-    assert_eq!(
-        p.notification_type,
-        Some(NotificationType::RenewalExtension)
+    let p = example_notification(
+        fixture!("signedSummaryNotification"),
+        NotificationType::RenewalExtension,
+        Some(Subtype::Summary),
     );
-    assert_eq!(p.subtype, Some(Subtype::Summary));
     let summary = p.summary.as_ref().expect("summary");
     assert!(summary.extra.is_empty());
     assert_eq!(summary.succeeded_count, Some(5));
@@ -163,14 +186,10 @@ fn summary_notification() {
         summary.storefront_country_codes.as_deref(),
         Some(&["CAN".to_owned(), "USA".to_owned(), "MEX".to_owned()][..])
     );
-    assert_eq!(p.container_name(), Some("summary"));
-    assert_eq!(
-        p.identity(),
-        Identity {
-            bundle_id: Some("com.example".into()),
-            app_apple_id: Some(41234),
-            environment: Some(Environment::LocalTesting),
-        }
+    assert_container(
+        &p,
+        "summary",
+        example_identity(41234, Environment::LocalTesting),
     );
 }
 
@@ -582,28 +601,20 @@ fn identity_per_container() {
         data: Some(data.clone()),
         ..Default::default()
     };
-    assert_eq!(only_data.container_name(), Some("data"));
-    assert_eq!(
-        only_data.identity(),
-        Identity {
-            bundle_id: Some("b.data".into()),
-            app_apple_id: Some(1),
-            environment: Some(Environment::Production),
-        }
+    assert_container(
+        &only_data,
+        "data",
+        identity(Some("b.data"), Some(1), Some(Environment::Production)),
     );
 
     let only_summary = NotificationPayload {
         summary: Some(summary.clone()),
         ..Default::default()
     };
-    assert_eq!(only_summary.container_name(), Some("summary"));
-    assert_eq!(
-        only_summary.identity(),
-        Identity {
-            bundle_id: Some("b.summary".into()),
-            app_apple_id: Some(2),
-            environment: Some(Environment::Sandbox),
-        }
+    assert_container(
+        &only_summary,
+        "summary",
+        identity(Some("b.summary"), Some(2), Some(Environment::Sandbox)),
     );
 
     for (id, env) in [
@@ -634,14 +645,10 @@ fn identity_per_container() {
         app_data: Some(app_data.clone()),
         ..Default::default()
     };
-    assert_eq!(only_app_data.container_name(), Some("appData"));
-    assert_eq!(
-        only_app_data.identity(),
-        Identity {
-            bundle_id: Some("b.app".into()),
-            app_apple_id: None,
-            environment: Some(Environment::Sandbox),
-        }
+    assert_container(
+        &only_app_data,
+        "appData",
+        identity(Some("b.app"), None, Some(Environment::Sandbox)),
     );
 
     // Several containers (not expected from Apple): the first in the fixed order wins.

@@ -27,6 +27,12 @@ impl Generator {
         Generator { target, ids }
     }
 
+    /// The unit tests' generator: default target, fixed seed, so the ids repeat.
+    #[cfg(test)]
+    pub(super) fn seeded() -> Generator {
+        Generator::with_ids(Target::default(), Ids::seeded(7))
+    }
+
     /// One V2 notification of `kind`, signed at `at`, for a new customer whose history leads to it.
     pub fn single(&mut self, kind: Kind, at: i64) -> Event {
         let mut events = self.run(&single_script(kind), at);
@@ -143,16 +149,11 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulate::payloads::Target;
-
-    fn generator() -> Generator {
-        Generator::with_ids(Target::default(), Ids::seeded(7))
-    }
 
     #[test]
     fn lifecycle_dates_increase_and_statuses_follow_the_story() {
         let end = 1_800_000_000_000;
-        let events = generator().scenario(Scenario::Lifecycle, end);
+        let events = Generator::seeded().scenario(Scenario::Lifecycle, end);
         let labels: Vec<String> = events.iter().map(|e| e.notice.label()).collect();
         assert_eq!(
             labels,

@@ -28,6 +28,7 @@ mod story;
 pub use catalogue::{CATALOG, Kind, Notice, Scenario, V1_TYPES, parse_v1_type};
 pub use generator::Generator;
 pub use ids::Ids;
+pub(in crate::simulate) use products::Offer;
 pub use render::Event;
 pub(in crate::simulate) use story::{Story, Txn};
 

@@ -11,42 +11,38 @@ pub(in crate::simulate) struct Product {
     pub adam_id: &'static str,
 }
 
-pub(super) const PRO: Product = Product {
-    id: "pro.monthly",
-    product_type: "Auto-Renewable Subscription",
-    usd: 9_990,
-    adam_id: "6450000001",
-};
-pub(super) const PREMIUM: Product = Product {
-    id: "premium.monthly",
-    product_type: "Auto-Renewable Subscription",
-    usd: 14_990,
-    adam_id: "6450000002",
-};
-pub(super) const BASIC: Product = Product {
-    id: "basic.monthly",
-    product_type: "Auto-Renewable Subscription",
-    usd: 4_990,
-    adam_id: "6450000003",
-};
-pub(super) const ADVANCED: Product = Product {
-    id: "advanced.commerce.monthly",
-    product_type: "Auto-Renewable Subscription",
-    usd: 12_990,
-    adam_id: "6450000004",
-};
-pub(super) const LIFETIME: Product = Product {
-    id: "lifetime.unlock",
-    product_type: "Non-Consumable",
-    usd: 29_990,
-    adam_id: "6450000005",
-};
-pub(super) const COINS: Product = Product {
-    id: "coins.100",
-    product_type: "Consumable",
-    usd: 990,
-    adam_id: "6450000006",
-};
+/// Apple's `type` of an auto-renewable subscription.
+const SUBSCRIPTION: &str = "Auto-Renewable Subscription";
+
+impl Product {
+    const fn new(
+        id: &'static str,
+        product_type: &'static str,
+        usd: i64,
+        adam_id: &'static str,
+    ) -> Product {
+        Product {
+            id,
+            product_type,
+            usd,
+            adam_id,
+        }
+    }
+}
+
+pub(super) const PRO: Product = Product::new("pro.monthly", SUBSCRIPTION, 9_990, "6450000001");
+pub(super) const PREMIUM: Product =
+    Product::new("premium.monthly", SUBSCRIPTION, 14_990, "6450000002");
+pub(super) const BASIC: Product = Product::new("basic.monthly", SUBSCRIPTION, 4_990, "6450000003");
+pub(super) const ADVANCED: Product = Product::new(
+    "advanced.commerce.monthly",
+    SUBSCRIPTION,
+    12_990,
+    "6450000004",
+);
+pub(super) const LIFETIME: Product =
+    Product::new("lifetime.unlock", "Non-Consumable", 29_990, "6450000005");
+pub(super) const COINS: Product = Product::new("coins.100", "Consumable", 990, "6450000006");
 pub(super) const SUBSCRIPTION_GROUP: &str = "21000001";
 
 #[derive(Debug)]
@@ -61,58 +57,32 @@ pub(in crate::simulate) struct Storefront {
 }
 
 pub(super) const STOREFRONTS: [Storefront; 7] = [
-    Storefront {
-        code: "USA",
-        id: "143441",
-        currency: "USD",
-        rate: 1_000,
-        whole: false,
-    },
-    Storefront {
-        code: "GBR",
-        id: "143444",
-        currency: "GBP",
-        rate: 800,
-        whole: false,
-    },
-    Storefront {
-        code: "DEU",
-        id: "143443",
-        currency: "EUR",
-        rate: 920,
-        whole: false,
-    },
-    Storefront {
-        code: "FRA",
-        id: "143442",
-        currency: "EUR",
-        rate: 920,
-        whole: false,
-    },
-    Storefront {
-        code: "JPN",
-        id: "143462",
-        currency: "JPY",
-        rate: 150_000,
-        whole: true,
-    },
-    Storefront {
-        code: "CAN",
-        id: "143455",
-        currency: "CAD",
-        rate: 1_370,
-        whole: false,
-    },
-    Storefront {
-        code: "AUS",
-        id: "143460",
-        currency: "AUD",
-        rate: 1_530,
-        whole: false,
-    },
+    Storefront::new("USA", "143441", "USD", 1_000, false),
+    Storefront::new("GBR", "143444", "GBP", 800, false),
+    Storefront::new("DEU", "143443", "EUR", 920, false),
+    Storefront::new("FRA", "143442", "EUR", 920, false),
+    Storefront::new("JPN", "143462", "JPY", 150_000, true),
+    Storefront::new("CAN", "143455", "CAD", 1_370, false),
+    Storefront::new("AUS", "143460", "AUD", 1_530, false),
 ];
 
 impl Storefront {
+    const fn new(
+        code: &'static str,
+        id: &'static str,
+        currency: &'static str,
+        rate: i64,
+        whole: bool,
+    ) -> Storefront {
+        Storefront {
+            code,
+            id,
+            currency,
+            rate,
+            whole,
+        }
+    }
+
     /// A US price (milliunits) in this storefront's currency, rounded as price tiers are: to
     /// x.99, or to whole hundreds of yen. Milliunits.
     pub(super) fn price(&self, usd: i64) -> i64 {

@@ -397,13 +397,9 @@ mod tests {
     use super::*;
     use crate::simulate::payloads::Generator;
 
-    fn generator() -> Generator {
-        Generator::with_ids(Target::default(), Ids::seeded(7))
-    }
-
     #[test]
     fn transaction_and_renewal_agree() {
-        let mut g = generator();
+        let mut g = Generator::seeded();
         for kind in Kind::all() {
             let event = g.single(kind, 1_800_000_000_000);
             let Content::V2(Container::Data {
