@@ -143,6 +143,51 @@ pub struct Pipeline {
     pub quarantine: QuarantineConfig,
     /// Quarantine rows dropped and bodies cut to stay within [`Pipeline::quarantine`].
     pub trimmed: Arc<QuarantineTrimmed>,
+    /// Which `[[destinations]]` each notification goes to.
+    pub routes: Arc<Vec<Route>>,
+    /// Woken when a stored notification has deliveries: the delivery workers wait on it.
+    pub events: Arc<tokio::sync::Notify>,
+}
+
+/// A destination's filters: a notification goes to it when every non-empty list matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub name: String,
+    pub apps: Vec<String>,
+    pub environments: Vec<String>,
+    /// `TYPE` (any subtype) or `TYPE/SUBTYPE`.
+    pub types: Vec<String>,
+}
+
+impl Route {
+    /// Whether a notification of this app, environment, type and subtype goes to the route.
+    pub fn accepts(
+        &self,
+        bundle_id: Option<&str>,
+        environment: Option<&str>,
+        notification_type: &str,
+        subtype: Option<&str>,
+    ) -> bool {
+        let listed = |list: &[String], value: Option<&str>| {
+            list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l == v))
+        };
+        let type_matches = |t: &String| match t.split_once('/') {
+            None => t == notification_type,
+            Some((kind, sub)) => kind == notification_type && Some(sub) == subtype,
+        };
+        listed(&self.apps, bundle_id)
+            && listed(&self.environments, environment)
+            && (self.types.is_empty() || self.types.iter().any(type_matches))
+    }
+
+    fn matches(&self, n: &NewNotification) -> bool {
+        self.accepts(
+            n.bundle_id.as_deref(),
+            n.environment.as_deref(),
+            &n.notification_type,
+            n.subtype.as_deref(),
+        )
+    }
 }
 
 /// What keeping the quarantine bounded cost, since start (a metric).
@@ -196,10 +241,17 @@ impl Pipeline {
 
     /// The rows `req` would store, or why it is refused: verification without the database.
     pub fn record(&self, req: &Received) -> Result<NewNotification, Refusal> {
-        match classify(&req.body).map_err(Refusal::BadRequest)? {
-            Body::V1(body) => self.v1_record(&body, req),
-            Body::V2(token) => self.v2_record(&token, req),
-        }
+        let mut record = match classify(&req.body).map_err(Refusal::BadRequest)? {
+            Body::V1(body) => self.v1_record(&body, req)?,
+            Body::V2(token) => self.v2_record(&token, req)?,
+        };
+        record.destinations = self
+            .routes
+            .iter()
+            .filter(|route| route.matches(&record))
+            .map(|route| route.name.clone())
+            .collect();
+        Ok(record)
     }
 
     fn v2_record(&self, token: &str, req: &Received) -> Result<NewNotification, Refusal> {
@@ -237,6 +289,9 @@ impl Pipeline {
         match tokio::time::timeout(self.store_timeout, self.store.save_notification(&record)).await
         {
             Ok(Ok(SaveOutcome::Stored)) => {
+                if !record.destinations.is_empty() {
+                    self.events.notify_one();
+                }
                 Outcome::Stored(Accepted::of(&record, started.elapsed()))
             }
             Ok(Ok(SaveOutcome::Duplicate)) => {
@@ -388,6 +443,8 @@ fn to_record(v: &VerifiedNotification, req: &Received) -> Result<NewNotification
         subscription,
         other_transactions: Vec::new(),
         other_subscriptions: Vec::new(),
+        // Chosen by the pipeline, which knows the destinations.
+        destinations: Vec::new(),
     })
 }
 
@@ -545,6 +602,7 @@ fn v1_record(n: &V1Notification, body: &Map<String, Value>, req: &Received) -> N
         subscription,
         other_transactions,
         other_subscriptions,
+        destinations: Vec::new(),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::apple::models::Environment;
 use crate::apple::v1::V1App;
 use crate::apple::{AppRule, Policy, RootSet, Verifier};
 use crate::config::Config;
-use crate::ingest::Pipeline;
+use crate::ingest::{Pipeline, Route};
 use crate::store::Store;
 
 /// `verify.roots` entries that could not be used, each named with its problem.
@@ -42,6 +42,19 @@ impl Pipeline {
             v1_apps: Arc::new(config.apps.iter().map(V1App::from).collect()),
             quarantine: config.quarantine.clone(),
             trimmed: Arc::default(),
+            routes: Arc::new(
+                config
+                    .destinations
+                    .iter()
+                    .map(|d| Route {
+                        name: d.name.clone(),
+                        apps: d.apps.clone(),
+                        environments: d.environments.iter().map(|e| e.as_str().into()).collect(),
+                        types: d.types.clone(),
+                    })
+                    .collect(),
+            ),
+            events: Arc::default(),
         }
     }
 }

@@ -183,6 +183,7 @@ fn notification(uuid: &str, original: &str, signed: i64, status: i64) -> NewNoti
         subscription: Some(subscription(original, signed, uuid, status)),
         other_transactions: Vec::new(),
         other_subscriptions: Vec::new(),
+        destinations: Vec::new(),
     }
 }
 
@@ -700,6 +701,7 @@ async fn notification_without_derived_rows(backend: Backend) {
         subscription: None,
         other_transactions: Vec::new(),
         other_subscriptions: Vec::new(),
+        destinations: Vec::new(),
     };
     assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
     assert_rows(&db, [1, 0, 0]).await;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::ConfigError;
 use super::apps::{AppEnvironment, secret_list};
 use super::secret::Secret;
-use super::ConfigError;
 
 /// What a destination receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -138,12 +138,15 @@ pub(super) fn check(
             if t.is_empty() || t.contains(char::is_whitespace) || t.split('/').count() > 2 {
                 problems.push(ConfigError::invalid(
                     key("types"),
-                    format!("{t:?} is not TYPE or TYPE/SUBTYPE, e.g. \"DID_RENEW\" or \"REFUND/\""),
+                    format!("{t:?} is not TYPE or TYPE/SUBTYPE, e.g. \"DID_RENEW\" or \"DID_RENEW/BILLING_RECOVERY\""),
                 ));
             }
         }
         if d.max_attempts == 0 {
-            problems.push(ConfigError::invalid(key("max_attempts"), "must be at least 1"));
+            problems.push(ConfigError::invalid(
+                key("max_attempts"),
+                "must be at least 1",
+            ));
         }
         if d.timeout.is_zero() || d.timeout > Duration::from_secs(300) {
             problems.push(ConfigError::invalid(
@@ -152,7 +155,8 @@ pub(super) fn check(
             ));
         }
         if let Some(path) = &d.ca_file
-            && let Err(e) = crate::appstore_api::credentials::read_certificates(&key("ca_file"), path)
+            && let Err(e) =
+                crate::appstore_api::credentials::read_certificates(&key("ca_file"), path)
         {
             problems.push(e);
         }

@@ -126,6 +126,9 @@ pub(super) struct Dialect {
     pub millis_of: fn(&str) -> String,
     /// The current time, as a stored time.
     pub now: &'static str,
+    /// How a `SELECT ... FOR UPDATE` skips rows another transaction locked (PostgreSQL), or
+    /// nothing where one writer at a time makes it needless (SQLite).
+    pub skip_locked: &'static str,
 }
 
 impl<R> Table<R> {
@@ -574,7 +577,7 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) fn of(dialect: &Dialect) -> Statements {
         Statements {
-            insert_notification: NOTIFICATIONS.insert_sql(dialect, 1, None),
+            insert_notification: NOTIFICATIONS.insert_sql(dialect, 1, None) + " RETURNING id",
             upsert_transaction: TRANSACTIONS.insert_sql(dialect, 1, None),
             upsert_subscription: SUBSCRIPTIONS.insert_sql(dialect, 1, None),
             insert_rejection: REJECTIONS.insert_sql(dialect, 1, None) + " RETURNING id",

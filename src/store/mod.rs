@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 mod mapping;
-mod outbox;
+pub mod outbox;
 pub mod postgres;
 mod quarantine;
 pub mod representable;
@@ -491,8 +491,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records how an attempt of delivery `id` ended, and ends its lease.
     async fn finish_delivery(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError>;
     /// Deliveries, newest first.
-    async fn list_deliveries(&self, filter: &DeliveryFilter)
-    -> Result<Vec<DeliveryRow>, StoreError>;
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRow>, StoreError>;
     /// Makes dead deliveries pending again, due at `now_ms`, with their attempts reset: the one
     /// with `id`, or every dead one of `destination`. Returns how many.
     async fn retry_deliveries(

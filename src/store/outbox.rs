@@ -22,7 +22,7 @@ pub fn event_id(notification_id: i64) -> String {
 }
 
 /// Every outbox statement of one backend, generated once from its dialect.
-pub(crate) struct OutboxStatements {
+pub(super) struct OutboxStatements {
     /// Parameters: notification id, destination, ordering key, now.
     pub insert: String,
     /// Parameters: lease end, now, limit.
@@ -43,7 +43,7 @@ pub(crate) struct OutboxStatements {
 }
 
 impl OutboxStatements {
-    pub(crate) fn of(d: &Dialect) -> OutboxStatements {
+    pub(super) fn of(d: &Dialect) -> OutboxStatements {
         let p = d.placeholder;
         let t = |n: usize| (d.time_from_millis)(&p(n));
         let m = d.millis_of;
@@ -217,7 +217,10 @@ where
             .await
     }
 
-    pub async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, sqlx::Error> {
+    pub async fn stored_event(
+        &self,
+        notification_id: i64,
+    ) -> Result<Option<StoredEvent>, sqlx::Error> {
         sqlx::query_as(&self.sql.stored_event)
             .bind(notification_id)
             .fetch_optional(self.pool)
@@ -312,7 +315,10 @@ where
 }
 
 /// Forwards PostgreSQL's `NOTIFY asnd_events` to `wake` until the pool closes.
-pub(super) async fn listen(pool: &sqlx::PgPool, wake: Arc<tokio::sync::Notify>) -> Result<(), sqlx::Error> {
+pub(super) async fn listen(
+    pool: &sqlx::PgPool,
+    wake: Arc<tokio::sync::Notify>,
+) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
     tokio::spawn(async move {

@@ -4,8 +4,11 @@
 //! `to_timestamp($n::bigint / 1000.0)` (exact to the millisecond; NULL stays NULL).
 
 use std::str::FromStr;
+use std::sync::Arc;
+
 use std::sync::LazyLock;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
@@ -14,11 +17,13 @@ use super::mapping::{
     self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, SUBSCRIPTIONS,
     Statements, TRANSACTIONS, all_applied, bind_row,
 };
+use super::outbox::{self, Outbox, OutboxStatements};
 use super::quarantine;
 use super::{
-    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, QuarantineFilter, QuarantineLimits,
-    Quarantined, Rejection, SaveOutcome, Store, StoreError, StoreOptions, StoredNotification,
-    StoredRejection, SubscriptionRow, TransactionRow,
+    AttemptResult, Backlog, ClaimedDelivery, DeliveryAttempt, DeliveryFilter, DeliveryRow,
+    EventSummary, ExclusiveLock, HeldLock, NewNotification, QuarantineFilter, QuarantineLimits,
+    Quarantined, Rejection, SaveOutcome, Store, StoreError, StoreOptions, StoredEvent,
+    StoredNotification, StoredRejection, SubscriptionRow, TransactionRow,
 };
 
 mod lock;
@@ -32,10 +37,12 @@ const DIALECT: Dialect = Dialect {
     time_from_millis: |parameter| format!("to_timestamp({parameter}::bigint / 1000.0)"),
     millis_of: |column| format!("(extract(epoch FROM {column}) * 1000)::bigint"),
     now: "now()",
+    skip_locked: "FOR UPDATE SKIP LOCKED",
 };
 
 /// Each statement generated once, from the shared mappings.
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
+static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::of(&DIALECT));
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -56,6 +63,14 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
+    /// The outbox statements on this pool.
+    fn outbox(&self) -> Outbox<'_, sqlx::Postgres> {
+        Outbox {
+            pool: &self.pool,
+            sql: &OUTBOX,
+        }
+    }
+
     /// Opens a pool on `url` (`postgres://` or `postgresql://`) and checks that the server
     /// answers within `options.acquire_timeout`.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
@@ -144,17 +159,25 @@ impl Store for PgStore {
             .await;
         }
         let mut tx = self.pool.begin().await?;
-
+        if !n.destinations.is_empty() {
+            // Event ids of one subscription are taken in commit order (see ORDERING_LOCK).
+            sqlx::query(ORDERING_LOCK)
+                .bind(&n.original_transaction_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         // Concurrent inserts of one UUID: the later ones wait for the first to commit and then
         // insert nothing, so exactly one caller sees a row inserted.
         let inserted = bind_row(sqlx::query(&SQL.insert_notification), &NOTIFICATIONS, n)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if inserted == 0 {
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(id) = inserted
+            .map(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
+            .transpose()?
+        else {
             tx.rollback().await?;
             return Ok(SaveOutcome::Duplicate);
-        }
+        };
         for t in transactions {
             bind_row(sqlx::query(&SQL.upsert_transaction), &TRANSACTIONS, t)
                 .execute(&mut *tx)
@@ -165,6 +188,12 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        outbox::enqueue(&mut tx, &OUTBOX, id, n).await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(outbox::CHANNEL)
+            .bind(outbox::event_id(id))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(SaveOutcome::Stored)
     }
@@ -254,6 +283,73 @@ impl Store for PgStore {
             .await?)
     }
 
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        Ok(self.outbox().claim(now_ms, lease_until_ms, limit).await?)
+    }
+
+    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        Ok(self.outbox().stored_event(notification_id).await?)
+    }
+
+    async fn finish_delivery(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError> {
+        Ok(self.outbox().finish(id, result).await?)
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        Ok(self.outbox().list(filter).await?)
+    }
+
+    async fn retry_deliveries(
+        &self,
+        id: Option<i64>,
+        destination: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(self.outbox().retry(id, destination, now_ms).await?)
+    }
+
+    async fn events_between(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        Ok(self
+            .outbox()
+            .events_between(since_ms, until_ms, after_id, limit)
+            .await?)
+    }
+
+    async fn enqueue_deliveries(
+        &self,
+        destination: &str,
+        events: &[EventSummary],
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(self.outbox().enqueue(destination, events, now_ms).await?)
+    }
+
+    async fn delivery_backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+        Ok(self.outbox().backlog().await?)
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(self.outbox().prune(before_ms).await?)
+    }
+
+    async fn subscribe_events(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
+        Ok(outbox::listen(&self.pool, wake).await?)
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
@@ -326,27 +422,43 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Held from before a notification with deliveries takes its row id until commit, per
+/// subscription (`original_transaction_id`): the ids, which order a subscription's events, are
+/// then taken in the order the notifications commit. A NULL key takes no lock.
+const ORDERING_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
 /// The common case (one transaction row, one subscription row at most) as ONE statement: the
-/// derived rows are written only when the notification row was inserted. One round trip
-/// instead of five (BEGIN, three statements, COMMIT) roughly halves the database's work per
-/// notification; a single statement is atomic on its own.
+/// derived rows and the deliveries are written only when the notification row was inserted, and
+/// the commit notifies `asnd_events`. One round trip instead of five or more (BEGIN, the
+/// statements, COMMIT) roughly halves the database's work per notification; a single statement is
+/// atomic on its own.
 async fn save_in_one_statement(
     pool: &PgPool,
     n: &NewNotification,
     t: Option<&TransactionRow>,
     s: Option<&SubscriptionRow>,
 ) -> Result<SaveOutcome, StoreError> {
-    static SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
-        [(false, false), (true, false), (false, true), (true, true)]
-            .map(|(t, s)| one_statement_sql(t, s))
+    static SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
+        (0..8)
+            .map(|parts| one_statement_sql(parts & 1 != 0, parts & 2 != 0, parts & 4 != 0))
+            .collect()
     });
-    let sql = &SQL[usize::from(t.is_some()) + 2 * usize::from(s.is_some())];
-    let mut q = bind_row(sqlx::query(sql), &NOTIFICATIONS, n);
+    let with_deliveries = !n.destinations.is_empty();
+    let parts =
+        usize::from(t.is_some()) + 2 * usize::from(s.is_some()) + 4 * usize::from(with_deliveries);
+    let mut q = sqlx::query(&SQL[parts]);
+    if with_deliveries {
+        q = q.bind(&n.original_transaction_id);
+    }
+    q = bind_row(q, &NOTIFICATIONS, n);
     if let Some(t) = t {
         q = bind_row(q, &TRANSACTIONS, t);
     }
     if let Some(s) = s {
         q = bind_row(q, &SUBSCRIPTIONS, s);
+    }
+    if with_deliveries {
+        q = q.bind(&n.destinations);
     }
     let inserted: i64 = sqlx::Row::try_get(&q.fetch_one(pool).await?, 0)?;
     Ok(if inserted == 0 {
@@ -356,16 +468,31 @@ async fn save_in_one_statement(
     })
 }
 
-/// `WITH n AS (insert notification RETURNING 1), t AS (upsert ...), s AS (upsert ...)
-/// SELECT count(*) FROM n`, the upserts guarded by `EXISTS (SELECT 1 FROM n)`; the statements
-/// share one parameter list, numbered on from one statement to the next.
-fn one_statement_sql(with_transaction: bool, with_subscription: bool) -> String {
+/// `WITH [l AS (lock)], n AS (insert notification RETURNING id), t AS (upsert ...), s AS (upsert
+/// ...), [d AS (insert deliveries)] SELECT count(*) FROM (pg_notify per row of n)`. The upserts
+/// and deliveries are guarded by `n`; with deliveries, the notification's row id is taken only
+/// after the ordering lock (`$1`, the ordering key), and `$last` is the array of destinations.
+/// The statements share one parameter list, numbered on from one statement to the next.
+fn one_statement_sql(
+    with_transaction: bool,
+    with_subscription: bool,
+    with_deliveries: bool,
+) -> String {
     const ONLY_IF_NEW: Option<&str> = Some("EXISTS (SELECT 1 FROM n)");
-    let mut sql = format!(
-        "WITH n AS ({} RETURNING 1)",
-        NOTIFICATIONS.insert_sql(&DIALECT, 1, None)
-    );
-    let mut next = 1 + NOTIFICATIONS.parameter_count();
+    let mut sql = String::from("WITH ");
+    let mut next = 1;
+    let notification = if with_deliveries {
+        sql.push_str(&format!(
+            "l AS ({}), ",
+            ORDERING_LOCK.replace("$1", "$1::text")
+        ));
+        next += 1;
+        NOTIFICATIONS.insert_sql(&DIALECT, next, Some("EXISTS (SELECT 1 FROM l)"))
+    } else {
+        NOTIFICATIONS.insert_sql(&DIALECT, next, None)
+    };
+    sql.push_str(&format!("n AS ({notification} RETURNING id)"));
+    next += NOTIFICATIONS.parameter_count();
     if with_transaction {
         let upsert = TRANSACTIONS.insert_sql(&DIALECT, next, ONLY_IF_NEW);
         sql.push_str(&format!(", t AS ({upsert})"));
@@ -374,8 +501,20 @@ fn one_statement_sql(with_transaction: bool, with_subscription: bool) -> String 
     if with_subscription {
         let upsert = SUBSCRIPTIONS.insert_sql(&DIALECT, next, ONLY_IF_NEW);
         sql.push_str(&format!(", s AS ({upsert})"));
+        next += SUBSCRIPTIONS.parameter_count();
     }
-    sql.push_str(" SELECT count(*) FROM n");
+    if with_deliveries {
+        sql.push_str(&format!(
+            ", d AS (INSERT INTO event_deliveries \
+               (notification_id, destination, ordering_key, next_attempt_at, created_at) \
+             SELECT n.id, destination, $1::text, now(), now() \
+             FROM n, unnest(${next}::text[]) AS destination)"
+        ));
+    }
+    sql.push_str(&format!(
+        " SELECT count(*) FROM (SELECT pg_notify('{}', 'evt_' || id) FROM n) AS notified",
+        outbox::CHANNEL
+    ));
     sql
 }
 
@@ -388,16 +527,27 @@ mod tests {
         let numbered_from_16 = TRANSACTIONS.insert_sql(&DIALECT, 16, None);
         assert!(numbered_from_16.contains("$16,") && numbered_from_16.contains("$41"));
         assert!(!numbered_from_16.contains("$15,") && !numbered_from_16.contains("$42"));
-        let all = one_statement_sql(true, true);
+        let all = one_statement_sql(true, true, false);
         assert!(all.contains("$59") && !all.contains("$60"), "{all}");
         assert_eq!(
             all.matches("WHERE EXISTS (SELECT 1 FROM n)").count(),
             2,
             "{all}"
         );
-        let only_subscription = one_statement_sql(false, true);
+        let only_subscription = one_statement_sql(false, true, false);
         assert!(only_subscription.contains("$33") && !only_subscription.contains("$34"));
-        assert!(!one_statement_sql(false, false).contains("EXISTS"));
+        assert!(!one_statement_sql(false, false, false).contains("EXISTS"));
+        // With deliveries: the ordering key first, the destinations last.
+        let deliveries = one_statement_sql(true, true, true);
+        assert!(
+            deliveries
+                .starts_with("WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text")
+        );
+        assert!(deliveries.contains("unnest($61::text[])") && !deliveries.contains("$62"));
+        assert!(
+            deliveries.contains("WHERE EXISTS (SELECT 1 FROM l)"),
+            "{deliveries}"
+        );
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! waits for it), so no transaction ever has to upgrade a read lock.
 
 use std::str::FromStr;
+use std::sync::Arc;
+
 use std::sync::LazyLock;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -19,12 +22,14 @@ use super::mapping::{
     self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, SUBSCRIPTIONS,
     Statements, TRANSACTIONS, all_applied, bind_row,
 };
+use super::outbox::{self, Outbox, OutboxStatements};
 use super::quarantine;
 use super::sqlite_writer::GroupWriter;
 use super::{
-    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, QuarantineFilter, QuarantineLimits,
-    Quarantined, Rejection, SaveOutcome, Store, StoreError, StoreOptions, StoredNotification,
-    StoredRejection,
+    AttemptResult, Backlog, ClaimedDelivery, DeliveryAttempt, DeliveryFilter, DeliveryRow,
+    EventSummary, ExclusiveLock, HeldLock, NewNotification, QuarantineFilter, QuarantineLimits,
+    Quarantined, Rejection, SaveOutcome, Store, StoreError, StoreOptions, StoredEvent,
+    StoredNotification, StoredRejection,
 };
 
 mod lock;
@@ -45,10 +50,12 @@ const DIALECT: Dialect = Dialect {
         format!("CAST(round((julianday({column}) - 2440587.5) * 86400000.0) AS INTEGER)")
     },
     now: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    skip_locked: "",
 };
 
 /// Each statement generated once, from the shared mappings.
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
+static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::of(&DIALECT));
 
 /// A pool of connections to one SQLite database file.
 #[derive(Clone)]
@@ -74,6 +81,14 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The outbox statements on this pool.
+    fn outbox(&self) -> Outbox<'_, sqlx::Sqlite> {
+        Outbox {
+            pool: &self.pool,
+            sql: &OUTBOX,
+        }
+    }
+
     /// Opens (creating if missing) the database named by `url` (`sqlite://path`, `sqlite:path`,
     /// `sqlite::memory:`).
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<SqliteStore, StoreError> {
@@ -125,12 +140,15 @@ pub(super) async fn save_one(
     n: &NewNotification,
 ) -> Result<SaveOutcome, StoreError> {
     let inserted = bind_row(sqlx::query(&SQL.insert_notification), &NOTIFICATIONS, n)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    if inserted == 0 {
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(id) = inserted
+        .map(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
+        .transpose()?
+    else {
         return Ok(SaveOutcome::Duplicate);
-    }
+    };
+    outbox::enqueue(tx, &OUTBOX, id, n).await?;
     for t in n.transaction_rows() {
         bind_row(sqlx::query(&SQL.upsert_transaction), &TRANSACTIONS, t)
             .execute(&mut **tx)
@@ -262,6 +280,79 @@ impl Store for SqliteStore {
         Ok(sqlx::query_scalar(QUARANTINE_SIZE_SQL)
             .fetch_one(&self.pool)
             .await?)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let _writer = self.writer.lock().await;
+        Ok(self.outbox().claim(now_ms, lease_until_ms, limit).await?)
+    }
+
+    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        Ok(self.outbox().stored_event(notification_id).await?)
+    }
+
+    async fn finish_delivery(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().await;
+        Ok(self.outbox().finish(id, result).await?)
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        Ok(self.outbox().list(filter).await?)
+    }
+
+    async fn retry_deliveries(
+        &self,
+        id: Option<i64>,
+        destination: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let _writer = self.writer.lock().await;
+        Ok(self.outbox().retry(id, destination, now_ms).await?)
+    }
+
+    async fn events_between(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        Ok(self
+            .outbox()
+            .events_between(since_ms, until_ms, after_id, limit)
+            .await?)
+    }
+
+    async fn enqueue_deliveries(
+        &self,
+        destination: &str,
+        events: &[EventSummary],
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let _writer = self.writer.lock().await;
+        Ok(self.outbox().enqueue(destination, events, now_ms).await?)
+    }
+
+    async fn delivery_backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+        Ok(self.outbox().backlog().await?)
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let _writer = self.writer.lock().await;
+        Ok(self.outbox().prune(before_ms).await?)
+    }
+
+    /// This process's own writes wake its workers; another process's are found by their poll.
+    async fn subscribe_events(&self, _wake: Arc<Notify>) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn close(&self) {
