@@ -5,6 +5,7 @@ pub mod apple;
 pub mod appstore_api;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod devca;
 mod error_chain;
 pub mod ingest;

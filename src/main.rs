@@ -43,6 +43,8 @@ enum Command {
     Backfill(asnd::cli::backfill::BackfillArgs),
     /// Send quarantined bodies through today's configuration; store what now verifies.
     Reprocess(asnd::cli::reprocess::ReprocessArgs),
+    /// List, retry and replay the deliveries of events to [[destinations]].
+    Deliveries(asnd::cli::deliveries::DeliveriesArgs),
     /// Write a development signing chain shaped like Apple's (not Apple's) into a folder.
     DevCa(asnd::cli::dev_ca::DevCaArgs),
     /// Post signed notifications (a type, a scenario, or --count N for load) to a receiver.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::TestNotification(args) => asnd::cli::test_notification::run(&args),
         Command::Backfill(args) => asnd::cli::backfill::run(&args),
         Command::Reprocess(args) => asnd::cli::reprocess::run(&args),
+        Command::Deliveries(args) => asnd::cli::deliveries::run(&args),
         Command::DevCa(args) => asnd::cli::dev_ca::run(&args),
         Command::Simulate(args) => asnd::cli::simulate::run(&args),
         Command::CheckConfig(args) => asnd::cli::check_config::run(&args),

@@ -126,6 +126,13 @@ pub(super) fn check(
                 ),
             )),
         }
+        if d.secrets.is_empty() {
+            problems.push(ConfigError::invalid(
+                key("secrets"),
+                "needs a signing secret, every request is signed: make one with \
+                 echo whsec_$(head -c 32 /dev/urandom | base64)",
+            ));
+        }
         for (n, secret) in d.secrets.iter().enumerate() {
             if signing_key(secret.expose()).is_none() {
                 problems.push(ConfigError::invalid(

@@ -15,6 +15,7 @@ use prometheus_client::registry::{Metric, Registry};
 
 use crate::appstore_api::reconcile::ReconcileSnapshot;
 use crate::ingest::QuarantineTrimmed;
+use crate::store::Backlog;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -33,6 +34,17 @@ pub struct NotificationLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    destination: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DestinationLabels {
+    destination: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,6 +90,10 @@ pub struct Metrics {
     last_stored: Family<AppEnvironmentLabels, Gauge<f64, AtomicU64>>,
     quarantine_rows: Gauge,
     quarantine_trimmed: Family<TrimLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    deliveries_pending: Family<DestinationLabels, Gauge>,
+    deliveries_dead: Family<DestinationLabels, Gauge>,
+    oldest_pending: Family<DestinationLabels, Gauge<f64, AtomicU64>>,
     reconcile: Family<ReconcileLabels, Counter>,
     reconcile_last_run: Gauge<f64, AtomicU64>,
 }
@@ -117,6 +133,10 @@ impl Metrics {
             last_stored: Family::default(),
             quarantine_rows: Gauge::default(),
             quarantine_trimmed: Family::default(),
+            deliveries: Family::default(),
+            deliveries_pending: Family::default(),
+            deliveries_dead: Family::default(),
+            oldest_pending: Family::default(),
             reconcile: Family::default(),
             reconcile_last_run: Gauge::default(),
         };
@@ -127,7 +147,7 @@ impl Metrics {
             })
             .set(1);
         // Name, help, metric: in the order of the exposition.
-        let table: [(&str, &str, Box<dyn Metric>); 12] = [
+        let table: [(&str, &str, Box<dyn Metric>); 16] = [
             (
                 "requests",
                 "Notification requests by HTTP status and outcome",
@@ -173,6 +193,27 @@ impl Metrics {
                 "What keeping the quarantine within [quarantine] cost: rows dropped (beyond \
                  max_rows or retention) and bodies cut to max_body_bytes",
                 Box::new(m.quarantine_trimmed.clone()),
+            ),
+            (
+                "deliveries",
+                "Delivery attempts to [[destinations]], by destination and result: delivered, \
+                 failed (tried again later) or dead (given up)",
+                Box::new(m.deliveries.clone()),
+            ),
+            (
+                "deliveries_pending",
+                "Deliveries waiting, per destination",
+                Box::new(m.deliveries_pending.clone()),
+            ),
+            (
+                "deliveries_dead",
+                "Deliveries given up (kept until retried), per destination",
+                Box::new(m.deliveries_dead.clone()),
+            ),
+            (
+                "delivery_oldest_pending_age_seconds",
+                "Age of the oldest waiting delivery, per destination (0 when none waits)",
+                Box::new(m.oldest_pending.clone()),
             ),
             (
                 "reconcile",
@@ -249,6 +290,48 @@ impl Metrics {
             counter
                 .inner()
                 .store(value.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    /// Copies the delivery workers' counts, and the outbox's backlog read at `now_ms`.
+    pub fn set_deliveries(
+        &self,
+        attempts: &[(String, &'static str, u64)],
+        backlog: Option<&[Backlog]>,
+        now_ms: i64,
+    ) {
+        for (destination, result, count) in attempts {
+            let labels = DeliveryLabels {
+                destination: destination.clone(),
+                result: (*result).to_string(),
+            };
+            self.deliveries
+                .get_or_create(&labels)
+                .inner()
+                .store(*count, Ordering::Relaxed);
+        }
+        let Some(backlog) = backlog else { return };
+        // Destinations with nothing waiting or dead read 0, not their last value.
+        for family in [&self.deliveries_pending, &self.deliveries_dead] {
+            family.clear();
+        }
+        self.oldest_pending.clear();
+        for row in backlog {
+            let labels = DestinationLabels {
+                destination: row.destination.clone(),
+            };
+            match row.state.as_str() {
+                "pending" => {
+                    self.deliveries_pending
+                        .get_or_create(&labels)
+                        .set(row.count);
+                    let age = (now_ms - row.oldest).max(0) as f64 / 1000.0;
+                    self.oldest_pending.get_or_create(&labels).set(age);
+                }
+                _ => {
+                    self.deliveries_dead.get_or_create(&labels).set(row.count);
+                }
+            }
         }
     }
 

@@ -27,6 +27,7 @@ use tower::ServiceExt;
 
 use crate::appstore_api::{ReconcileStats, Reconciler};
 use crate::config::{Config, ConfigError, Validated};
+use crate::delivery::{DeliveryStats, Dispatcher};
 use crate::ingest::Pipeline;
 use crate::pipeline::RootsError;
 use crate::store::{self, Store, StoreError, StoreOptions};
@@ -51,6 +52,8 @@ pub struct AppState {
     pub readiness: std::sync::Mutex<Option<(std::time::Instant, Result<(), &'static str>)>>,
     /// `[reconcile]` counts, exported with the metrics (all zero while it is off).
     pub reconcile: Arc<ReconcileStats>,
+    /// Delivery attempts by destination and result, exported with the metrics.
+    pub deliveries: Arc<DeliveryStats>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,8 @@ pub enum ServerError {
     Roots(#[from] RootsError),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
+    #[error("{0}")]
+    Delivery(String),
 }
 
 /// A running daemon.
@@ -79,6 +84,8 @@ pub struct Server {
     /// `[reconcile]`: the task when enabled, and its counts (zero when not).
     reconcile: Option<JoinHandle<()>>,
     reconcile_stats: Arc<ReconcileStats>,
+    /// The delivery workers, when destinations are configured.
+    delivery: Option<JoinHandle<()>>,
 }
 
 /// Opens the configured database, applying migrations unless turned off.
@@ -143,6 +150,7 @@ impl Server {
             metrics: metrics::Metrics::new(),
             readiness: std::sync::Mutex::new(None),
             reconcile: Arc::new(ReconcileStats::default()),
+            deliveries: Arc::new(DeliveryStats::default()),
         });
         let certs = if config.server.tls {
             let (cert, key) = (
@@ -186,6 +194,14 @@ impl Server {
             &reconcile_stats,
             shutdown_rx.clone(),
         )?;
+        let delivery = Dispatcher::new(
+            config,
+            state.pipeline.store.clone(),
+            state.pipeline.events.clone(),
+            state.deliveries.clone(),
+        )
+        .map_err(ServerError::Delivery)?
+        .map(|dispatcher| tokio::spawn(dispatcher.run(shutdown_rx.clone())));
         let task = tokio::spawn(accept_loop(
             listener,
             acceptor,
@@ -203,6 +219,7 @@ impl Server {
             drain_delay: config.server.drain_delay,
             reconcile,
             reconcile_stats,
+            delivery,
         })
     }
 
@@ -243,6 +260,9 @@ impl Server {
         }
         if let Some(reconcile) = self.reconcile {
             let _ = reconcile.await;
+        }
+        if let Some(delivery) = self.delivery {
+            let _ = delivery.await;
         }
         self.state.pipeline.store.close().await;
     }

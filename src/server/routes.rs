@@ -163,6 +163,18 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         state.metrics.set_quarantine_rows(rows);
     }
     state.metrics.set_reconcile(&state.reconcile.snapshot());
+    let backlog = tokio::time::timeout(
+        state.pipeline.store_timeout,
+        state.pipeline.store.delivery_backlog(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok);
+    state.metrics.set_deliveries(
+        &state.deliveries.snapshot(),
+        backlog.as_deref(),
+        crate::time::now_ms(),
+    );
     state
         .metrics
         .set_quarantine_trimmed(&state.pipeline.trimmed);
