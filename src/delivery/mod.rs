@@ -32,7 +32,7 @@ const FIRST_RETRY: Duration = Duration::from_secs(2);
 /// ... but never after more than this.
 const LONGEST_GAP: Duration = Duration::from_secs(3600);
 /// A lease outlives the longest attempt by this much; then another worker may take it.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// A delivery to a destination this replica does not know (a configuration being rolled out)
 /// is left to the replicas that know it, and looked at again after this long.
 const UNKNOWN_DESTINATION_DELAY: Duration = Duration::from_secs(60);

@@ -8,12 +8,14 @@ pub mod daemon;
 pub mod db;
 pub mod payloads;
 pub mod process;
+pub mod receiver;
 pub mod wait;
 
 pub use daemon::*;
 pub use db::*;
 pub use payloads::*;
 pub use process::*;
+pub use receiver::*;
 pub use wait::*;
 
 /// Runs each async scenario `name(backend)` as two tests, `name::sqlite` and `name::postgres`:
