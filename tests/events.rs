@@ -573,3 +573,63 @@ fn a_destination_needs_a_url_and_a_secret() {
         "a secret is never shown: {problems}"
     );
 }
+
+/// On PostgreSQL each stored notification is announced on `asnd_events` with its event id, for
+/// consumers inside the database (`LISTEN asnd_events`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_announces_each_event() {
+    if skip_without_postgres("postgres_announces_each_event").await {
+        return;
+    }
+    let env = Env::start(Backend::Postgres, LOOPBACK, |_| {}).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&env.db.url)
+        .await
+        .unwrap();
+    listener.listen("asnd_events").await.unwrap();
+    let (uuid, body) = signed_renewal();
+    assert_eq!(env.daemon.post(body).await.0, 200);
+    let announced = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .expect("a notification on asnd_events")
+        .unwrap();
+    let id = env
+        .db
+        .number(&format!(
+            "SELECT id FROM notifications WHERE notification_uuid = '{uuid}'"
+        ))
+        .await;
+    assert_eq!(announced.payload(), format!("evt_{id}"));
+    env.finish().await;
+}
+
+/// Delivered rows go after `[delivery] retention`; dead and pending ones stay.
+async fn retention_deletes_only_delivered_rows(backend: Backend) {
+    let (ok, gone) = (Receiver::start().await, Receiver::start().await);
+    gone.answer_next(&[410]);
+    let extra = destination("ok", &ok, "event", "") + &destination("gone", &gone, "event", "");
+    let s = Setup::start(backend, &extra).await;
+    let (_, body) = signed_renewal();
+    assert_eq!(s.daemon.post(body).await.0, 200);
+    wait_for(
+        "both attempts recorded",
+        Duration::from_secs(10),
+        || async {
+            (s.db
+                .number("SELECT COUNT(*) FROM event_deliveries WHERE state <> 'pending'")
+                .await
+                == 2)
+                .then_some(())
+        },
+    )
+    .await;
+    s.daemon.server.shutdown().await;
+    let store = s.db.store().await;
+    assert_eq!(store.prune_deliveries(now_ms() - 60_000).await.unwrap(), 0);
+    assert_eq!(store.prune_deliveries(now_ms() + 1).await.unwrap(), 1);
+    assert_eq!(
+        s.db.column("SELECT state FROM event_deliveries").await,
+        vec!["dead"]
+    );
+    store.close().await;
+}
+on_both_stores!(retention_deletes_only_delivered_rows);
