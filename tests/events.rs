@@ -160,7 +160,7 @@ on_both_stores!(lifecycle_arrives_in_order_in_both_formats);
 async fn failures_retry_and_gone_stops(backend: Backend) {
     let (flaky, gone) = (Receiver::start().await, Receiver::start().await);
     flaky.answer_next(&[500, 500]);
-    gone.answer_next(&[410]);
+    gone.answer_next(&[410, 410]);
     let extra =
         destination("flaky", &flaky, "event", "") + &destination("gone", &gone, "event", "");
     let s = Setup::start(backend, &extra).await;
@@ -212,6 +212,31 @@ async fn failures_retry_and_gone_stops(backend: Backend) {
     assert_eq!(output_text(&retry).0, "retried: 1\n");
     let again = gone.wait_for(2).await;
     assert_eq!(again[1].header("webhook-id"), id);
+    // Gone again: dead again. Retrying every dead delivery of the destination sends it a third time.
+    wait_for("dead again", Duration::from_secs(10), || async {
+        s.db.at_most_one("SELECT state FROM event_deliveries WHERE state = 'dead'")
+            .await
+    })
+    .await;
+    let retry = asnd()
+        .args([
+            "deliveries",
+            "retry",
+            "--destination",
+            "gone",
+            "--dead",
+            "--config",
+        ])
+        .arg(&s.file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output_text(&retry).0,
+        "retried: 1\n",
+        "{}",
+        output_text(&retry).1
+    );
+    gone.wait_for(3).await;
     wait_for(
         "the retried delivery is delivered",
         Duration::from_secs(10),
@@ -633,3 +658,20 @@ async fn retention_deletes_only_delivered_rows(backend: Backend) {
     store.close().await;
 }
 on_both_stores!(retention_deletes_only_delivered_rows);
+
+/// The configuration shown in docs/events.md is valid.
+#[test]
+fn the_documented_configuration_is_valid() {
+    let docs = include_str!("../docs/events.md");
+    let block = docs
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let fixture = Fixture::new();
+    let text = fixture.toml("sqlite://x.db", LOOPBACK, block);
+    let config = Config::from_toml_str(&text, Vec::new()).unwrap();
+    config.validate().unwrap();
+    assert_eq!(config.destinations[0].name, "backend");
+    assert_eq!(config.destinations[0].types, ["DID_RENEW", "REFUND"]);
+}
