@@ -329,7 +329,7 @@ impl Pipeline {
             max_rows: self.quarantine.max_rows,
             keep_since_ms: req.received_at_ms.saturating_sub(retention),
         };
-        let saved = self.store.save_rejection(&rejection, &limits);
+        let saved = self.store.quarantine().save(&rejection, &limits);
         match tokio::time::timeout(self.store_timeout, saved).await {
             Ok(Ok(dropped)) => {
                 self.trimmed.dropped.fetch_add(dropped, Ordering::Relaxed);

@@ -649,8 +649,8 @@ async fn retention_deletes_only_delivered_rows(backend: Backend) {
     .await;
     s.daemon.server.shutdown().await;
     let store = s.db.store().await;
-    assert_eq!(store.prune_deliveries(now_ms() - 60_000).await.unwrap(), 0);
-    assert_eq!(store.prune_deliveries(now_ms() + 1).await.unwrap(), 1);
+    assert_eq!(store.outbox().prune(now_ms() - 60_000).await.unwrap(), 0);
+    assert_eq!(store.outbox().prune(now_ms() + 1).await.unwrap(), 1);
     assert_eq!(
         s.db.column("SELECT state FROM event_deliveries").await,
         vec!["dead"]

@@ -756,11 +756,13 @@ async fn rejection_row(backend: Backend) {
         keep_since_ms: 0,
     };
     store
-        .save_rejection(&r, &keep_all)
+        .quarantine()
+        .save(&r, &keep_all)
         .await
         .expect("save rejection");
     store
-        .save_rejection(&r, &keep_all)
+        .quarantine()
+        .save(&r, &keep_all)
         .await
         .expect("save it again");
     assert_eq!(db.count("rejected_notifications").await, 2);

@@ -122,7 +122,8 @@ async fn go(args: &DeliveriesArgs) -> Result<Result<(), String>, Usage> {
                 known(name)?;
             }
             store
-                .retry_deliveries(*id, destination.as_deref(), now)
+                .outbox()
+                .retry(*id, destination.as_deref(), now)
                 .await
                 .map(|n| println!("retried: {n}"))
                 .map_err(|e| e.to_string())
@@ -154,7 +155,8 @@ async fn list(
         limit: PAGE,
     };
     let rows = store
-        .list_deliveries(&filter)
+        .outbox()
+        .list(&filter)
         .await
         .map_err(|e| e.to_string())?;
     println!(
@@ -196,6 +198,7 @@ async fn replay(
     let (mut after, mut queued) = (0, 0);
     loop {
         let page = store
+            .outbox()
             .events_between(since_ms, until_ms, after, PAGE)
             .await
             .map_err(|e| e.to_string())?;
@@ -213,7 +216,8 @@ async fn replay(
             })
             .collect();
         queued += store
-            .enqueue_deliveries(destination, &matching, now_ms())
+            .outbox()
+            .enqueue(destination, &matching, now_ms())
             .await
             .map_err(|e| e.to_string())?;
     }

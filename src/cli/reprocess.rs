@@ -99,7 +99,8 @@ pub async fn reprocess(
     loop {
         let rows = pipeline
             .store
-            .quarantined(&filter)
+            .quarantine()
+            .read(&filter)
             .await
             .map_err(|e| format!("reading the quarantine failed: {e}"))?;
         let Some(last) = rows.last() else {
@@ -164,7 +165,8 @@ async fn reprocess_one(pipeline: &Pipeline, row: &Quarantined) -> Result<Judged,
     };
     pipeline
         .store
-        .mark_reprocessed(row.id, &result, now_ms())
+        .quarantine()
+        .mark(row.id, &result, now_ms())
         .await
         .map_err(|e| format!("marking quarantine row {} failed: {e}", row.id))?;
     Ok(judged)

@@ -174,7 +174,8 @@ impl Dispatcher {
                 let lease_until = now + this.lease.as_millis() as i64;
                 match this
                     .store
-                    .claim_deliveries(now, lease_until, free as i64)
+                    .outbox()
+                    .claim(now, lease_until, free as i64)
                     .await
                 {
                     Ok(claimed) => {
@@ -202,7 +203,7 @@ impl Dispatcher {
 
     async fn prune(&self) {
         let before = now_ms() - self.retention.as_millis() as i64;
-        match self.store.prune_deliveries(before).await {
+        match self.store.outbox().prune(before).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 deleted = n,
@@ -248,7 +249,7 @@ impl Dispatcher {
     }
 
     async fn finish(&self, delivery: &ClaimedDelivery, result: &AttemptResult) {
-        if let Err(e) = self.store.finish_delivery(delivery.id, result).await {
+        if let Err(e) = self.store.outbox().finish(delivery.id, result).await {
             // The lease runs out and the delivery is attempted again: at least once.
             tracing::warn!(error = %e, delivery = delivery.id, "cannot record a delivery attempt");
         }
@@ -260,7 +261,12 @@ impl Dispatcher {
         destination: &Destination,
         delivery: &ClaimedDelivery,
     ) -> (Option<i64>, Option<String>) {
-        let event = match self.store.stored_event(delivery.notification_id).await {
+        let event = match self
+            .store
+            .outbox()
+            .stored_event(delivery.notification_id)
+            .await
+        {
             Ok(Some(event)) => event,
             Ok(None) => return (None, Some("the notification is no longer stored".into())),
             Err(e) => return (None, Some(format!("cannot read the notification: {e}"))),

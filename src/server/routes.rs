@@ -156,7 +156,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     // The quarantine size is read at scrape time; a slow database leaves the last value.
     if let Ok(Ok(rows)) = tokio::time::timeout(
         state.pipeline.store_timeout,
-        state.pipeline.store.quarantine_size(),
+        state.pipeline.store.quarantine().size(),
     )
     .await
     {
@@ -165,7 +165,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     state.metrics.set_reconcile(&state.reconcile.snapshot());
     let backlog = tokio::time::timeout(
         state.pipeline.store_timeout,
-        state.pipeline.store.delivery_backlog(),
+        state.pipeline.store.outbox().backlog(),
     )
     .await
     .ok()

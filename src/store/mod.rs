@@ -438,18 +438,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Writes the notification and its derived rows in one transaction, or nothing.
     async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError>;
-    /// Keeps a refused request, then deletes what `limits` no longer keeps; returns how many
-    /// rows were deleted.
-    async fn save_rejection(
-        &self,
-        r: &Rejection,
-        limits: &QuarantineLimits,
-    ) -> Result<u64, StoreError>;
-    /// Quarantine rows for `asnd reprocess`, oldest first.
-    async fn quarantined(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError>;
-    /// Records what reprocessing row `id` gave (`stored`, `duplicate`, or the refusal); a result
-    /// equal to the recorded one changes nothing.
-    async fn mark_reprocessed(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError>;
+    /// The quarantine (`rejected_notifications`) of this store.
+    fn quarantine(&self) -> &dyn Quarantine;
     /// Records Apple's delivery attempts for one notification; attempts already recorded are
     /// skipped. Returns how many were new.
     async fn save_delivery_attempts(
@@ -472,15 +462,39 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The database answers and every migration is applied.
     async fn ready(&self) -> Result<bool, StoreError>;
     async fn close(&self);
+
+    /// The outbox (`event_deliveries`) of this store.
+    fn outbox(&self) -> &dyn Outbox;
+    /// Wakes `wake` whenever another process stores an event (PostgreSQL's `LISTEN
+    /// asnd_events`), until the store is closed. SQLite has no such signal: nothing to do.
+    async fn subscribe_events(&self, wake: Arc<tokio::sync::Notify>) -> Result<(), StoreError>;
+}
+
+/// The quarantine, `rejected_notifications`: requests refused after their body was read, kept
+/// within `[quarantine]`'s bounds. One implementation serves both backends.
+#[async_trait::async_trait]
+pub trait Quarantine: Send + Sync {
+    /// Keeps a refused request, then deletes what `limits` no longer keeps; returns how many
+    /// rows were deleted.
+    async fn save(&self, r: &Rejection, limits: &QuarantineLimits) -> Result<u64, StoreError>;
+    /// Rows for `asnd reprocess`, oldest first.
+    async fn read(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError>;
+    /// Records what reprocessing row `id` gave (`stored`, `duplicate`, or the refusal); a result
+    /// equal to the recorded one changes nothing.
+    async fn mark(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError>;
     /// Rows in `rejected_notifications` (a metric).
-    async fn quarantine_size(&self) -> Result<i64, StoreError>;
+    async fn size(&self) -> Result<i64, StoreError>;
+}
 
-    // ---- the outbox (`event_deliveries`) ----
-
+/// The outbox, `event_deliveries`: deliveries of stored notifications to `[[destinations]]`,
+/// written in the transaction that stores each notification, leased and finished by the
+/// delivery workers. One implementation serves both backends ([`outbox::SqlOutbox`]).
+#[async_trait::async_trait]
+pub trait Outbox: Send + Sync {
     /// Leases up to `limit` deliveries due at `now_ms` until `lease_until_ms`, counting an attempt
     /// each; never a later event of a subscription while an earlier one for the same destination
     /// is pending. Replicas never take the same delivery at once.
-    async fn claim_deliveries(
+    async fn claim(
         &self,
         now_ms: i64,
         lease_until_ms: i64,
@@ -489,15 +503,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The stored notification with this row id.
     async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError>;
     /// Records how an attempt of delivery `id` ended, and ends its lease.
-    async fn finish_delivery(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError>;
+    async fn finish(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError>;
     /// Deliveries, newest first.
-    async fn list_deliveries(
-        &self,
-        filter: &DeliveryFilter,
-    ) -> Result<Vec<DeliveryRow>, StoreError>;
+    async fn list(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError>;
     /// Makes dead deliveries pending again, due at `now_ms`, with their attempts reset: the one
     /// with `id`, or every dead one of `destination`. Returns how many.
-    async fn retry_deliveries(
+    async fn retry(
         &self,
         id: Option<i64>,
         destination: Option<&str>,
@@ -512,19 +523,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError>;
     /// New pending deliveries of stored notifications to `destination` (a replay).
-    async fn enqueue_deliveries(
+    async fn enqueue(
         &self,
         destination: &str,
         events: &[EventSummary],
         now_ms: i64,
     ) -> Result<u64, StoreError>;
     /// Pending and dead deliveries per destination.
-    async fn delivery_backlog(&self) -> Result<Vec<Backlog>, StoreError>;
+    async fn backlog(&self) -> Result<Vec<Backlog>, StoreError>;
     /// Deletes the delivered rows delivered before `before_ms`; returns how many.
-    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError>;
-    /// Wakes `wake` whenever another process stores an event (PostgreSQL's `LISTEN
-    /// asnd_events`), until the store is closed. SQLite has no such signal: nothing to do.
-    async fn subscribe_events(&self, wake: Arc<tokio::sync::Notify>) -> Result<(), StoreError>;
+    async fn prune(&self, before_ms: i64) -> Result<u64, StoreError>;
 }
 
 /// The database software a URL names, by its scheme.

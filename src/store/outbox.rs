@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
 use super::mapping::{Dialect, RowsAffected};
 use super::{
     AttemptResult, Backlog, ClaimedDelivery, DeliveryFilter, DeliveryRow, EventSummary,
-    NewNotification, StoredEvent,
+    NewNotification, Outbox, StoreError, StoredEvent,
 };
 
 /// The `pg_notify` channel of stored events; its payload is the event id.
@@ -177,14 +176,16 @@ where
     Ok(())
 }
 
-/// The outbox's operations on one backend's pool: what [`super::Store`]'s outbox methods do,
-/// written once for both.
-pub(super) struct Outbox<'a, DB: Database> {
-    pub pool: &'a Pool<DB>,
-    pub sql: &'a OutboxStatements,
+/// [`Outbox`] on one backend's pool: the same code for both. SQLite's writes queue on the
+/// store's one writer lock.
+pub(super) struct SqlOutbox<DB: Database> {
+    pub pool: Pool<DB>,
+    pub sql: &'static OutboxStatements,
+    pub writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
-impl<DB> Outbox<'_, DB>
+#[async_trait::async_trait]
+impl<DB> Outbox for SqlOutbox<DB>
 where
     DB: Database,
     DB::QueryResult: RowsAffected,
@@ -203,31 +204,30 @@ where
     for<'r> EventSummary: sqlx::FromRow<'r, DB::Row>,
     for<'r> Backlog: sqlx::FromRow<'r, DB::Row>,
 {
-    pub async fn claim(
+    async fn claim(
         &self,
         now_ms: i64,
         lease_until_ms: i64,
         limit: i64,
-    ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
-        sqlx::query_as(&self.sql.claim)
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let _writer = super::quarantine::lock(&self.writer).await;
+        Ok(sqlx::query_as(&self.sql.claim)
             .bind(lease_until_ms)
             .bind(now_ms)
             .bind(limit)
-            .fetch_all(self.pool)
-            .await
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    pub async fn stored_event(
-        &self,
-        notification_id: i64,
-    ) -> Result<Option<StoredEvent>, sqlx::Error> {
-        sqlx::query_as(&self.sql.stored_event)
+    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        Ok(sqlx::query_as(&self.sql.stored_event)
             .bind(notification_id)
-            .fetch_optional(self.pool)
-            .await
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
-    pub async fn finish(&self, id: i64, r: &AttemptResult) -> Result<(), sqlx::Error> {
+    async fn finish(&self, id: i64, r: &AttemptResult) -> Result<(), StoreError> {
+        let _writer = super::quarantine::lock(&self.writer).await;
         sqlx::query(&self.sql.finish)
             .bind(r.state.as_str())
             .bind(r.next_attempt_at)
@@ -235,58 +235,60 @@ where
             .bind(r.status.and_then(|s| i32::try_from(s).ok()))
             .bind(r.error.clone())
             .bind(id)
-            .execute(self.pool)
+            .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    pub async fn list(&self, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>, sqlx::Error> {
-        sqlx::query_as(&self.sql.list)
+    async fn list(&self, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError> {
+        Ok(sqlx::query_as(&self.sql.list)
             .bind(f.destination.clone())
             .bind(f.state.clone())
             .bind(f.since_ms)
             .bind(f.limit)
-            .fetch_all(self.pool)
-            .await
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    pub async fn retry(
+    async fn retry(
         &self,
         id: Option<i64>,
         destination: Option<&str>,
         now_ms: i64,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<u64, StoreError> {
+        let _writer = super::quarantine::lock(&self.writer).await;
         Ok(sqlx::query(&self.sql.retry)
             .bind(now_ms)
             .bind(id)
             .bind(destination)
-            .execute(self.pool)
+            .execute(&self.pool)
             .await?
             .rows())
     }
 
-    pub async fn events_between(
+    async fn events_between(
         &self,
         since_ms: i64,
         until_ms: i64,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<EventSummary>, sqlx::Error> {
-        sqlx::query_as(&self.sql.events_between)
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        Ok(sqlx::query_as(&self.sql.events_between)
             .bind(since_ms)
             .bind(until_ms)
             .bind(after_id)
             .bind(limit)
-            .fetch_all(self.pool)
-            .await
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    pub async fn enqueue(
+    async fn enqueue(
         &self,
         destination: &str,
         events: &[EventSummary],
         now_ms: i64,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<u64, StoreError> {
+        let _writer = super::quarantine::lock(&self.writer).await;
         let mut added = 0;
         for e in events {
             added += sqlx::query(&self.sql.insert)
@@ -294,21 +296,24 @@ where
                 .bind(destination.to_string())
                 .bind(e.original_transaction_id.clone())
                 .bind(now_ms)
-                .execute(self.pool)
+                .execute(&self.pool)
                 .await?
                 .rows();
         }
         Ok(added)
     }
 
-    pub async fn backlog(&self) -> Result<Vec<Backlog>, sqlx::Error> {
-        sqlx::query_as(&self.sql.backlog).fetch_all(self.pool).await
+    async fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+        Ok(sqlx::query_as(&self.sql.backlog)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    pub async fn prune(&self, before_ms: i64) -> Result<u64, sqlx::Error> {
+    async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let _writer = super::quarantine::lock(&self.writer).await;
         Ok(sqlx::query(&self.sql.prune)
             .bind(before_ms)
-            .execute(self.pool)
+            .execute(&self.pool)
             .await?
             .rows())
     }
@@ -330,6 +335,3 @@ pub(super) async fn listen(
     });
     Ok(())
 }
-
-#[allow(dead_code)]
-fn _assert_json(_: Value) {}

@@ -14,16 +14,15 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 use super::mapping::{
-    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, SUBSCRIPTIONS,
-    Statements, TRANSACTIONS, all_applied, bind_row,
+    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS,
+    all_applied, bind_row,
 };
-use super::outbox::{self, Outbox, OutboxStatements};
-use super::quarantine;
+use super::outbox::{self, OutboxStatements, SqlOutbox};
+use super::quarantine::SqlQuarantine;
 use super::{
-    AttemptResult, Backlog, ClaimedDelivery, DeliveryAttempt, DeliveryFilter, DeliveryRow,
-    EventSummary, ExclusiveLock, HeldLock, NewNotification, QuarantineFilter, QuarantineLimits,
-    Quarantined, Rejection, SaveOutcome, Store, StoreError, StoreOptions, StoredEvent,
-    StoredNotification, StoredRejection, SubscriptionRow, TransactionRow,
+    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Outbox, Quarantine, SaveOutcome,
+    Store, StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow,
+    TransactionRow,
 };
 
 mod lock;
@@ -50,6 +49,8 @@ pub struct PgStore {
     pool: PgPool,
     /// `host:port/database`, for `Debug`; never the password.
     target: String,
+    outbox: Arc<SqlOutbox<sqlx::Postgres>>,
+    quarantine: Arc<SqlQuarantine<sqlx::Postgres>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -63,14 +64,6 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
-    /// The outbox statements on this pool.
-    fn outbox(&self) -> Outbox<'_, sqlx::Postgres> {
-        Outbox {
-            pool: &self.pool,
-            sql: &OUTBOX,
-        }
-    }
-
     /// Opens a pool on `url` (`postgres://` or `postgresql://`) and checks that the server
     /// answers within `options.acquire_timeout`.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
@@ -118,7 +111,22 @@ impl PgStore {
             }
         }
 
-        Ok(PgStore { pool, target })
+        let quarantine = Arc::new(SqlQuarantine {
+            pool: pool.clone(),
+            sql: &SQL,
+            writer: None,
+        });
+        let outbox = Arc::new(SqlOutbox {
+            pool: pool.clone(),
+            sql: &OUTBOX,
+            writer: None,
+        });
+        Ok(PgStore {
+            pool,
+            target,
+            outbox,
+            quarantine,
+        })
     }
 
     /// The underlying pool (for tests and administrative tools).
@@ -198,22 +206,6 @@ impl Store for PgStore {
         Ok(SaveOutcome::Stored)
     }
 
-    async fn save_rejection(
-        &self,
-        r: &Rejection,
-        limits: &QuarantineLimits,
-    ) -> Result<u64, StoreError> {
-        Ok(quarantine::save(&self.pool, &SQL, r, limits).await?)
-    }
-
-    async fn quarantined(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError> {
-        Ok(quarantine::read(&self.pool, &SQL, filter).await?)
-    }
-
-    async fn mark_reprocessed(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError> {
-        Ok(quarantine::mark(&self.pool, &SQL, id, result, at_ms).await?)
-    }
-
     async fn save_delivery_attempts(
         &self,
         notification_uuid: &str,
@@ -277,73 +269,12 @@ impl Store for PgStore {
         Ok(all_applied(&MIGRATOR, &applied))
     }
 
-    async fn quarantine_size(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(QUARANTINE_SIZE_SQL)
-            .fetch_one(&self.pool)
-            .await?)
+    fn outbox(&self) -> &dyn Outbox {
+        self.outbox.as_ref()
     }
 
-    async fn claim_deliveries(
-        &self,
-        now_ms: i64,
-        lease_until_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        Ok(self.outbox().claim(now_ms, lease_until_ms, limit).await?)
-    }
-
-    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError> {
-        Ok(self.outbox().stored_event(notification_id).await?)
-    }
-
-    async fn finish_delivery(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError> {
-        Ok(self.outbox().finish(id, result).await?)
-    }
-
-    async fn list_deliveries(
-        &self,
-        filter: &DeliveryFilter,
-    ) -> Result<Vec<DeliveryRow>, StoreError> {
-        Ok(self.outbox().list(filter).await?)
-    }
-
-    async fn retry_deliveries(
-        &self,
-        id: Option<i64>,
-        destination: Option<&str>,
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        Ok(self.outbox().retry(id, destination, now_ms).await?)
-    }
-
-    async fn events_between(
-        &self,
-        since_ms: i64,
-        until_ms: i64,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<EventSummary>, StoreError> {
-        Ok(self
-            .outbox()
-            .events_between(since_ms, until_ms, after_id, limit)
-            .await?)
-    }
-
-    async fn enqueue_deliveries(
-        &self,
-        destination: &str,
-        events: &[EventSummary],
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        Ok(self.outbox().enqueue(destination, events, now_ms).await?)
-    }
-
-    async fn delivery_backlog(&self) -> Result<Vec<Backlog>, StoreError> {
-        Ok(self.outbox().backlog().await?)
-    }
-
-    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(self.outbox().prune(before_ms).await?)
+    fn quarantine(&self) -> &dyn Quarantine {
+        self.quarantine.as_ref()
     }
 
     async fn subscribe_events(&self, wake: Arc<Notify>) -> Result<(), StoreError> {

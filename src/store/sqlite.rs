@@ -19,17 +19,15 @@ use sqlx::sqlite::{
 };
 
 use super::mapping::{
-    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, QUARANTINE_SIZE_SQL, SUBSCRIPTIONS,
-    Statements, TRANSACTIONS, all_applied, bind_row,
+    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS,
+    all_applied, bind_row,
 };
-use super::outbox::{self, Outbox, OutboxStatements};
-use super::quarantine;
+use super::outbox::{self, OutboxStatements, SqlOutbox};
+use super::quarantine::SqlQuarantine;
 use super::sqlite_writer::GroupWriter;
 use super::{
-    AttemptResult, Backlog, ClaimedDelivery, DeliveryAttempt, DeliveryFilter, DeliveryRow,
-    EventSummary, ExclusiveLock, HeldLock, NewNotification, QuarantineFilter, QuarantineLimits,
-    Quarantined, Rejection, SaveOutcome, Store, StoreError, StoreOptions, StoredEvent,
-    StoredNotification, StoredRejection,
+    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Outbox, Quarantine, SaveOutcome,
+    Store, StoreError, StoreOptions, StoredNotification, StoredRejection,
 };
 
 mod lock;
@@ -66,6 +64,8 @@ pub struct SqliteStore {
     /// colliding in SQLite, whose busy handler sleeps and retries (slow, and unfair under load);
     /// `busy_timeout` still covers other processes.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    outbox: Arc<SqlOutbox<sqlx::Sqlite>>,
+    quarantine: Arc<SqlQuarantine<sqlx::Sqlite>>,
     /// Notifications are written in groups, one fsync per group.
     group: GroupWriter,
 }
@@ -81,14 +81,6 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// The outbox statements on this pool.
-    fn outbox(&self) -> Outbox<'_, sqlx::Sqlite> {
-        Outbox {
-            pool: &self.pool,
-            sql: &OUTBOX,
-        }
-    }
-
     /// Opens (creating if missing) the database named by `url` (`sqlite://path`, `sqlite:path`,
     /// `sqlite::memory:`).
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<SqliteStore, StoreError> {
@@ -119,11 +111,23 @@ impl SqliteStore {
 
         let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         let group = GroupWriter::start(pool.clone(), writer.clone());
+        let quarantine = Arc::new(SqlQuarantine {
+            pool: pool.clone(),
+            sql: &SQL,
+            writer: Some(writer.clone()),
+        });
+        let outbox = Arc::new(SqlOutbox {
+            pool: pool.clone(),
+            sql: &OUTBOX,
+            writer: Some(writer.clone()),
+        });
         Ok(SqliteStore {
             pool,
             filename,
             writer,
             group,
+            outbox,
+            quarantine,
         })
     }
 
@@ -192,24 +196,6 @@ impl Store for SqliteStore {
         self.group.save(n).await
     }
 
-    async fn save_rejection(
-        &self,
-        r: &Rejection,
-        limits: &QuarantineLimits,
-    ) -> Result<u64, StoreError> {
-        let _writer = self.writer.lock().await;
-        Ok(quarantine::save(&self.pool, &SQL, r, limits).await?)
-    }
-
-    async fn quarantined(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError> {
-        Ok(quarantine::read(&self.pool, &SQL, filter).await?)
-    }
-
-    async fn mark_reprocessed(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError> {
-        let _writer = self.writer.lock().await;
-        Ok(quarantine::mark(&self.pool, &SQL, id, result, at_ms).await?)
-    }
-
     async fn save_delivery_attempts(
         &self,
         notification_uuid: &str,
@@ -276,81 +262,14 @@ impl Store for SqliteStore {
         Ok(all_applied(&MIGRATOR, &applied))
     }
 
-    async fn quarantine_size(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(QUARANTINE_SIZE_SQL)
-            .fetch_one(&self.pool)
-            .await?)
+    fn outbox(&self) -> &dyn Outbox {
+        self.outbox.as_ref()
     }
 
-    async fn claim_deliveries(
-        &self,
-        now_ms: i64,
-        lease_until_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let _writer = self.writer.lock().await;
-        Ok(self.outbox().claim(now_ms, lease_until_ms, limit).await?)
+    fn quarantine(&self) -> &dyn Quarantine {
+        self.quarantine.as_ref()
     }
 
-    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError> {
-        Ok(self.outbox().stored_event(notification_id).await?)
-    }
-
-    async fn finish_delivery(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError> {
-        let _writer = self.writer.lock().await;
-        Ok(self.outbox().finish(id, result).await?)
-    }
-
-    async fn list_deliveries(
-        &self,
-        filter: &DeliveryFilter,
-    ) -> Result<Vec<DeliveryRow>, StoreError> {
-        Ok(self.outbox().list(filter).await?)
-    }
-
-    async fn retry_deliveries(
-        &self,
-        id: Option<i64>,
-        destination: Option<&str>,
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let _writer = self.writer.lock().await;
-        Ok(self.outbox().retry(id, destination, now_ms).await?)
-    }
-
-    async fn events_between(
-        &self,
-        since_ms: i64,
-        until_ms: i64,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<EventSummary>, StoreError> {
-        Ok(self
-            .outbox()
-            .events_between(since_ms, until_ms, after_id, limit)
-            .await?)
-    }
-
-    async fn enqueue_deliveries(
-        &self,
-        destination: &str,
-        events: &[EventSummary],
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let _writer = self.writer.lock().await;
-        Ok(self.outbox().enqueue(destination, events, now_ms).await?)
-    }
-
-    async fn delivery_backlog(&self) -> Result<Vec<Backlog>, StoreError> {
-        Ok(self.outbox().backlog().await?)
-    }
-
-    async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError> {
-        let _writer = self.writer.lock().await;
-        Ok(self.outbox().prune(before_ms).await?)
-    }
-
-    /// This process's own writes wake its workers; another process's are found by their poll.
     async fn subscribe_events(&self, _wake: Arc<Notify>) -> Result<(), StoreError> {
         Ok(())
     }
