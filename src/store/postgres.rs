@@ -422,7 +422,7 @@ fn one_statement_sql(
     } else {
         NOTIFICATIONS.insert_sql(&DIALECT, next, None)
     };
-    sql.push_str(&format!("n AS ({notification} RETURNING id)"));
+    sql.push_str(&format!("n AS ({notification} RETURNING id, received_at)"));
     next += NOTIFICATIONS.parameter_count();
     if with_transaction {
         let upsert = TRANSACTIONS.insert_sql(&DIALECT, next, ONLY_IF_NEW);
@@ -438,7 +438,7 @@ fn one_statement_sql(
         sql.push_str(&format!(
             ", d AS (INSERT INTO event_deliveries \
                (notification_id, destination, ordering_key, next_attempt_at, created_at) \
-             SELECT n.id, destination, $1::text, now(), now() \
+             SELECT n.id, destination, $1::text, n.received_at, n.received_at \
              FROM n, unnest(${next}::text[]) AS destination)"
         ));
     }
