@@ -675,3 +675,58 @@ fn the_documented_configuration_is_valid() {
     assert_eq!(config.destinations[0].name, "backend");
     assert_eq!(config.destinations[0].types, ["DID_RENEW", "REFUND"]);
 }
+
+/// A later event of a subscription waits while an earlier one is being retried: the receiver
+/// sees them in the order they were stored, whatever the failures.
+async fn a_subscription_waits_for_its_earlier_event(backend: Backend) {
+    let receiver = Receiver::start().await;
+    receiver.answer_next(&[500]);
+    let s = Setup::start(backend, &destination("backend", &receiver, "event", "")).await;
+    let sub = Sub::random("Sandbox");
+    let first = notification(
+        "SUBSCRIBED",
+        Some("INITIAL_BUY"),
+        &sub,
+        "9100000001",
+        now_ms(),
+        Some(1),
+    );
+    let second = notification("DID_RENEW", None, &sub, "9100000002", now_ms() + 1, Some(1));
+    for n in [&first, &second] {
+        assert_eq!(s.daemon.post_signed(n).await.0, 200);
+    }
+    let arrived: Vec<String> = receiver
+        .wait_for(3)
+        .await
+        .iter()
+        .map(|r| r.json()["notification_type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(arrived, ["SUBSCRIBED", "SUBSCRIBED", "DID_RENEW"]);
+    s.daemon.server.shutdown().await;
+}
+on_both_stores!(a_subscription_waits_for_its_earlier_event);
+
+/// Signing secrets can come from the environment, several at once.
+#[test]
+fn secrets_come_from_the_environment() {
+    let fixture = Fixture::new();
+    let text = fixture.toml(
+        "sqlite://x.db",
+        LOOPBACK,
+        "[[destinations]]\nname = \"backend\"\nurl = \"http://127.0.0.1:9/\"\n",
+    );
+    let env = vec![(
+        "ASND_DESTINATIONS__0__SECRETS".to_string(),
+        format!("{},{}", secret("one"), secret("two")),
+    )];
+    let config = Config::from_toml_str(&text, env).unwrap();
+    config.validate().unwrap();
+    let secrets: Vec<&String> = config.destinations[0]
+        .secrets
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    assert_eq!(secrets, [&secret("one"), &secret("two")]);
+    let printed = config.to_redacted_toml().unwrap();
+    assert!(!printed.contains(&secret("one")), "{printed}");
+}
