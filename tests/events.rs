@@ -66,6 +66,19 @@ fn config_file(fixture: &Fixture, db: &TestDb, extra: &str) -> (PathBuf, Config)
     (file, Config::from_toml_str(&text, Vec::new()).unwrap())
 }
 
+/// `asnd deliveries <args> --config <file>`: its exit code, stdout and stderr.
+fn deliveries(file: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = asnd()
+        .arg("deliveries")
+        .args(args)
+        .arg("--config")
+        .arg(file)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
 /// Checks `request`'s Standard Webhooks signature with each of `name`'s secrets.
 fn assert_signed(name: &str, request: &Request) {
     let mut headers = axum::http::HeaderMap::new();
@@ -189,27 +202,20 @@ async fn failures_retry_and_gone_stops(backend: Backend) {
     assert_eq!(delivered, "3");
     assert_eq!(gone.requests().len(), 1, "410 stops at once");
 
-    let list = asnd()
-        .args(["deliveries", "list", "--state", "dead", "--config"])
-        .arg(&s.file)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = output_text(&list);
-    assert!(list.status.success(), "{stderr}");
+    let (code, stdout, stderr) = deliveries(&s.file, &["list", "--state", "dead"]);
+    assert_eq!(code, Some(0), "{stderr}");
     let rows: Vec<&str> = stdout.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{stdout}");
     assert!(
         rows[0].starts_with(&format!("{dead}\t{id}\tgone\tdead\t1\t")),
         "{stdout}"
     );
-
-    let retry = asnd()
-        .args(["deliveries", "retry", "--id", &dead, "--config"])
-        .arg(&s.file)
-        .output()
-        .unwrap();
-    assert!(retry.status.success(), "{}", output_text(&retry).1);
-    assert_eq!(output_text(&retry).0, "retried: 1\n");
+    let (code, stdout, stderr) = deliveries(&s.file, &["retry", "--id", &dead]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "retried: 1\n"),
+        "{stderr}"
+    );
     let again = gone.wait_for(2).await;
     assert_eq!(again[1].header("webhook-id"), id);
     // Gone again: dead again. Retrying every dead delivery of the destination sends it a third time.
@@ -218,24 +224,8 @@ async fn failures_retry_and_gone_stops(backend: Backend) {
             .await
     })
     .await;
-    let retry = asnd()
-        .args([
-            "deliveries",
-            "retry",
-            "--destination",
-            "gone",
-            "--dead",
-            "--config",
-        ])
-        .arg(&s.file)
-        .output()
-        .unwrap();
-    assert_eq!(
-        output_text(&retry).0,
-        "retried: 1\n",
-        "{}",
-        output_text(&retry).1
-    );
+    let (_, stdout, stderr) = deliveries(&s.file, &["retry", "--destination", "gone", "--dead"]);
+    assert_eq!(stdout, "retried: 1\n", "{stderr}");
     gone.wait_for(3).await;
     wait_for(
         "the retried delivery is delivered",
@@ -305,22 +295,13 @@ async fn filters_route_and_replay_sends_history(backend: Backend) {
     let extra = extra + &destination("everything", &everything, "event", "");
     let (file, config) = config_file(&s.fixture, &s.db, &extra);
     let daemon = Daemon::start(&config, &s.fixture.tls_cert_der).await;
-    let replay = asnd()
-        .args([
-            "deliveries",
-            "replay",
-            "--destination",
-            "everything",
-            "--since",
-            "1h",
-            "--config",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = output_text(&replay);
-    assert!(replay.status.success(), "{stderr}");
-    assert_eq!(stdout, "queued: 3\n");
+    let replay = ["replay", "--destination", "everything", "--since", "1h"];
+    let (code, stdout, stderr) = deliveries(&file, &replay);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "queued: 3\n"),
+        "{stderr}"
+    );
     let replayed = everything.wait_for(3).await;
     // Events of different subscriptions have no order among them.
     let mut ids: Vec<&str> = replayed.iter().map(|r| r.header("webhook-id")).collect();
@@ -332,24 +313,14 @@ async fn filters_route_and_replay_sends_history(backend: Backend) {
             .map(|n| format!("evt_{n}"))
             .collect::<Vec<_>>()
     );
-    let unknown = asnd()
-        .args([
-            "deliveries",
-            "replay",
-            "--destination",
-            "nobody",
-            "--since",
-            "1h",
-            "--config",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(unknown.status.code(), Some(2));
+    let (code, _, stderr) = deliveries(
+        &file,
+        &["replay", "--destination", "nobody", "--since", "1h"],
+    );
+    assert_eq!(code, Some(2));
     assert!(
-        output_text(&unknown)
-            .1
-            .contains("no [[destinations]] entry is named \"nobody\"")
+        stderr.contains("no [[destinations]] entry is named \"nobody\""),
+        "{stderr}"
     );
     daemon.server.shutdown().await;
 }
@@ -390,8 +361,10 @@ async fn metrics_count_deliveries_and_the_backlog(backend: Backend) {
     let admin = s.daemon.server.admin_addr().unwrap();
     let metrics = wait_for("delivery metrics", Duration::from_secs(10), || async {
         let text = fetch_text(&format!("http://{admin}/metrics")).await;
-        text.contains("asnd_deliveries_total{destination=\"ok\",result=\"delivered\"} 1")
-            .then_some(text)
+        let settled = text
+            .contains("asnd_deliveries_total{destination=\"ok\",result=\"delivered\"} 1")
+            && text.contains("asnd_deliveries_pending{destination=\"down\"} 1");
+        settled.then_some(text)
     })
     .await;
     assert!(

@@ -21,6 +21,26 @@ impl<E: std::fmt::Display> From<E> for Usage {
     }
 }
 
+/// Runs `command` (named `name` in messages) on a runtime of its own; exit code 0 when it is
+/// done, 1 when it failed (the database, say: run it again), 2 for a usage or setup error.
+pub fn run_to_exit<F>(name: &str, command: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = Result<Result<(), String>, Usage>>,
+{
+    init_logging();
+    match runtime().and_then(|rt| rt.block_on(command)) {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(failure)) => {
+            eprintln!("asnd {name}: {failure}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(Usage(message)) => {
+            eprintln!("asnd {name}: {message}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// Logs go to stderr (stdout carries the result), warnings and worse unless `RUST_LOG` says otherwise.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

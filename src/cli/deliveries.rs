@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::appstore::{DEFAULT_CONFIG, Usage, init_logging, load_config, runtime};
+use super::appstore::{DEFAULT_CONFIG, Usage, load_config, run_to_exit};
 use crate::appstore_api::parse_time;
 use crate::config::Config;
 use crate::ingest::Pipeline;
@@ -69,18 +69,7 @@ pub enum DeliveriesCommand {
 }
 
 pub fn run(args: &DeliveriesArgs) -> ExitCode {
-    init_logging();
-    match runtime().and_then(|rt| rt.block_on(go(args))) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(failure)) => {
-            eprintln!("asnd deliveries: {failure}");
-            ExitCode::FAILURE
-        }
-        Err(Usage(message)) => {
-            eprintln!("asnd deliveries: {message}");
-            ExitCode::from(2)
-        }
-    }
+    run_to_exit("deliveries", go(args))
 }
 
 async fn go(args: &DeliveriesArgs) -> Result<Result<(), String>, Usage> {

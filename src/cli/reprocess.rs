@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::appstore::{DEFAULT_CONFIG, Usage, init_logging, load_config, pipeline, runtime};
+use super::appstore::{DEFAULT_CONFIG, Usage, load_config, pipeline, run_to_exit};
 use crate::appstore_api::parse_time;
 use crate::ingest::{Outcome, Pipeline, Received};
 use crate::store::{QuarantineFilter, Quarantined};
@@ -46,28 +46,21 @@ pub struct Counts {
 }
 
 pub fn run(args: &ReprocessArgs) -> ExitCode {
-    init_logging();
-    match runtime().and_then(|rt| rt.block_on(go(args))) {
-        Ok(Ok(counts)) => {
-            let verb = if args.dry_run {
-                "would be stored"
-            } else {
-                "stored"
-            };
-            println!("{verb}: {}", counts.stored);
-            println!("duplicate: {}", counts.duplicate);
-            println!("still refused: {}", counts.still_refused);
-            println!("cut (not reprocessable): {}", counts.cut);
-            ExitCode::SUCCESS
-        }
-        Ok(Err(failure)) => {
-            eprintln!("asnd reprocess: {failure}; nothing more was done, run it again");
-            ExitCode::FAILURE
-        }
-        Err(Usage(message)) => {
-            eprintln!("asnd reprocess: {message}");
-            ExitCode::from(2)
-        }
+    run_to_exit("reprocess", async {
+        let counts = go(args).await?;
+        Ok(counts
+            .map(|counts| counts.print(args.dry_run))
+            .map_err(|failure| format!("{failure}; nothing more was done, run it again")))
+    })
+}
+
+impl Counts {
+    fn print(&self, dry_run: bool) {
+        let verb = if dry_run { "would be stored" } else { "stored" };
+        println!("{verb}: {}", self.stored);
+        println!("duplicate: {}", self.duplicate);
+        println!("still refused: {}", self.still_refused);
+        println!("cut (not reprocessable): {}", self.cut);
     }
 }
 

@@ -234,7 +234,6 @@ impl Dispatcher {
             DeliveryState::Dead => "dead",
             DeliveryState::Pending => "failed",
         };
-        self.stats.count(&destination.name, word);
         tracing::info!(
             destination = %destination.name,
             event_id = %event_id(delivery.notification_id),
@@ -246,6 +245,8 @@ impl Dispatcher {
             "delivery attempt"
         );
         self.finish(&delivery, &result).await;
+        // Counted once recorded, so that the counts never run ahead of the outbox.
+        self.stats.count(&destination.name, word);
     }
 
     async fn finish(&self, delivery: &ClaimedDelivery, result: &AttemptResult) {
