@@ -24,5 +24,7 @@ CREATE TABLE event_deliveries (
 CREATE INDEX event_deliveries_due_idx ON event_deliveries (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX event_deliveries_order_idx
     ON event_deliveries (destination, ordering_key, notification_id) WHERE state = 'pending';
-CREATE INDEX event_deliveries_state_idx ON event_deliveries (state, destination, created_at);
+-- Dead deliveries, for `asnd deliveries list --state dead` and the metrics. Partial, so that the
+-- planner never takes it for the ordering check on pending rows.
+CREATE INDEX event_deliveries_dead_idx ON event_deliveries (destination, created_at) WHERE state = 'dead';
 CREATE INDEX event_deliveries_notification_id_idx ON event_deliveries (notification_id);
