@@ -6,7 +6,7 @@ pub mod appstore_api;
 pub mod cli;
 pub mod config;
 pub mod devca;
-mod error_chain;
+pub mod error_chain;
 pub mod ingest;
 pub mod logging;
 pub mod pipeline;

@@ -137,20 +137,10 @@ pub fn error_name(code: i64) -> Option<&'static str> {
 /// Whether a request failed because the server's certificate was refused (unknown issuer,
 /// expired, wrong name, ...): a setup problem, never transient.
 fn certificate_refused(e: &reqwest::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(rustls::Error::InvalidCertificate(_)) = c.downcast_ref::<rustls::Error>() {
-            return true;
-        }
-        if let Some(io) = c.downcast_ref::<std::io::Error>()
-            && let Some(rustls::Error::InvalidCertificate(_)) =
-                io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
-        {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
+    matches!(
+        crate::error_chain::rustls_cause(e),
+        Some(rustls::Error::InvalidCertificate(_))
+    )
 }
 
 /// Codes Apple documents as "try again".

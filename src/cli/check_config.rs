@@ -43,7 +43,7 @@ pub fn run(args: &CheckConfigArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("asnd: {e:#}");
+            eprintln!("asnd: {}", crate::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -382,12 +382,21 @@ async fn send_in_order(
                         reason.contains("chain") || reason.contains("INVALID_CERTIFICATE");
                 }
             }
+            Err(e) if simulate::send_error::stops_a_run(&e) => {
+                // Every later request would fail the same way: say it once, and stop.
+                println!("{:>3}  {:<width$}  no answer", i + 1, event.notice.label());
+                eprintln!("asnd simulate: {}", simulate::send_error::describe(&e));
+                if i + 1 < events.len() {
+                    eprintln!("  stopped: the other {} not sent", events.len() - i - 1);
+                }
+                break;
+            }
             Err(e) => {
                 println!(
                     "{:>3}  {:<width$}  no answer: {}",
                     i + 1,
                     event.notice.label(),
-                    crate::error_chain(&e)
+                    simulate::send_error::describe(&e)
                 );
             }
         }
