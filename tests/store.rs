@@ -1030,6 +1030,9 @@ async fn postgres_unreachable_is_a_clear_error_without_the_password() {
 
 #[tokio::test]
 async fn postgres_wrong_database_is_an_error() {
+    if common::skip_without_postgres("postgres_wrong_database_is_an_error").await {
+        return;
+    }
     let url = with_database(&admin_url(), "asnd_test_does_not_exist");
     // Make sure the server itself is reachable, so this test proves something.
     drop(admin_connection(&admin_url()).await);
@@ -1041,6 +1044,9 @@ async fn postgres_wrong_database_is_an_error() {
 
 #[tokio::test]
 async fn postgres_store_debug_hides_the_password() {
+    if common::skip_without_postgres("postgres_store_debug_hides_the_password").await {
+        return;
+    }
     let admin = admin_url();
     drop(admin_connection(&admin).await);
     // The server trusts local connections, so a made-up password is accepted and ignored.
@@ -1055,6 +1061,9 @@ async fn postgres_store_debug_hides_the_password() {
 
 #[tokio::test]
 async fn postgresql_scheme_is_accepted() {
+    if common::skip_without_postgres("postgresql_scheme_is_accepted").await {
+        return;
+    }
     let admin = admin_url();
     drop(admin_connection(&admin).await);
     let url = admin.replacen("postgres://", "postgresql://", 1);
