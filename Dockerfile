@@ -23,6 +23,8 @@ ENV ASND_ADMIN__LISTEN=0.0.0.0:9898 \
     ASND_LOG__FORMAT=json
 USER asnd
 WORKDIR /var/lib/asnd
+# The default SQLite database (sqlite://asnd.db) lives here: mount a volume to keep it.
+VOLUME /var/lib/asnd
 # 8443: notifications (TLS, or PROXY protocol + TLS from a trusted balancer); 9898: admin.
 EXPOSE 8443 9898
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \

@@ -19,6 +19,27 @@ pub fn error_chain(e: &dyn Error) -> String {
     line
 }
 
+/// The rustls error somewhere in `e`'s chain, directly or inside an `io::Error` (how TLS
+/// streams report it), if any.
+pub fn rustls_cause<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cause: Option<&(dyn Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(r) = c.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        // An `io::Error`'s `source()` skips the error it wraps: look inside it too.
+        if let Some(inner) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && let Some(r) = rustls_cause(inner)
+        {
+            return Some(r);
+        }
+        cause = c.source();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

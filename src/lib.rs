@@ -7,7 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod devca;
-mod error_chain;
+pub mod error_chain;
 pub mod ingest;
 pub mod logging;
 pub mod pipeline;

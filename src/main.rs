@@ -2,54 +2,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
+use asnd::cli::command::{Cli, Command};
 use asnd::cli::dev;
 use asnd::cli::verify::{self as cli_verify, Outcome, VerifyArgs};
 use asnd::config::{Config, Validated};
 use asnd::server::{self, Server};
-
-/// asnd receives App Store Server Notifications, proves them genuine and stores them in SQL.
-#[derive(Debug, Parser)]
-#[command(name = "asnd", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Receive notifications over TLS and store them.
-    Serve {
-        /// The configuration file (TOML); `ASND_*` environment variables override it.
-        #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
-        config: Option<PathBuf>,
-        /// Development mode: creates ./asnd-dev/ (self-signed certificate, SQLite, loopback sources).
-        #[arg(long)]
-        dev: bool,
-    },
-    /// Read and validate a configuration as `serve` would, and print it with secrets redacted.
-    CheckConfig(asnd::cli::check_config::CheckConfigArgs),
-    /// Apply database migrations and exit.
-    Migrate {
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// Verify one signed payload offline and print it decoded.
-    Verify(VerifyArgs),
-    /// Ask Apple for a TEST notification and say whether it arrived and was stored.
-    TestNotification(asnd::cli::test_notification::TestNotificationArgs),
-    /// Fetch notifications from Apple's history and ingest the missing ones.
-    Backfill(asnd::cli::backfill::BackfillArgs),
-    /// Send quarantined bodies through today's configuration; store what now verifies.
-    Reprocess(asnd::cli::reprocess::ReprocessArgs),
-    /// List, retry and replay the deliveries of events to [[destinations]].
-    Deliveries(asnd::cli::deliveries::DeliveriesArgs),
-    /// Write a development signing chain shaped like Apple's (not Apple's) into a folder.
-    DevCa(asnd::cli::dev_ca::DevCaArgs),
-    /// Post signed notifications (a type, a scenario, or --count N for load) to a receiver.
-    Simulate(asnd::cli::simulate::SimulateArgs),
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -62,10 +21,21 @@ fn main() -> ExitCode {
         Command::DevCa(args) => asnd::cli::dev_ca::run(&args),
         Command::Simulate(args) => asnd::cli::simulate::run(&args),
         Command::CheckConfig(args) => asnd::cli::check_config::run(&args),
-        Command::Serve { config, dev } => {
-            exit(runtime().and_then(|rt| rt.block_on(serve(config, dev))))
+        Command::Serve(args) => {
+            exit(runtime().and_then(|rt| rt.block_on(serve(args.config, args.dev))))
         }
-        Command::Migrate { config } => exit(runtime().and_then(|rt| rt.block_on(migrate(&config)))),
+        Command::Migrate(args) => exit(runtime().and_then(|rt| rt.block_on(migrate(&args.config)))),
+        Command::Completions(args) => {
+            asnd::cli::command::completions(args.shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => match asnd::cli::command::man_page(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("asnd man: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -110,11 +80,11 @@ fn load(path: &std::path::Path) -> anyhow::Result<(Config, Validated)> {
     asnd::cli::check_config::load_validated(path)
 }
 
-async fn serve(config: Option<PathBuf>, dev_mode: bool) -> anyhow::Result<()> {
-    let path = match (config, dev_mode) {
-        (_, true) => dev::prepare(std::path::Path::new(dev::DEV_DIR))?,
-        (Some(p), false) => p,
-        (None, false) => anyhow::bail!("serve needs --config FILE or --dev"),
+async fn serve(config: PathBuf, dev_mode: bool) -> anyhow::Result<()> {
+    let path = if dev_mode {
+        dev::prepare(std::path::Path::new(dev::DEV_DIR))?
+    } else {
+        config
     };
     let (config, validated) = load(&path)?;
     asnd::logging::init(&config.log);
@@ -122,7 +92,15 @@ async fn serve(config: Option<PathBuf>, dev_mode: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let signals = server::Signals::install().context("cannot install signal handlers")?;
-    let server = Server::start_validated(&config, validated, listener).await?;
+    if let Some(cert) = validated.tls.as_ref().and_then(|c| c.cert.first()) {
+        let now = asnd::time::now_ms() / 1000;
+        for warning in server::tls::certificate_warnings(cert.as_ref(), now) {
+            tracing::warn!(cert = %config.server.tls_cert.display(), "{warning}");
+        }
+    }
+    let server = Server::start_validated(&config, validated, listener)
+        .await
+        .map_err(|e| naming_the_database(e, &config))?;
     let scheme = if config.server.tls { "https" } else { "http" };
     let url = format!("{scheme}://{}{}", server.local_addr(), config.server.path);
     if dev_mode {
@@ -133,12 +111,37 @@ async fn serve(config: Option<PathBuf>, dev_mode: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A database error names the database (its URL, password redacted); other errors are unchanged.
+fn naming_the_database(e: server::ServerError, config: &Config) -> anyhow::Error {
+    match e {
+        server::ServerError::Store(_) => {
+            anyhow::Error::new(e).context(format!("database {}", config.database.redacted_url()))
+        }
+        other => other.into(),
+    }
+}
+
 async fn migrate(path: &std::path::Path) -> anyhow::Result<()> {
     let (mut config, _) = load(path)?;
     asnd::logging::init(&config.log);
-    config.database.migrate_on_start = true;
-    let store = server::open_store(&config).await?;
+    // First look: when every migration is already applied there is nothing to do. A database
+    // without the schema at all answers with an error here, and is migrated below.
+    config.database.migrate_on_start = false;
+    let store = server::open_store(&config)
+        .await
+        .map_err(|e| naming_the_database(e, &config))?;
+    let up_to_date = store.ready().await.unwrap_or(false);
     store.close().await;
-    println!("migrations applied to {}", config.database.redacted_url());
+    let url = config.database.redacted_url();
+    if up_to_date {
+        println!("schema up to date: {url} has every migration applied");
+        return Ok(());
+    }
+    config.database.migrate_on_start = true;
+    let store = server::open_store(&config)
+        .await
+        .map_err(|e| naming_the_database(e, &config))?;
+    store.close().await;
+    println!("migrations applied to {url}");
     Ok(())
 }

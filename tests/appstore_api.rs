@@ -1221,6 +1221,9 @@ async fn reconcile_stores_a_missed_notification(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_postgres_only_one_reconciler_runs_at_a_time() {
+    if common::skip_without_postgres("on_postgres_only_one_reconciler_runs_at_a_time").await {
+        return;
+    }
     let s = Setup::new(Backend::Postgres).await;
     let missed = &sandbox_notifications(1)[0];
     s.standin.set_pages(

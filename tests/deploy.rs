@@ -461,6 +461,11 @@ async fn draining_turns_readiness_off_while_requests_are_still_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_on_one_postgres_store_each_notification_once() {
+    if common::skip_without_postgres("two_replicas_on_one_postgres_store_each_notification_once")
+        .await
+    {
+        return;
+    }
     let fixture = Fixture::new();
     // Empty: both replicas migrate it.
     let db = TestDb::empty(Backend::Postgres).await;

@@ -1024,6 +1024,9 @@ async fn postgres_unreachable_is_a_clear_error_without_the_password() {
 
 #[tokio::test]
 async fn postgres_wrong_database_is_an_error() {
+    if common::skip_without_postgres("postgres_wrong_database_is_an_error").await {
+        return;
+    }
     let url = with_database(&reachable_admin_url().await, "asnd_test_does_not_exist");
     let err = store::connect(&url, &StoreOptions::default())
         .await
@@ -1033,6 +1036,9 @@ async fn postgres_wrong_database_is_an_error() {
 
 #[tokio::test]
 async fn postgres_store_debug_hides_the_password() {
+    if common::skip_without_postgres("postgres_store_debug_hides_the_password").await {
+        return;
+    }
     let admin = reachable_admin_url().await;
     // The server trusts local connections, so a made-up password is accepted and ignored.
     let with_password = admin.replacen("postgres@", "postgres:hunter2@", 1);
@@ -1046,6 +1052,9 @@ async fn postgres_store_debug_hides_the_password() {
 
 #[tokio::test]
 async fn postgresql_scheme_is_accepted() {
+    if common::skip_without_postgres("postgresql_scheme_is_accepted").await {
+        return;
+    }
     let admin = reachable_admin_url().await;
     let url = admin.replacen("postgres://", "postgresql://", 1);
     let store = store::connect(&url, &StoreOptions::default())

@@ -134,6 +134,15 @@ pub fn error_name(code: i64) -> Option<&'static str> {
     })
 }
 
+/// Whether a request failed because the server's certificate was refused (unknown issuer,
+/// expired, wrong name, ...): a setup problem, never transient.
+fn certificate_refused(e: &reqwest::Error) -> bool {
+    matches!(
+        crate::error_chain::rustls_cause(e),
+        Some(rustls::Error::InvalidCertificate(_))
+    )
+}
+
 /// Codes Apple documents as "try again".
 fn is_retryable_code(code: i64) -> bool {
     matches!(code, 4040002 | 4040004 | 4040006 | 5000001)
@@ -523,6 +532,18 @@ impl ApiClient {
         };
         let mut response = match request.send().await {
             Ok(r) => r,
+            // A certificate the configured CAs do not accept will not be accepted a second
+            // later: say so at once instead of retrying.
+            Err(e) if certificate_refused(&e) => {
+                let mut error = network(e);
+                if let ApiError::Network { detail, .. } = &mut error {
+                    detail.push_str(
+                        "; the server's certificate is not trusted: check [apps.api] ca_file \
+                         (the system's CA bundle by default) and any proxy in between",
+                    );
+                }
+                return Attempt::Fatal(error);
+            }
             Err(e) => return Attempt::Retry(network(e), None),
         };
         let status = response.status().as_u16();

@@ -23,6 +23,20 @@ pub struct FollowOptions {
     pub wait: Duration,
 }
 
+impl FollowOptions {
+    /// When to ask again, after a poll that found no attempt and ended at `now`: one interval
+    /// later, but never past the end of the wait, so that the last poll is at the deadline itself.
+    /// `None` once the poll at the deadline was made.
+    pub fn next_poll(
+        &self,
+        started: tokio::time::Instant,
+        now: tokio::time::Instant,
+    ) -> Option<tokio::time::Instant> {
+        let deadline = started + self.wait;
+        (now < deadline).then(|| (now + self.poll_interval).min(deadline))
+    }
+}
+
 impl Default for FollowOptions {
     fn default() -> Self {
         FollowOptions {
@@ -224,16 +238,18 @@ pub async fn check(
             Err(e) if e.apple_code() == Some(TEST_NOTIFICATION_NOT_FOUND) => {}
             Err(e) => return Err(e),
         }
-        if started.elapsed() + options.poll_interval > options.wait {
-            return Ok(Checked {
-                verdict: Verdict::NoAttemptYet {
-                    token: token.clone(),
-                    waited: options.wait,
-                },
-                token,
-            });
+        match options.next_poll(started, tokio::time::Instant::now()) {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => {
+                return Ok(Checked {
+                    verdict: Verdict::NoAttemptYet {
+                        token: token.clone(),
+                        waited: options.wait,
+                    },
+                    token,
+                });
+            }
         }
-        tokio::time::sleep(options.poll_interval).await;
     };
     let attempts = delivery_attempts(status.send_attempts.as_deref().unwrap_or_default());
     let (uuid, unverified) = match status.signed_payload.as_deref() {
@@ -326,6 +342,40 @@ async fn identify(pipeline: &Pipeline, jws: &str) -> (Option<String>, Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The polls `next_poll` schedules when each takes `took`.
+    fn schedule(options: FollowOptions, took: Duration) -> Vec<Duration> {
+        let started = tokio::time::Instant::now();
+        let mut polls = vec![Duration::ZERO];
+        let mut at = started;
+        while let Some(next) = options.next_poll(started, at + took) {
+            polls.push(next - started);
+            at = next;
+            assert!(polls.len() < 1000);
+        }
+        polls
+    }
+
+    #[test]
+    fn the_last_poll_is_at_the_deadline() {
+        let options = FollowOptions {
+            poll_interval: Duration::from_secs(1),
+            wait: Duration::from_secs(4),
+        };
+        // Polls that take 50 ms each: 0, 1.05, 2.1, 3.15, then 4 (not 3.15 and give up).
+        let polls = schedule(options, Duration::from_millis(50));
+        assert_eq!(polls.last(), Some(&Duration::from_secs(4)), "{polls:?}");
+        assert_eq!(polls.len(), 5, "{polls:?}");
+        // An interval longer than the wait: one poll at the start, one at the deadline.
+        let long = FollowOptions {
+            poll_interval: Duration::from_secs(10),
+            wait: Duration::from_secs(4),
+        };
+        assert_eq!(
+            schedule(long, Duration::ZERO),
+            vec![Duration::ZERO, Duration::from_secs(4)]
+        );
+    }
 
     fn attempt(result: &str) -> DeliveryAttempt {
         DeliveryAttempt {

@@ -43,13 +43,7 @@ where
 
 /// Logs go to stderr (stdout carries the result), warnings and worse unless `RUST_LOG` says otherwise.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::logging::init_stderr();
 }
 
 /// Reads and validates the configuration. The listener's own settings (`[server]`, `[admin]`:
@@ -120,7 +114,13 @@ pub fn find_app<'c>(
 
 /// The store (migrated unless `migrate_on_start = false`) and the pipeline `serve` would use.
 pub async fn pipeline(config: &Config) -> Result<Pipeline, Usage> {
-    let store = server::open_store(config).await?;
+    let store = server::open_store(config).await.map_err(|e| {
+        Usage(format!(
+            "database {}: {}",
+            config.database.redacted_url(),
+            crate::error_chain(&e)
+        ))
+    })?;
     Ok(Pipeline::from_config(config, store)?)
 }
 
@@ -129,13 +129,4 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Usage> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
-}
-
-pub fn parse_environment(s: &str) -> Result<ApiEnvironment, String> {
-    s.parse()
-}
-
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime_serde::re::humantime::parse_duration(s)
-        .map_err(|e| format!("{s:?} is not a duration such as 3s or 2min: {e}"))
 }

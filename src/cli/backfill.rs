@@ -11,9 +11,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::appstore::{
-    DEFAULT_CONFIG, Usage, find_app, init_logging, load_config, parse_environment, pipeline,
-    runtime,
+    DEFAULT_CONFIG, Usage, find_app, init_logging, load_config, pipeline, runtime,
 };
+use super::command::parse_environment;
 use crate::appstore_api::backfill::BackfillError;
 use crate::appstore_api::{
     ApiClient, ApiEnvironment, BackfillReport, BackfillRequest, backfill, format_ms, parse_time,
@@ -22,9 +22,9 @@ use crate::appstore_api::{
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
     /// The app's bundle ID, as in `[[apps]] bundle_id`.
-    #[arg(long, value_name = "BUNDLE")]
-    pub app: String,
-    /// Sandbox or Production.
+    #[arg(long, value_name = "ID", alias = "app")]
+    pub bundle_id: String,
+    /// Production or Sandbox (any case).
     #[arg(long, value_parser = parse_environment)]
     pub environment: ApiEnvironment,
     /// Start: RFC 3339 (2026-11-01T00:00:00Z) or a duration before now (72h, 7days). Apple keeps
@@ -50,8 +50,8 @@ pub struct BackfillArgs {
     /// same, with the absolute times it printed.
     #[arg(long, value_name = "TOKEN")]
     pub pagination_token: Option<String>,
-    /// The configuration file (the one `serve` uses).
-    #[arg(long, env = "ASND_CONFIG", default_value = DEFAULT_CONFIG)]
+    /// The configuration file `serve` uses; `ASND_*` variables override its keys.
+    #[arg(long, value_name = "FILE", env = "ASND_CONFIG", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
 }
 
@@ -86,7 +86,7 @@ async fn go(args: &BackfillArgs) -> Result<u8, Usage> {
     let now = crate::appstore_api::now_ms();
     let request = request(args, now)?;
     let config = load_config(&args.config)?;
-    let app = find_app(&config, &args.app, args.environment)?;
+    let app = find_app(&config, &args.bundle_id, args.environment)?;
     let client = ApiClient::for_app(app, args.environment)?;
     let pipeline = pipeline(&config).await?;
 
@@ -102,7 +102,7 @@ async fn go(args: &BackfillArgs) -> Result<u8, Usage> {
     };
     let title = format!(
         "backfill {} {} {} .. {}{}",
-        args.app,
+        args.bundle_id,
         args.environment,
         format_ms(request.start_ms),
         format_ms(request.end_ms),
@@ -154,8 +154,8 @@ async fn go(args: &BackfillArgs) -> Result<u8, Usage> {
                 "re-run the same command (what is already stored counts as duplicate){}",
                 match resume_token {
                     Some(token) => format!(
-                        ", or continue where it stopped:\n  asnd backfill --app {} --environment {} --since {} --until {}{} --pagination-token {token}",
-                        args.app,
+                        ", or continue where it stopped:\n  asnd backfill --bundle-id {} --environment {} --since {} --until {}{} --pagination-token {token}",
+                        args.bundle_id,
                         args.environment,
                         format_ms(request.start_ms),
                         format_ms(request.end_ms),

@@ -12,8 +12,8 @@ use crate::config::{Config, Validated};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckConfigArgs {
-    /// The configuration file (TOML); `ASND_*` environment variables override it.
-    #[arg(long, env = "ASND_CONFIG", default_value = DEFAULT_CONFIG)]
+    /// The configuration file (TOML); `ASND_*` environment variables override its keys.
+    #[arg(long, value_name = "FILE", env = "ASND_CONFIG", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
 }
 
@@ -43,7 +43,7 @@ pub fn run(args: &CheckConfigArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("asnd: {e:#}");
+            eprintln!("asnd: {}", crate::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

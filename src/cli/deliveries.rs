@@ -20,8 +20,8 @@ const PAGE: i64 = 500;
 
 #[derive(Debug, clap::Args)]
 pub struct DeliveriesArgs {
-    /// The configuration file (the one `serve` uses).
-    #[arg(long, env = "ASND_CONFIG", default_value = DEFAULT_CONFIG, global = true)]
+    /// The configuration file (TOML); `ASND_*` environment variables override its keys.
+    #[arg(long, value_name = "FILE", env = "ASND_CONFIG", default_value = DEFAULT_CONFIG, global = true)]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: DeliveriesCommand,

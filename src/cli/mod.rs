@@ -3,6 +3,7 @@
 pub mod appstore;
 pub mod backfill;
 pub mod check_config;
+pub mod command;
 pub mod deliveries;
 pub mod dev;
 pub mod dev_ca;

@@ -20,8 +20,8 @@ pub const SOURCE_PREFIX: &str = "reprocessed:";
 
 #[derive(Debug, clap::Args)]
 pub struct ReprocessArgs {
-    /// The configuration file (the one `serve` uses).
-    #[arg(long, env = "ASND_CONFIG", default_value = DEFAULT_CONFIG)]
+    /// The configuration file `serve` uses; `ASND_*` variables override its keys.
+    #[arg(long, value_name = "FILE", env = "ASND_CONFIG", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// Only rows received since: RFC 3339 (2026-11-01T00:00:00Z) or a duration before now
     /// (72h, 7days). All rows by default.

@@ -80,9 +80,9 @@ pub struct SimulateArgs {
         value_name = "SECRET"
     )]
     pub v1_secret: Option<String>,
-    /// The environment the notifications claim: Sandbox or Production.
-    #[arg(long, default_value = "Sandbox", value_parser = ["Sandbox", "Production"])]
-    pub environment: String,
+    /// The environment the notifications claim: Sandbox or Production (any case).
+    #[arg(long, default_value = "Sandbox", value_parser = super::command::parse_environment)]
+    pub environment: crate::appstore_api::ApiEnvironment,
     /// The app's bundle id (as configured in the receiver's [[apps]]).
     #[arg(long, default_value = "com.example.app")]
     pub bundle_id: String,
@@ -95,9 +95,9 @@ pub struct SimulateArgs {
     /// Open a new connection (and TLS handshake) for every request.
     #[arg(long)]
     pub no_keepalive: bool,
-    /// Seconds one request may take.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub timeout: u64,
+    /// How long one request may take (a duration: 30s, 500ms, 2min).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::command::parse_duration)]
+    pub timeout: Duration,
     /// Print every type, subtype and scenario, and exit.
     #[arg(long)]
     pub list: bool,
@@ -243,7 +243,7 @@ fn run_inner(args: &SimulateArgs) -> anyhow::Result<bool> {
         bail!("--concurrency must be at least 1");
     }
     let target = Target {
-        environment: args.environment.clone(),
+        environment: args.environment.as_str().to_owned(),
         bundle_id: args.bundle_id.clone(),
         app_apple_id: args.app_apple_id,
         ..Target::default()
@@ -287,7 +287,7 @@ fn run_inner(args: &SimulateArgs) -> anyhow::Result<bool> {
             HttpVersion::Http2 => Protocol::Http2,
         },
         keep_alive: !args.no_keepalive,
-        timeout: Duration::from_secs(args.timeout.max(1)),
+        timeout: args.timeout.max(Duration::from_millis(1)),
     };
     let client = simulate::client(&options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -382,12 +382,21 @@ async fn send_in_order(
                         reason.contains("chain") || reason.contains("INVALID_CERTIFICATE");
                 }
             }
+            Err(e) if simulate::send_error::stops_a_run(&e) => {
+                // Every later request would fail the same way: say it once, and stop.
+                println!("{:>3}  {:<width$}  no answer", i + 1, event.notice.label());
+                eprintln!("asnd simulate: {}", simulate::send_error::describe(&e));
+                if i + 1 < events.len() {
+                    eprintln!("  stopped: the other {} not sent", events.len() - i - 1);
+                }
+                break;
+            }
             Err(e) => {
                 println!(
                     "{:>3}  {:<width$}  no answer: {}",
                     i + 1,
                     event.notice.label(),
-                    crate::error_chain(&e)
+                    simulate::send_error::describe(&e)
                 );
             }
         }

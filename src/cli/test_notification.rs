@@ -7,31 +7,32 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::appstore::{
-    DEFAULT_CONFIG, Usage, find_app, init_logging, load_config, parse_duration, parse_environment,
-    pipeline, runtime,
+    DEFAULT_CONFIG, Usage, find_app, init_logging, load_config, pipeline, runtime,
 };
+use super::command::{parse_duration, parse_environment};
 use crate::appstore_api::test_notification::{FollowOptions, check};
 use crate::appstore_api::{ApiClient, ApiEnvironment};
 
 #[derive(Debug, clap::Args)]
 pub struct TestNotificationArgs {
     /// The app's bundle ID, as in `[[apps]] bundle_id`.
-    #[arg(long, value_name = "BUNDLE")]
-    pub app: String,
-    /// Sandbox or Production: Apple posts to that environment's notification URL.
+    #[arg(long, value_name = "ID", alias = "app")]
+    pub bundle_id: String,
+    /// Production or Sandbox (any case): Apple posts to that environment's notification URL.
     #[arg(long, value_parser = parse_environment)]
     pub environment: ApiEnvironment,
-    /// The configuration file (the one `serve` uses: its database is searched).
-    #[arg(long, env = "ASND_CONFIG", default_value = DEFAULT_CONFIG)]
+    /// The configuration file `serve` uses (its database is searched); `ASND_*` variables
+    /// override its keys.
+    #[arg(long, value_name = "FILE", env = "ASND_CONFIG", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// Follow a test notification requested earlier (its token) instead of requesting one.
     #[arg(long)]
     pub token: Option<String>,
-    /// How long to wait for Apple's first delivery attempt.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// How long to wait for Apple's first delivery attempt (a duration: 60s, 2min).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub wait: Duration,
-    /// Time between two status requests (Apple allows one per second).
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    /// Time between two status requests (a duration; Apple allows one request per second).
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub poll_interval: Duration,
 }
 
@@ -49,7 +50,7 @@ pub fn run(args: &TestNotificationArgs) -> ExitCode {
 
 async fn go(args: &TestNotificationArgs) -> Result<u8, Usage> {
     let config = load_config(&args.config)?;
-    let app = find_app(&config, &args.app, args.environment)?;
+    let app = find_app(&config, &args.bundle_id, args.environment)?;
     let client = ApiClient::for_app(app, args.environment)?;
     let pipeline = pipeline(&config).await?;
     let options = FollowOptions {
@@ -59,7 +60,7 @@ async fn go(args: &TestNotificationArgs) -> Result<u8, Usage> {
     if args.token.is_none() {
         eprintln!(
             "requesting a {} test notification for {} ...",
-            args.environment, args.app
+            args.environment, args.bundle_id
         );
     }
     let checked = check(&client, &pipeline, args.token.clone(), &options).await;

@@ -26,9 +26,9 @@ pub struct VerifyArgs {
     /// A trusted root (PEM or DER); repeatable. Replaces the built-in Apple Root CA - G3.
     #[arg(long = "root", value_name = "FILE")]
     pub roots: Vec<PathBuf>,
-    /// Expected environment (Sandbox or Production); omitted = not checked.
-    #[arg(long)]
-    pub environment: Option<String>,
+    /// Expected environment, Production or Sandbox (any case); omitted = not checked.
+    #[arg(long, value_parser = super::command::parse_environment)]
+    pub environment: Option<crate::appstore_api::ApiEnvironment>,
     /// Expected bundle id; omitted = not checked.
     #[arg(long)]
     pub bundle_id: Option<String>,
@@ -88,8 +88,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
         app_apple_id: args.app_apple_id,
         environments: args
             .environment
-            .as_deref()
-            .map(|e| vec![Environment::from(e)])
+            .map(|e| vec![Environment::from(e.as_str())])
             .unwrap_or_default(),
     });
     policy.nested_environment_must_match = args.strict_nested;

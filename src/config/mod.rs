@@ -197,13 +197,31 @@ fn parse(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
     let file: Table = toml::from_str(text).map_err(|e| syntax_error(origin, text, &e))?;
-    if let Some((key, expected)) = unknown_key(&Value::Table(file.clone()), &mut Vec::new()) {
-        let origin = locate_unknown_key(text, &key)
-            .map_or_else(|| origin.to_owned(), |at| format!("{origin}, {at}"));
-        return Err(ConfigError::UnknownKey {
-            key,
-            origin,
-            expected,
+    let mut unknown = Vec::new();
+    unknown_keys(&Value::Table(file.clone()), &mut Vec::new(), &mut unknown);
+    if !unknown.is_empty() {
+        let mut located: Vec<(Option<usize>, ConfigError)> = unknown
+            .into_iter()
+            .map(|(key, expected)| {
+                let offset = key_offset(text, &key);
+                let at = offset
+                    .map(|o| line_column(text, o))
+                    .or_else(|| locate_unknown_key(text, &key));
+                let error = ConfigError::UnknownKey {
+                    origin: at.map_or_else(|| origin.to_owned(), |at| format!("{origin}, {at}")),
+                    key,
+                    expected,
+                };
+                (offset, error)
+            })
+            .collect();
+        // In the order of the file (the table sorts its keys).
+        located.sort_by_key(|(offset, _)| offset.unwrap_or(usize::MAX));
+        let mut problems: Vec<ConfigError> = located.into_iter().map(|(_, e)| e).collect();
+        return Err(if problems.len() == 1 {
+            problems.remove(0)
+        } else {
+            ConfigError::Several(problems)
         });
     }
     let overrides = overrides(env)?;
@@ -262,15 +280,193 @@ fn line_column(text: &str, offset: usize) -> String {
 }
 
 /// A TOML error as one line; the offending text itself is not repeated (it may hold a secret).
+/// A value of the wrong form is named by its key, with a valid example from
+/// `config/asnd.example.toml`.
 fn syntax_error(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let mut message = one_line(e.message());
     let origin = match e.span() {
-        Some(span) => format!("{origin}, {}", line_column(text, span.start)),
+        Some(span) => {
+            if let Some(key) = key_at(text, span.start) {
+                message = match example_of(&key) {
+                    // serde's message quotes the value, which may be a secret: not repeated.
+                    Some((leaf, example)) if is_duration_error(&message) => format!(
+                        "{key}: expected a duration such as {example}, a number with its unit \
+                         (500ms, 10s, 2min, 1h 30m); for example: {leaf} = {example}"
+                    ),
+                    Some((leaf, example)) => {
+                        format!("{key}: {message}; for example: {leaf} = {example}")
+                    }
+                    None => format!("{key}: {message}"),
+                };
+            }
+            format!("{origin}, {}", line_column(text, span.start))
+        }
         None => origin.to_owned(),
     };
-    ConfigError::Syntax {
-        origin,
-        message: one_line(e.message()),
+    ConfigError::Syntax { origin, message }
+}
+
+/// humantime's complaints about a duration without a unit or with a wrong one.
+fn is_duration_error(message: &str) -> bool {
+    [
+        "expected a duration",
+        "time unit",
+        "unknown unit",
+        "expected number",
+        "number is too large",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+/// Every key of `config/asnd.example.toml`, the ones shown commented out (`#key = value`)
+/// included: the examples error messages offer.
+fn examples() -> &'static Table {
+    static EXAMPLES: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    EXAMPLES.get_or_init(|| {
+        let text: String = include_str!("../../config/asnd.example.toml")
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if !rest.starts_with([' ', '#']) && !rest.is_empty() => rest,
+                Some(_) => "",
+                None => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        toml::from_str(&text).unwrap_or_default()
+    })
+}
+
+/// `(leaf, value)` from the example file for a dotted key (`server.handshake_timeout`,
+/// `apps[0].api.timeout`): what a valid line looks like.
+fn example_of(key: &str) -> Option<(String, String)> {
+    // A secret's example would read like one: none is offered.
+    if ["secret", "private_key", "password"]
+        .iter()
+        .any(|s| key.contains(s))
+    {
+        return None;
     }
+    let mut value = Value::Table(examples().clone());
+    let mut leaf = String::new();
+    for part in key.split('.') {
+        let name = part.split('[').next().unwrap_or(part);
+        value = match value {
+            Value::Table(mut t) => t.remove(name)?,
+            _ => return None,
+        };
+        if let Value::Array(a) = &value
+            && part.contains('[')
+        {
+            value = a.first()?.clone();
+        }
+        leaf = name.to_owned();
+    }
+    match value {
+        Value::Table(_) => None,
+        v => Some((leaf, v.to_string())),
+    }
+}
+
+/// One line of the file read for its headers and keys.
+enum LineIs {
+    /// `[a.b]` or `[[a]]`: the dotted path of the table it opens, indexes included.
+    Header(String),
+    /// `key = ...` inside the current table: the key's dotted path, and its column.
+    Key(String, usize),
+    Other,
+}
+
+/// Walks the file's lines, knowing which table each one is in (`apps[1].api`), and calls `f` with
+/// each line's byte range and what it is, until `f` returns something.
+fn scan_lines<T>(
+    text: &str,
+    mut f: impl FnMut(std::ops::Range<usize>, LineIs) -> Option<T>,
+) -> Option<T> {
+    use std::collections::HashMap;
+    let mut arrays: HashMap<String, usize> = HashMap::new();
+    let mut table = String::new();
+    let with_indexes = |name: &str, arrays: &HashMap<String, usize>| {
+        let mut out = String::new();
+        let mut plain = String::new();
+        for part in name.split('.') {
+            let part = part.trim().trim_matches('"');
+            if !plain.is_empty() {
+                plain.push('.');
+                out.push('.');
+            }
+            plain.push_str(part);
+            out.push_str(part);
+            if let Some(n) = arrays.get(&plain) {
+                out.push_str(&format!("[{}]", n.saturating_sub(1)));
+            }
+        }
+        out
+    };
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let range = start..start + line.len();
+        start += line.len();
+        let trimmed = line.trim_start();
+        let column = line.len() - trimmed.len() + 1;
+        let what = if let Some(h) = trimmed.strip_prefix("[[") {
+            let name = h.split("]]").next().unwrap_or_default().trim();
+            let plain: String = name
+                .split('.')
+                .map(|p| p.trim().trim_matches('"'))
+                .collect::<Vec<_>>()
+                .join(".");
+            *arrays.entry(plain).or_insert(0) += 1;
+            table = with_indexes(name, &arrays);
+            LineIs::Header(table.clone())
+        } else if let Some(h) = trimmed.strip_prefix('[') {
+            table = with_indexes(h.split(']').next().unwrap_or_default(), &arrays);
+            LineIs::Header(table.clone())
+        } else if let Some((key, _)) = trimmed.split_once('=')
+            && !trimmed.starts_with('#')
+        {
+            let key = key.trim().trim_matches('"');
+            let path = if table.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{table}.{key}")
+            };
+            LineIs::Key(path, column)
+        } else {
+            LineIs::Other
+        };
+        if let Some(found) = f(range, what) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// The byte offset of the line that sets `key` (a dotted path, as `unknown_keys` names it) or
+/// opens it as a table.
+fn key_offset(text: &str, key: &str) -> Option<usize> {
+    scan_lines(text, |range, what| match what {
+        LineIs::Key(path, column) if path == key => Some(range.start + column - 1),
+        LineIs::Header(path) if path == key => {
+            let line = &text[range.clone()];
+            Some(range.start + line.len() - line.trim_start().len())
+        }
+        _ => None,
+    })
+}
+
+/// The dotted key set on the line holding byte `offset`, when that line sets one.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    scan_lines(text, |range, what| {
+        if !range.contains(&offset) {
+            return None;
+        }
+        match what {
+            LineIs::Key(path, _) => Some(Some(path)),
+            _ => Some(None),
+        }
+    })
+    .flatten()
 }
 
 /// Where serde's own unknown-field check points, when it is about the same key.
@@ -281,6 +477,32 @@ fn locate_unknown_key(text: &str, key: &str) -> Option<String> {
     e.message()
         .contains(&format!("unknown field `{leaf}`"))
         .then(|| line_column(text, span.start))
+}
+
+/// Every key in `value` (found at `path`) that the configuration types do not have, in file
+/// order, each with the keys that would have been accepted there.
+fn unknown_keys(value: &Value, path: &mut Vec<Seg>, found: &mut Vec<(String, String)>) {
+    let children: Vec<(Seg, &Value)> = match value {
+        Value::Table(t) => t.iter().map(|(k, v)| (Seg::Key(k.clone()), v)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Seg::Index(i), v))
+            .collect(),
+        _ => return,
+    };
+    for (seg, child) in children {
+        path.push(seg);
+        if let Probed::UnknownKey { at, expected } = probe::<Config>(path) {
+            // Only the outermost unknown level is reported; its contents are unknown with it.
+            if at + 1 == path.len() {
+                found.push((dotted(&path[..=at]), expected.join(", ")));
+            }
+        } else {
+            unknown_keys(child, path, found);
+        }
+        path.pop();
+    }
 }
 
 /// The first key in `value` (found at `path`) that the configuration types do not have, with the
@@ -453,13 +675,78 @@ mod tests {
     }
 
     #[test]
+    fn a_duration_without_a_unit_names_the_key_and_a_valid_example() {
+        let err = Config::from_toml_str("[server]\nhandshake_timeout = \"10\"\n", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "configuration, line 2, column 21: server.handshake_timeout: expected a duration such as \"10s\""
+            ),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("for example: handshake_timeout = \"10s\""),
+            "{err}"
+        );
+        // In an app's API section, with the example the file shows commented out.
+        let err = Config::from_toml_str(
+            "[[apps]]\nbundle_id = \"a\"\n[apps.api]\ntimeout = \"thirty\"\n",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 4"), "{err}");
+        assert!(
+            err.contains("apps[0].api.timeout: expected a duration such as \"30s\""),
+            "{err}"
+        );
+        assert!(
+            !err.contains("thirty"),
+            "the value itself is not repeated: {err}"
+        );
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_with_its_line() {
+        let err = Config::from_toml_str(
+            "[server]\nlisen = \"x\"\n[databse]\nurl = \"y\"\n[[apps]]\nbundle_id = \"a\"\nenvironment = \"Sandbox\"\n",
+            no_env(),
+        )
+        .unwrap_err();
+        let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems[0]
+                .starts_with("unknown key `server.lisen` in configuration, line 2, column 1"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("unknown key `databse` in configuration, line 3, column 1"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[2].starts_with(
+                "unknown key `apps[0].environment` in configuration, line 7, column 1"
+            ),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn wrong_type_names_the_line() {
         let err =
             Config::from_toml_str("[server]\n\nmax_body_bytes = \"big\"\n", no_env()).unwrap_err();
         assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
         let text = err.to_string();
         assert!(
-            text.starts_with("configuration, line 3, column 18: invalid type"),
+            text.starts_with(
+                "configuration, line 3, column 18: server.max_body_bytes: invalid type"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("for example: max_body_bytes = 262144"),
             "{text}"
         );
         assert!(!text.contains('\n'), "{text}");
@@ -558,7 +845,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "configuration, line 2, column 10: \"xml\" is not a format; use \"pretty\" or \"json\""
+            "configuration, line 2, column 10: log.format: \"xml\" is not a format; use \"pretty\" or \"json\"; for example: format = \"pretty\""
         );
         // Exact spellings: the environments' names are Apple's.
         let err = parse_with(EXAMPLE, &[("ASND_APPS__0__ENVIRONMENTS", "sandbox")])
@@ -573,7 +860,9 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("configuration, line 2")
-                && err.ends_with("must be \"x-forwarded-for\" or \"forwarded\""),
+                && err.contains(
+                    "must be \"x-forwarded-for\" or \"forwarded\"; for example: forwarded_header = "
+                ),
             "{err}"
         );
     }

@@ -394,7 +394,7 @@ mod tests {
         .to_string();
         assert!(
             err.starts_with("configuration, line ")
-                && err.ends_with(
+                && err.contains(
                     ": \"PROD\" is not an environment; use \"Production\" or \"Sandbox\""
                 ),
             "{err}"

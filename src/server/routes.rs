@@ -70,7 +70,7 @@ async fn notification(State(state): State<Arc<AppState>>, req: Request) -> Reply
 fn observe(state: &AppState, source: IpAddr, conn: IpAddr, reply: &Reply, took: Duration) {
     let status = reply.status().as_u16();
     let outcome = reply.word();
-    let latency_ms = took.as_secs_f64() * 1000.0;
+    let latency_ms = (took.as_secs_f64() * 100_000.0).round() / 100.0; // to 10 µs
     state.metrics.request(status, outcome, took);
     match reply {
         Reply::Ingested(Outcome::Stored(a)) => {

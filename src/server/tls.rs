@@ -110,3 +110,90 @@ pub fn load_tls_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKe
         )),
     }
 }
+
+/// How soon before its expiry `serve` warns about a certificate.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// What is worth a warning at start about the certificate `serve` presents (`der`, the first of
+/// `server.tls_cert`), at UNIX time `now_secs`: a CA certificate (what a plain
+/// `openssl req -x509` makes, and what clients such as `asnd simulate` refuse as a server's
+/// certificate), one already expired or not yet valid, and one expiring within
+/// [`EXPIRY_WARNING_DAYS`].
+pub fn certificate_warnings(der: &[u8], now_secs: i64) -> Vec<String> {
+    let cert = match x509_parser::parse_x509_certificate(der) {
+        Ok((_, cert)) => cert,
+        Err(e) => return vec![format!("the TLS certificate cannot be parsed: {e}")],
+    };
+    let mut warnings = Vec::new();
+    if cert.is_ca() {
+        warnings.push(
+            "the TLS certificate is a CA certificate (basicConstraints CA:TRUE); TLS clients \
+             may refuse it as a server's certificate (rustls: CaUsedAsEndEntity). Use a server \
+             certificate, e.g. `openssl req -x509 ... -addext basicConstraints=critical,CA:FALSE`"
+                .to_owned(),
+        );
+    }
+    let not_after = cert.validity().not_after.timestamp();
+    let not_before = cert.validity().not_before.timestamp();
+    let expiry = crate::time::format_ms(not_after.saturating_mul(1000));
+    if not_after <= now_secs {
+        warnings.push(format!("the TLS certificate expired at {expiry}"));
+    } else if not_after - now_secs <= EXPIRY_WARNING_DAYS * 86_400 {
+        let days = (not_after - now_secs) / 86_400;
+        warnings.push(format!(
+            "the TLS certificate expires at {expiry}, in {days} day{}: renew it (SIGHUP reloads it)",
+            if days == 1 { "" } else { "s" }
+        ));
+    }
+    if not_before > now_secs {
+        warnings.push(format!(
+            "the TLS certificate is not valid before {}",
+            crate::time::format_ms(not_before.saturating_mul(1000))
+        ));
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod warning_tests {
+    use super::*;
+
+    fn cert(ca: bool, not_after_days: i64) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        if ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(not_after_days);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    #[test]
+    fn a_server_certificate_far_from_expiry_is_fine() {
+        assert!(certificate_warnings(&cert(false, 90), now()).is_empty());
+    }
+
+    #[test]
+    fn a_ca_certificate_is_named() {
+        let warnings = certificate_warnings(&cert(true, 90), now());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("CA certificate"), "{warnings:?}");
+        assert!(warnings[0].contains("CA:FALSE"), "{warnings:?}");
+    }
+
+    #[test]
+    fn expiry_within_fourteen_days_is_named() {
+        let warnings = certificate_warnings(&cert(false, 10), now());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("in 9 days") || warnings[0].contains("in 10 days"));
+        assert!(certificate_warnings(&cert(false, 15), now()).is_empty());
+        let expired = certificate_warnings(&cert(false, 1), now() + 3 * 86_400);
+        assert!(expired[0].contains("expired"), "{expired:?}");
+    }
+}

@@ -3,6 +3,7 @@
 //! are built in [`payloads`] (pure); this module prepares request bodies, sends them and measures.
 
 pub mod payloads;
+pub mod send_error;
 mod v1;
 
 use std::collections::BTreeMap;
@@ -298,6 +299,11 @@ impl LoadReport {
         for (status, n) in &self.statuses {
             out.push_str(&format!("status {status}: {n}\n"));
         }
+        if self.latencies.is_empty() {
+            // Nothing was answered: no latency, and no throughput to speak of.
+            out.push_str("no request was answered: nothing to measure\n");
+            return out;
+        }
         for (name, p) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)] {
             out.push_str(&format!("latency {name}: {}\n", ms(self.percentile(p))));
         }
@@ -344,7 +350,7 @@ pub async fn load(
                             *statuses
                                 .entry(format!("error ({})", error_kind(&e)))
                                 .or_default() += 1;
-                            first_error.get_or_insert_with(|| crate::error_chain(&e));
+                            first_error.get_or_insert_with(|| send_error::describe(&e));
                         }
                     }
                     on_done();
