@@ -57,6 +57,7 @@ pub enum DeliveriesCommand {
     /// Send the notifications stored in a time range to a destination again (its filters apply),
     /// as new deliveries with the same event ids.
     Replay {
+        /// The destination to send to (its filters apply).
         #[arg(long)]
         destination: String,
         /// Start: RFC 3339 or a duration before now.

@@ -168,8 +168,10 @@ impl Dispatcher {
         let mut in_flight = JoinSet::new();
         let mut last_prune: Option<Instant> = None;
         while !*shutdown.borrow() {
+            // Leasing costs a statement that looks over the due rows: take a batch when half
+            // the slots are free (or all are), not one row per finished attempt.
             let free = this.concurrency.saturating_sub(in_flight.len());
-            if free > 0 {
+            if free > 0 && (in_flight.is_empty() || free * 2 >= this.concurrency) {
                 let now = now_ms();
                 let lease_until = now + this.lease.as_millis() as i64;
                 match this
