@@ -276,16 +276,18 @@ async fn filters_route_and_replay_sends_history(backend: Backend) {
     for n in &posts {
         assert_eq!(s.daemon.post_signed(n).await.0, 200);
     }
-    let to_renewals: Vec<String> = renewals
+    // Two subscriptions: no order between them.
+    let mut to_renewals: Vec<String> = renewals
         .wait_for(2)
         .await
         .iter()
         .map(|r| r.json()["notification_uuid"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        to_renewals,
-        [&posts[0], &posts[2]].map(|n| n["notificationUUID"].as_str().unwrap().to_string())
-    );
+    to_renewals.sort();
+    let mut expected =
+        [&posts[0], &posts[2]].map(|n| n["notificationUUID"].as_str().unwrap().to_string());
+    expected.sort();
+    assert_eq!(to_renewals, expected);
     let to_production = production.wait_for(2).await;
     assert_eq!(to_production[0].json()["notification_type"], "SUBSCRIBED");
     assert_eq!(to_production[1].json()["environment"], "Production");
@@ -703,3 +705,82 @@ fn secrets_come_from_the_environment() {
     let printed = config.to_redacted_toml().unwrap();
     assert!(!printed.contains(&secret("one")), "{printed}");
 }
+
+/// A lease that ran out is not the worker's any more: its result is not recorded over the
+/// result of the worker that leased the delivery since.
+async fn a_lost_lease_records_nothing(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let fixture = Fixture::new();
+    let db = TestDb::new(backend).await;
+    let (_, config) = config_file(
+        &fixture,
+        &db,
+        &destination("backend", &receiver, "event", ""),
+    );
+    // Stored through a pipeline alone: no workers run, the test leases by hand.
+    let store = db.store().await;
+    let pipeline = asnd::ingest::Pipeline::from_config(&config, store.clone()).unwrap();
+    let (_, body) = signed_renewal();
+    let outcome = pipeline
+        .ingest(asnd::ingest::Received {
+            body: body.into(),
+            source: "127.0.0.1".into(),
+            received_at_ms: now_ms(),
+        })
+        .await;
+    assert_eq!(outcome.http_status(), 200, "{outcome:?}");
+    let outbox = store.outbox();
+    let now = now_ms();
+    let first = outbox.claim(now, now + 1_000, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        outbox.claim(now, now + 1_000, 10).await.unwrap().is_empty(),
+        "leased"
+    );
+    let second = outbox.claim(now + 2_000, now + 3_000, 10).await.unwrap();
+    assert_eq!(
+        (second.len(), second[0].attempts),
+        (1, 2),
+        "the lease ran out"
+    );
+    let delivered = |attempts| asnd::store::AttemptResult {
+        state: asnd::store::DeliveryState::Delivered,
+        next_attempt_at: now,
+        delivered_at: Some(now),
+        status: Some(200),
+        error: None,
+        attempts,
+    };
+    assert!(!outbox.finish(&first[0], &delivered(1)).await.unwrap());
+    assert!(outbox.finish(&second[0], &delivered(2)).await.unwrap());
+    assert_eq!(
+        db.one("SELECT state || ' ' || CAST(attempts AS TEXT) FROM event_deliveries")
+            .await,
+        "delivered 2"
+    );
+    store.close().await;
+}
+on_both_stores!(a_lost_lease_records_nothing);
+
+/// A destination URL's credentials never reach the logs or `last_error`.
+async fn url_credentials_stay_out_of_errors(backend: Backend) {
+    let extra = format!(
+        "[[destinations]]\nname = \"secret\"\nurl = \"http://user:hunter2@127.0.0.1:1/events?token=s3cr3t\"\n\
+         secrets = [\"{}\"]\ntimeout = \"2s\"\n",
+        secret("k")
+    );
+    let s = Setup::start(backend, &extra).await;
+    let (_, body) = signed_renewal();
+    assert_eq!(s.daemon.post(body).await.0, 200);
+    let error = wait_for("a failed attempt", Duration::from_secs(10), || async {
+        s.db.at_most_one("SELECT last_error FROM event_deliveries WHERE last_error IS NOT NULL")
+            .await
+    })
+    .await;
+    assert!(
+        !error.contains("hunter2") && !error.contains("s3cr3t"),
+        "{error}"
+    );
+    s.daemon.server.shutdown().await;
+}
+on_both_stores!(url_credentials_stay_out_of_errors);

@@ -21,3 +21,5 @@ CREATE INDEX event_deliveries_order_idx
 -- planner never takes it for the ordering check on pending rows.
 CREATE INDEX event_deliveries_dead_idx ON event_deliveries (destination, created_at) WHERE state = 'dead';
 CREATE INDEX event_deliveries_notification_id_idx ON event_deliveries (notification_id);
+-- Delivered rows, for pruning them after [delivery] retention.
+CREATE INDEX event_deliveries_delivered_idx ON event_deliveries (delivered_at) WHERE state = 'delivered';

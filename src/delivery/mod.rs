@@ -70,16 +70,7 @@ impl Destination {
                 .map_err(|e| e.to_string())?,
             );
         }
-        let client = if roots.is_empty() {
-            // Only http:// can be reached without a CA; https:// fails each attempt, saying why.
-            reqwest::Client::builder()
-                .timeout(config.timeout)
-                .build()
-                .map_err(|e| e.to_string())?
-        } else {
-            crate::appstore_api::client::http_client(&roots, config.timeout)
-                .map_err(|e| e.to_string())?
-        };
+        let client = http_client(roots, config.timeout)?;
         Ok(Destination {
             name: config.name.clone(),
             url: config.url.clone(),
@@ -89,6 +80,30 @@ impl Destination {
             max_attempts: config.max_attempts,
         })
     }
+}
+
+/// The client of one destination: rustls on aws-lc-rs trusting `roots` (none: only `http://`
+/// can be reached), bounded by `timeout`, and never following a redirect: a POST redirected
+/// becomes a GET without the event, so a 3xx is a failure to try again.
+fn http_client(
+    roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(roots);
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("asnd/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
 }
 
 /// Counts of attempts by destination and result, since start (for metrics).
@@ -167,11 +182,16 @@ impl Dispatcher {
         let this = Arc::new(self);
         let mut in_flight = JoinSet::new();
         let mut last_prune: Option<Instant> = None;
+        // Whether this turn began because an attempt finished (rather than a wake-up or the poll).
+        let mut after_an_attempt = false;
         while !*shutdown.borrow() {
-            // Leasing costs a statement that looks over the due rows: take a batch when half
-            // the slots are free (or all are), not one row per finished attempt.
+            // Leasing costs a statement that looks over the due rows: after an attempt finishes,
+            // take a batch only once half the slots are free, not one row per attempt; a wake-up
+            // or the poll leases whatever is free, so slow destinations never hold up the rest.
             let free = this.concurrency.saturating_sub(in_flight.len());
-            if free > 0 && (in_flight.is_empty() || free * 2 >= this.concurrency) {
+            let worth_it =
+                !after_an_attempt || in_flight.is_empty() || free * 2 >= this.concurrency;
+            if free > 0 && worth_it {
                 let now = now_ms();
                 let lease_until = now + this.lease.as_millis() as i64;
                 match this
@@ -193,12 +213,12 @@ impl Dispatcher {
                 last_prune = Some(Instant::now());
                 this.prune().await;
             }
-            tokio::select! {
-                _ = this.wake.notified() => {}
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                _ = tokio::time::sleep(POLL) => {}
-                _ = shutdown.changed() => {}
-            }
+            after_an_attempt = tokio::select! {
+                _ = this.wake.notified() => false,
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => true,
+                _ = tokio::time::sleep(POLL) => false,
+                _ = shutdown.changed() => false,
+            };
         }
         while in_flight.join_next().await.is_some() {}
     }
@@ -225,6 +245,8 @@ impl Dispatcher {
                 delivered_at: None,
                 status: None,
                 error: Some("destination not configured on this replica".into()),
+                // Not an attempt: nothing was sent.
+                attempts: delivery.attempts - 1,
             };
             self.finish(&delivery, &later).await;
             return;
@@ -252,9 +274,17 @@ impl Dispatcher {
     }
 
     async fn finish(&self, delivery: &ClaimedDelivery, result: &AttemptResult) {
-        if let Err(e) = self.store.outbox().finish(delivery.id, result).await {
+        match self.store.outbox().finish(delivery, result).await {
+            Ok(true) => {}
+            // Another worker leased it after this lease ran out; its result stands.
+            Ok(false) => tracing::warn!(
+                delivery = delivery.id,
+                "a delivery attempt outlived its lease; its result is not recorded"
+            ),
             // The lease runs out and the delivery is attempted again: at least once.
-            tracing::warn!(error = %e, delivery = delivery.id, "cannot record a delivery attempt");
+            Err(e) => {
+                tracing::warn!(error = %e, delivery = delivery.id, "cannot record a delivery attempt")
+            }
         }
     }
 
@@ -300,7 +330,11 @@ impl Dispatcher {
                     Some(format!("answered {status}")),
                 )
             }
-            Err(e) => (None, Some(crate::error_chain::error_chain(&e))),
+            // Without the URL, which may hold credentials (it is logged and stored).
+            Err(e) => (
+                None,
+                Some(crate::error_chain::error_chain(&e.without_url())),
+            ),
         }
     }
 }
@@ -326,6 +360,7 @@ fn outcome(
         delivered_at: (state == DeliveryState::Delivered).then_some(now),
         status,
         error,
+        attempts: delivery.attempts,
     }
 }
 

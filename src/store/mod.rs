@@ -297,6 +297,8 @@ pub struct AttemptResult {
     pub status: Option<i64>,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// The attempts to record: the lease's count, or one less when the attempt did not count.
+    pub attempts: i64,
 }
 
 /// A stored notification as an event is made of it.
@@ -502,8 +504,13 @@ pub trait Outbox: Send + Sync {
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
     /// The stored notification with this row id.
     async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError>;
-    /// Records how an attempt of delivery `id` ended, and ends its lease.
-    async fn finish(&self, id: i64, result: &AttemptResult) -> Result<(), StoreError>;
+    /// Records how the attempt of `delivery` ended, and ends its lease; nothing when the lease
+    /// was lost (another worker took the delivery since). Whether it was recorded.
+    async fn finish(
+        &self,
+        delivery: &ClaimedDelivery,
+        result: &AttemptResult,
+    ) -> Result<bool, StoreError>;
     /// Deliveries, newest first.
     async fn list(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError>;
     /// Makes dead deliveries pending again, due at `now_ms`, with their attempts reset: the one

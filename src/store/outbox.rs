@@ -20,15 +20,24 @@ pub fn event_id(notification_id: i64) -> String {
     format!("evt_{notification_id}")
 }
 
+/// The ordering key of a subscription's events: its `original_transaction_id`, under the same
+/// representation rule as the column (a NUL makes it NULL: no order to keep).
+pub(super) fn ordering_key(original_transaction_id: Option<&str>) -> Option<String> {
+    super::representable::optional_text(original_transaction_id).map(str::to_string)
+}
+
 /// Every outbox statement of one backend, generated once from its dialect.
 pub(super) struct OutboxStatements {
     /// Parameters: notification id, destination, ordering key, now.
     pub insert: String,
+    /// As `insert`, unless the notification already has a pending delivery to the destination.
+    pub replay: String,
     /// Parameters: lease end, now, limit.
     pub claim: String,
     /// Parameter: notification id.
     pub stored_event: String,
-    /// Parameters: state, next attempt, delivered at, status, error, id.
+    /// Parameters: state, next attempt, delivered at, status, error, attempts, id, leased
+    /// attempts.
     pub finish: String,
     /// Parameters: destination, state, since, limit.
     pub list: String,
@@ -56,6 +65,18 @@ impl OutboxStatements {
                 p(3),
                 t(4),
                 t(4)
+            ),
+            replay: format!(
+                "INSERT INTO event_deliveries
+                     (notification_id, destination, ordering_key, next_attempt_at, created_at)
+                 SELECT {id}, {dest}, {key}, {now}, {now}
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM event_deliveries
+                     WHERE notification_id = {id} AND destination = {dest} AND state = 'pending')",
+                id = p(1),
+                dest = p(2),
+                key = p(3),
+                now = t(4)
             ),
             // A later event of a subscription waits while an earlier one for the same
             // destination is pending (delivered or dead ones do not hold it back): only the
@@ -87,16 +108,19 @@ impl OutboxStatements {
                 m("received_at"),
                 p(1)
             ),
+            // Only while the lease is this worker's: a later lease counted one attempt more.
             finish: format!(
                 "UPDATE event_deliveries SET state = {}, next_attempt_at = {}, delivered_at = {},
-                        leased_until = NULL, last_status = {}, last_error = {}
-                 WHERE id = {}",
+                        leased_until = NULL, last_status = {}, last_error = {}, attempts = {}
+                 WHERE id = {} AND attempts = {} AND state = 'pending'",
                 p(1),
                 t(2),
                 t(3),
                 p(4),
                 p(5),
-                p(6)
+                p(6),
+                p(7),
+                p(8)
             ),
             list: format!(
                 "SELECT id, notification_id, destination, state,
@@ -169,7 +193,7 @@ where
         sqlx::query(&sql.insert)
             .bind(notification_id)
             .bind(destination.clone())
-            .bind(n.original_transaction_id.clone())
+            .bind(ordering_key(n.original_transaction_id.as_deref()))
             .bind(n.received_at)
             .execute(&mut **tx)
             .await?;
@@ -227,18 +251,21 @@ where
             .await?)
     }
 
-    async fn finish(&self, id: i64, r: &AttemptResult) -> Result<(), StoreError> {
+    async fn finish(&self, d: &ClaimedDelivery, r: &AttemptResult) -> Result<bool, StoreError> {
         let _writer = super::quarantine::lock(&self.writer).await;
-        sqlx::query(&self.sql.finish)
+        let recorded = sqlx::query(&self.sql.finish)
             .bind(r.state.as_str())
             .bind(r.next_attempt_at)
             .bind(r.delivered_at)
             .bind(r.status.and_then(|s| i32::try_from(s).ok()))
             .bind(r.error.clone())
-            .bind(id)
+            .bind(r.attempts)
+            .bind(d.id)
+            .bind(d.attempts)
             .execute(&self.pool)
-            .await?;
-        Ok(())
+            .await?
+            .rows();
+        Ok(recorded == 1)
     }
 
     async fn list(&self, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError> {
@@ -292,10 +319,10 @@ where
         let _writer = super::quarantine::lock(&self.writer).await;
         let mut added = 0;
         for e in events {
-            added += sqlx::query(&self.sql.insert)
+            added += sqlx::query(&self.sql.replay)
                 .bind(e.id)
                 .bind(destination.to_string())
-                .bind(e.original_transaction_id.clone())
+                .bind(ordering_key(e.original_transaction_id.as_deref()))
                 .bind(now_ms)
                 .execute(&self.pool)
                 .await?

@@ -170,7 +170,7 @@ impl Store for PgStore {
         if !n.destinations.is_empty() {
             // Event ids of one subscription are taken in commit order (see ORDERING_LOCK).
             sqlx::query(ORDERING_LOCK)
-                .bind(&n.original_transaction_id)
+                .bind(outbox::ordering_key(n.original_transaction_id.as_deref()))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -379,7 +379,7 @@ async fn save_in_one_statement(
         usize::from(t.is_some()) + 2 * usize::from(s.is_some()) + 4 * usize::from(with_deliveries);
     let mut q = sqlx::query(&SQL[parts]);
     if with_deliveries {
-        q = q.bind(&n.original_transaction_id);
+        q = q.bind(outbox::ordering_key(n.original_transaction_id.as_deref()));
     }
     q = bind_row(q, &NOTIFICATIONS, n);
     if let Some(t) = t {
