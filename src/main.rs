@@ -25,17 +25,24 @@ fn main() -> ExitCode {
             exit(runtime().and_then(|rt| rt.block_on(serve(args.config, args.dev))))
         }
         Command::Migrate(args) => exit(runtime().and_then(|rt| rt.block_on(migrate(&args.config)))),
-        Command::Completions(args) => {
-            asnd::cli::command::completions(args.shell, &mut std::io::stdout());
-            ExitCode::SUCCESS
+        Command::Completions(args) => printed(
+            "completions",
+            asnd::cli::command::completions(args.shell, &mut std::io::stdout()),
+        ),
+        Command::Man => printed("man", asnd::cli::command::man_page(&mut std::io::stdout())),
+    }
+}
+
+/// The exit code of a command that only prints: a reader that stopped early (a closed pipe, as
+/// with `| head`) is no failure.
+fn printed(command: &str, result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("asnd {command}: {e}");
+            ExitCode::FAILURE
         }
-        Command::Man => match asnd::cli::command::man_page(&mut std::io::stdout()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("asnd man: {e}");
-                ExitCode::FAILURE
-            }
-        },
     }
 }
 

@@ -523,6 +523,25 @@ fn completions_and_the_man_page_are_generated() {
     );
 }
 
+/// `asnd completions bash | head -1` and the like: a reader that closed its end early is no
+/// failure and no panic.
+#[test]
+fn printing_into_a_closed_pipe_is_quiet() {
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let mut child = asnd()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn durations_and_environments_read_the_same_everywhere() {
     let dir = tempfile::tempdir().unwrap();

@@ -89,9 +89,15 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// Writes the completion script for `shell`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
-    clap_complete::generate(shell, &mut command(), "asnd", out);
+/// Writes the completion script for `shell`. Made in memory first: clap_complete panics on a
+/// failed write, and a reader that stops early (`| head`) closes the pipe.
+pub fn completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "asnd", &mut script);
+    out.write_all(&script)
 }
 
 /// The manual page in roff: asnd and, after it, each subcommand with its options.
@@ -237,7 +243,7 @@ mod tests {
     #[test]
     fn completions_and_the_man_page_are_generated() {
         let mut bash = Vec::new();
-        completions(clap_complete::Shell::Bash, &mut bash);
+        completions(clap_complete::Shell::Bash, &mut bash).unwrap();
         let bash = String::from_utf8(bash).unwrap();
         assert!(bash.contains("test-notification") && bash.contains("--bundle-id"));
         let mut man = Vec::new();
