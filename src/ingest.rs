@@ -160,6 +160,20 @@ pub struct Route {
 }
 
 impl Route {
+    /// The filters of a `[[destinations]]` entry.
+    pub fn of(destination: &crate::config::DestinationConfig) -> Route {
+        Route {
+            name: destination.name.clone(),
+            apps: destination.apps.clone(),
+            environments: destination
+                .environments
+                .iter()
+                .map(|e| e.as_str().into())
+                .collect(),
+            types: destination.types.clone(),
+        }
+    }
+
     /// Whether a notification of this app, environment, type and subtype goes to the route.
     pub fn accepts(
         &self,

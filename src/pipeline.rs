@@ -42,18 +42,7 @@ impl Pipeline {
             v1_apps: Arc::new(config.apps.iter().map(V1App::from).collect()),
             quarantine: config.quarantine.clone(),
             trimmed: Arc::default(),
-            routes: Arc::new(
-                config
-                    .destinations
-                    .iter()
-                    .map(|d| Route {
-                        name: d.name.clone(),
-                        apps: d.apps.clone(),
-                        environments: d.environments.iter().map(|e| e.as_str().into()).collect(),
-                        types: d.types.clone(),
-                    })
-                    .collect(),
-            ),
+            routes: Arc::new(config.destinations.iter().map(Route::of).collect()),
             events: Arc::default(),
         }
     }

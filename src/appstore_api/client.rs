@@ -315,32 +315,45 @@ impl std::fmt::Debug for ApiClient {
     }
 }
 
-/// A reqwest client on rustls (aws-lc-rs) that trusts exactly `roots`.
+/// A reqwest client on rustls (aws-lc-rs) that trusts exactly `roots`, of which one at least
+/// must be usable.
 pub fn http_client(
     roots: &[CertificateDer<'static>],
     timeout: Duration,
 ) -> Result<reqwest::Client, ApiError> {
-    let mut store = rustls::RootCertStore::empty();
-    let (added, _) = store.add_parsable_certificates(roots.iter().cloned());
-    if added == 0 {
+    let (builder, usable) =
+        client_builder(roots, timeout).map_err(|e| ApiError::Setup(format!("TLS: {e}")))?;
+    if usable == 0 {
         return Err(ApiError::Setup(
             "no usable CA certificate to trust (see [apps.api] ca_file)".into(),
         ));
     }
+    builder
+        .build()
+        .map_err(|e| ApiError::Setup(format!("HTTP client: {e}")))
+}
+
+/// The reqwest builder every outbound client of asnd starts from: rustls on aws-lc-rs (set
+/// explicitly: reqwest has no default provider here), trusting exactly `roots`, bounded by
+/// `timeout`. Also how many of `roots` were usable.
+pub fn client_builder(
+    roots: &[CertificateDer<'static>],
+    timeout: Duration,
+) -> Result<(reqwest::ClientBuilder, usize), rustls::Error> {
+    let mut store = rustls::RootCertStore::empty();
+    let (usable, _) = store.add_parsable_certificates(roots.iter().cloned());
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ApiError::Setup(format!("TLS: {e}")))?
+        .with_safe_default_protocol_versions()?
         .with_root_certificates(store)
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .user_agent(concat!("asnd/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ApiError::Setup(format!("HTTP client: {e}")))
+        .user_agent(concat!("asnd/", env!("CARGO_PKG_VERSION")));
+    Ok((builder, usable))
 }
 
 impl ApiClient {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use super::appstore::{DEFAULT_CONFIG, Usage, load_config, run_to_exit};
 use crate::appstore_api::parse_time;
 use crate::config::Config;
-use crate::ingest::Pipeline;
+use crate::ingest::Route;
 use crate::server;
 use crate::store::outbox::event_id;
 use crate::store::{DeliveryFilter, DeliveryState, Store};
@@ -95,7 +95,11 @@ async fn go(args: &DeliveriesArgs) -> Result<Result<(), String>, Usage> {
             )))
         }
     };
-    let store = server::open_store(&config).await?;
+    // An unreachable database is a failure to retry (exit 1), not a usage error.
+    let store = match server::open_store(&config).await {
+        Ok(store) => store,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
     let result = match &args.command {
         DeliveriesCommand::List {
             destination,
@@ -180,10 +184,16 @@ async fn replay(
     destination: &str,
     (since_ms, until_ms): (i64, i64),
 ) -> Result<(), String> {
-    // The pipeline's routes are the destinations' filters, exactly as ingest applies them.
-    let pipeline = Pipeline::from_config(config, store.clone()).map_err(|e| e.to_string())?;
-    let Some(route) = pipeline.routes.iter().find(|r| r.name == destination) else {
-        return Err(format!("no route for {destination}"));
+    // The destination's filters, exactly as ingest applies them.
+    let Some(route) = config
+        .destinations
+        .iter()
+        .find(|d| d.name == destination)
+        .map(Route::of)
+    else {
+        return Err(format!(
+            "no [[destinations]] entry is named {destination:?}"
+        ));
     };
     let (mut after, mut queued) = (0, 0);
     loop {

@@ -70,7 +70,15 @@ impl Destination {
                 .map_err(|e| e.to_string())?,
             );
         }
-        let client = http_client(roots, config.timeout)?;
+        // Roots may be none: only http:// can then be reached, and https:// fails each attempt
+        // saying why. A redirected POST would become a GET without the event: a 3xx is a
+        // failure to try again.
+        let (builder, _) = crate::appstore_api::client::client_builder(&roots, config.timeout)
+            .map_err(|e| format!("TLS: {e}"))?;
+        let client = builder
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
         Ok(Destination {
             name: config.name.clone(),
             url: config.url.clone(),
@@ -80,30 +88,6 @@ impl Destination {
             max_attempts: config.max_attempts,
         })
     }
-}
-
-/// The client of one destination: rustls on aws-lc-rs trusting `roots` (none: only `http://`
-/// can be reached), bounded by `timeout`, and never following a redirect: a POST redirected
-/// becomes a GET without the event, so a 3xx is a failure to try again.
-fn http_client(
-    roots: Vec<rustls::pki_types::CertificateDer<'static>>,
-    timeout: Duration,
-) -> Result<reqwest::Client, String> {
-    let mut store = rustls::RootCertStore::empty();
-    store.add_parsable_certificates(roots);
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(store)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("asnd/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))
 }
 
 /// Counts of attempts by destination and result, since start (for metrics).
