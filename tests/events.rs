@@ -784,3 +784,21 @@ async fn url_credentials_stay_out_of_errors(backend: Backend) {
     s.daemon.server.shutdown().await;
 }
 on_both_stores!(url_credentials_stay_out_of_errors);
+
+/// `asnd deliveries` with its database unreachable fails (1) without showing the password; a
+/// retry that names neither an id nor a destination is a usage error (2).
+#[test]
+fn deliveries_says_what_is_wrong() {
+    let fixture = Fixture::new();
+    let file = fixture.dir.path().join("asnd.toml");
+    let unreachable = "postgres://postgres:hunter2@127.0.0.1:1/asnd";
+    std::fs::write(&file, fixture.toml(unreachable, LOOPBACK, "")).unwrap();
+    let (code, _, stderr) = deliveries(&file, &["list"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = deliveries(&file, &["retry"]);
+    assert_eq!(code, Some(2), "{stderr}");
+}

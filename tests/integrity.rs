@@ -513,3 +513,23 @@ fn verify_refuses_a_transaction_as_a_notification() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out).1);
 }
+
+/// `asnd reprocess` with a bad option is a usage error (2) that names it; with its database
+/// unreachable, a failure to retry (1), with the password kept out of the message.
+#[test]
+fn reprocess_says_what_is_wrong() {
+    let fixture = Fixture::new();
+    let file = fixture.dir.path().join("asnd.toml");
+    let unreachable = "postgres://postgres:hunter2@127.0.0.1:1/asnd";
+    std::fs::write(&file, fixture.toml(unreachable, LOOPBACK, "")).unwrap();
+    let (code, out) = reprocess(&file, &["--since", "last tuesday"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--since"), "{out}");
+    let (code, out) = reprocess(&file, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("run it again") && !out.contains("hunter2"),
+        "{out}"
+    );
+    assert!(!out.contains("panicked"), "{out}");
+}

@@ -7,9 +7,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::appstore::{DEFAULT_CONFIG, Usage, load_config, pipeline, run_to_exit};
+use super::appstore::{DEFAULT_CONFIG, Usage, load_config, run_to_exit};
 use crate::appstore_api::parse_time;
 use crate::ingest::{Outcome, Pipeline, Received};
+use crate::server;
 use crate::store::{QuarantineFilter, Quarantined};
 use crate::time::now_ms;
 
@@ -70,7 +71,12 @@ async fn go(args: &ReprocessArgs) -> Result<Result<Counts, String>, Usage> {
         None => 0,
     };
     let config = load_config(&args.config)?;
-    let pipeline = pipeline(&config).await?;
+    // An unreachable database is a failure to retry (exit 1), not a usage error.
+    let store = match server::open_store(&config).await {
+        Ok(store) => store,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let pipeline = Pipeline::from_config(&config, store)?;
     let filter = QuarantineFilter {
         since_ms,
         reason_prefix: args.reason.clone(),
