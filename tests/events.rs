@@ -332,7 +332,7 @@ on_both_stores!(filters_route_and_replay_sends_history);
 /// and the deliveries wait.
 async fn a_slow_destination_does_not_hold_up_ingest(backend: Backend) {
     let slow = Receiver::start().await;
-    slow.delay(Duration::from_secs(60));
+    slow.hold();
     let s = Setup::start(backend, &destination("slow", &slow, "event", "")).await;
     for _ in 0..20 {
         let (_, body) = signed_renewal();
@@ -427,8 +427,8 @@ async fn post_when_up(client: &reqwest::Client, url: &str, body: String) -> u16 
 /// event reaches the receiver.
 async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
     let receiver = Receiver::start().await;
-    // Every answer takes longer than the kill below waits.
-    receiver.delay(Duration::from_millis(1500));
+    // Nothing is answered until the daemon is killed.
+    receiver.hold();
     let fixture = Fixture::new();
     let db = TestDb::new(backend).await;
     let (file, _) = config_file(
@@ -454,7 +454,7 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
     first.kill().unwrap();
     first.wait().unwrap();
 
-    receiver.delay(Duration::ZERO);
+    receiver.release();
     let (mut second, _) = serve(&file);
     let delivered = wait_for(
         "every event delivered after the restart",
@@ -520,14 +520,14 @@ async fn two_replicas_share_the_work() {
     );
 
     // One replica killed while events are in flight: the other delivers them all.
-    receiver.delay(Duration::from_millis(1500));
+    receiver.hold();
     for _ in 0..10 {
         let (_, body) = signed_renewal();
         assert_eq!(post_when_up(&client, &url_a, body).await, 200);
     }
     a.kill().unwrap();
     a.wait().unwrap();
-    receiver.delay(Duration::ZERO);
+    receiver.release();
     wait_for(
         "the survivor delivers the rest",
         Duration::from_secs(60),

@@ -1,5 +1,6 @@
 //! A real HTTP server in the test process that receives delivered events: it records every
 //! request (headers and body) and answers each with the next status queued, 200 once none is.
+//! While held, it answers nothing: a destination that hangs, until the test lets it go.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -32,12 +33,11 @@ impl Request {
     }
 }
 
-#[derive(Default)]
 struct Inbox {
     requests: Mutex<Vec<Request>>,
     answers: Mutex<VecDeque<u16>>,
-    /// How long each answer takes.
-    delay: Mutex<Duration>,
+    /// `true` while requests are held unanswered.
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 pub struct Receiver {
@@ -49,7 +49,11 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let inbox = Arc::new(Inbox::default());
+        let inbox = Arc::new(Inbox {
+            requests: Mutex::default(),
+            answers: Mutex::default(),
+            held: tokio::sync::watch::channel(false).0,
+        });
         let app = axum::Router::new()
             .fallback(receive)
             .with_state(inbox.clone());
@@ -71,9 +75,14 @@ impl Receiver {
         self.inbox.answers.lock().unwrap().extend(statuses);
     }
 
-    /// Every answer takes this long from now on.
-    pub fn delay(&self, delay: Duration) {
-        *self.inbox.delay.lock().unwrap() = delay;
+    /// Requests from now on wait unanswered (and unrecorded) until [`Receiver::release`].
+    pub fn hold(&self) {
+        self.inbox.held.send_replace(true);
+    }
+
+    /// Answers the held requests, and the next ones at once.
+    pub fn release(&self) {
+        self.inbox.held.send_replace(false);
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -101,8 +110,8 @@ impl Drop for Receiver {
 }
 
 async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let delay = *inbox.delay.lock().unwrap();
-    tokio::time::sleep(delay).await;
+    let mut held = inbox.held.subscribe();
+    let _ = held.wait_for(|held| !held).await;
     inbox
         .requests
         .lock()
