@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use asnd::apple::devchain::{ChainSpec, DevChain};
+use asnd::apple::devchain::DevChain;
 use asnd::config::Config;
 use asnd::delivery::{DeliveryStats, Dispatcher};
 use asnd::store::Store;
@@ -68,12 +68,7 @@ async fn run(
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let chain = DevChain::generate(&ChainSpec::default()).expect("chain");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rt, chain, dir) = common::setup();
     let (received, arrived) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
     let url = rt.block_on(receiver(received.clone(), arrived.clone()));
     let config = common::config(&chain, dir.path(), &common::destination("backend", &url));

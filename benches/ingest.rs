@@ -8,17 +8,10 @@
 
 mod common;
 
-use asnd::apple::devchain::{ChainSpec, DevChain};
-
 const COUNT: usize = 4000;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let chain = DevChain::generate(&ChainSpec::default()).expect("chain");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rt, chain, dir) = common::setup();
     let plain = common::config(&chain, dir.path(), "");
     let two = common::destination("backend", "http://127.0.0.1:9/events")
         + &common::destination("analytics", "http://127.0.0.1:9/analytics");

@@ -30,6 +30,15 @@ fn run(args: &[&str]) -> (i32, String, String) {
     run_in(&std::env::temp_dir(), args)
 }
 
+/// `asnd simulate` sends one DID_RENEW signed by the dev CA `ca` to `url`, trusting `cacert`.
+fn simulate_one(url: &str, ca: &Path, cacert: &Path, extra: &[&str]) -> (i32, String, String) {
+    let (ca, cacert) = (ca.to_str().unwrap(), cacert.to_str().unwrap());
+    let mut args = vec!["simulate", "--url", url, "--ca", ca, "--cacert", cacert];
+    args.extend(["--type", "DID_RENEW"]);
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// A free local port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -217,17 +226,7 @@ fn a_ca_certificate_is_warned_about_by_serve_and_explained_by_simulate() {
             .any(|l| l.contains("WARN") && l.contains("is a CA certificate")),
         "{logged:?}"
     );
-    let (code, stdout, stderr) = run(&[
-        "simulate",
-        "--url",
-        &url,
-        "--ca",
-        ca.to_str().unwrap(),
-        "--cacert",
-        cert.to_str().unwrap(),
-        "--type",
-        "DID_RENEW",
-    ]);
+    let (code, stdout, stderr) = simulate_one(&url, &ca, &cert, &[]);
     stop(child);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
@@ -275,19 +274,7 @@ fn an_unknown_issuer_asks_for_cacert_and_a_soon_expiring_certificate_is_warned_a
     assert!(stderr.contains("UnknownIssuer"), "{stderr}");
     assert!(stderr.contains("pass --cacert FILE"), "{stderr}");
     // With --cacert it is delivered.
-    let (code, stdout, stderr) = run(&[
-        "simulate",
-        "--url",
-        &url,
-        "--ca",
-        ca.to_str().unwrap(),
-        "--cacert",
-        cert.to_str().unwrap(),
-        "--type",
-        "DID_RENEW",
-        "--timeout",
-        "10s",
-    ]);
+    let (code, stdout, stderr) = simulate_one(&url, &ca, &cert, &["--timeout", "10s"]);
     stop(child);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 }

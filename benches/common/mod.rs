@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use asnd::apple::devchain::DevChain;
+use asnd::apple::devchain::{ChainSpec, DevChain};
 use asnd::config::Config;
 use asnd::ingest::{Outcome, Pipeline, Received};
 use asnd::store::{self, Store, StoreOptions};
@@ -13,6 +13,17 @@ use asnd::time::now_ms;
 use serde_json::json;
 
 pub const CONCURRENCY: usize = 32;
+
+/// A runtime, an Apple-shaped signing chain and a scratch directory: what every bench starts
+/// with.
+pub fn setup() -> (tokio::runtime::Runtime, DevChain, tempfile::TempDir) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let chain = DevChain::generate(&ChainSpec::default()).expect("chain");
+    (rt, chain, tempfile::tempdir().expect("tempdir"))
+}
 
 /// The configuration `serve` would have for this app, trusting only the development root
 /// (written to `dir`), V2 only, with `extra` TOML appended (destinations).

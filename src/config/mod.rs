@@ -479,19 +479,23 @@ fn locate_unknown_key(text: &str, key: &str) -> Option<String> {
         .then(|| line_column(text, span.start))
 }
 
-/// Every key in `value` (found at `path`) that the configuration types do not have, in file
-/// order, each with the keys that would have been accepted there.
-fn unknown_keys(value: &Value, path: &mut Vec<Seg>, found: &mut Vec<(String, String)>) {
-    let children: Vec<(Seg, &Value)> = match value {
+/// The keys of a table or the indexes of an array, with their values; nothing for a scalar.
+fn children(value: &Value) -> Vec<(Seg, &Value)> {
+    match value {
         Value::Table(t) => t.iter().map(|(k, v)| (Seg::Key(k.clone()), v)).collect(),
         Value::Array(a) => a
             .iter()
             .enumerate()
             .map(|(i, v)| (Seg::Index(i), v))
             .collect(),
-        _ => return,
-    };
-    for (seg, child) in children {
+        _ => Vec::new(),
+    }
+}
+
+/// Every key in `value` (found at `path`) that the configuration types do not have, in file
+/// order, each with the keys that would have been accepted there.
+fn unknown_keys(value: &Value, path: &mut Vec<Seg>, found: &mut Vec<(String, String)>) {
+    for (seg, child) in children(value) {
         path.push(seg);
         if let Probed::UnknownKey { at, expected } = probe::<Config>(path) {
             // Only the outermost unknown level is reported; its contents are unknown with it.
@@ -508,16 +512,7 @@ fn unknown_keys(value: &Value, path: &mut Vec<Seg>, found: &mut Vec<(String, Str
 /// The first key in `value` (found at `path`) that the configuration types do not have, with the
 /// keys that would have been accepted there.
 fn unknown_key(value: &Value, path: &mut Vec<Seg>) -> Option<(String, String)> {
-    let children: Vec<(Seg, &Value)> = match value {
-        Value::Table(t) => t.iter().map(|(k, v)| (Seg::Key(k.clone()), v)).collect(),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (Seg::Index(i), v))
-            .collect(),
-        _ => return None,
-    };
-    for (seg, child) in children {
+    for (seg, child) in children(value) {
         path.push(seg);
         if let Probed::UnknownKey { at, expected } = probe::<Config>(path) {
             return Some((dotted(&path[..=at]), expected.join(", ")));

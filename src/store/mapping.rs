@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
+use sqlx::Database;
 use sqlx::query::Query;
-use sqlx::{Database, Encode, Type};
 
 use super::representable;
 use super::{DeliveryAttempt, NewNotification, Rejection, SubscriptionRow, TransactionRow};
@@ -129,6 +129,11 @@ pub(super) struct Dialect {
     /// How a `SELECT ... FOR UPDATE` skips rows another transaction locked (PostgreSQL), or
     /// nothing where one writer at a time makes it needless (SQLite).
     pub skip_locked: &'static str,
+    /// How a write transaction starts: SQLite takes its write lock up front (`BEGIN
+    /// IMMEDIATE`), so no transaction has to upgrade a read lock.
+    pub begin_write: &'static str,
+    /// Whether sqlx's `_sqlx_migrations` table exists (one boolean).
+    pub migrations_table_exists: &'static str,
 }
 
 impl<R> Table<R> {
@@ -212,42 +217,84 @@ fn replaces_sql(table: &str) -> String {
     )
 }
 
+/// A [`Field`] after [`representable`]'s rule: what is bound, in the Rust type it is bound as.
+pub(super) enum Bound<'a> {
+    Text(Option<&'a str>),
+    OwnedText(String),
+    Int(Option<i64>),
+    Int4(Option<i32>),
+    Bool(Option<bool>),
+    Json(Option<&'a Value>),
+    OwnedJson(Value),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Bound<'a> {
+    fn of(field: Field<'a>) -> Bound<'a> {
+        match field {
+            Field::Text(v) => Bound::Text(representable::optional_text(v)),
+            Field::RequiredText(v) => match representable::required_text(v) {
+                Cow::Borrowed(v) => Bound::Text(Some(v)),
+                Cow::Owned(escaped) => Bound::OwnedText(escaped),
+            },
+            Field::Int(v) => Bound::Int(v),
+            Field::Int4(v) => Bound::Int4(representable::int4(v)),
+            Field::Bool(v) => Bound::Bool(v),
+            Field::Json(v) => match v.and_then(representable::escaped_json) {
+                Some(escaped) => Bound::OwnedJson(escaped),
+                None => Bound::Json(v),
+            },
+            Field::Bytes(v) => Bound::Bytes(v),
+        }
+    }
+}
+
+/// A backend that binds every [`Bound`]. Implemented for the two concrete backends, where the
+/// encodings are known, so generic store code needs this one bound instead of one per type.
+pub(super) trait BindRow: Database {
+    fn bind<'q>(
+        query: Query<'q, Self, <Self as Database>::Arguments<'q>>,
+        value: Bound<'q>,
+    ) -> Query<'q, Self, <Self as Database>::Arguments<'q>>;
+}
+
+macro_rules! bind_row_for {
+    ($db:ty) => {
+        impl BindRow for $db {
+            fn bind<'q>(
+                query: Query<'q, Self, <Self as Database>::Arguments<'q>>,
+                value: Bound<'q>,
+            ) -> Query<'q, Self, <Self as Database>::Arguments<'q>> {
+                match value {
+                    Bound::Text(v) => query.bind(v),
+                    Bound::OwnedText(v) => query.bind(v),
+                    Bound::Int(v) => query.bind(v),
+                    Bound::Int4(v) => query.bind(v),
+                    Bound::Bool(v) => query.bind(v),
+                    Bound::Json(v) => query.bind(v),
+                    Bound::OwnedJson(v) => query.bind(v),
+                    Bound::Bytes(v) => query.bind(v),
+                }
+            }
+        }
+    };
+}
+bind_row_for!(sqlx::Postgres);
+bind_row_for!(sqlx::Sqlite);
+
 /// Binds `row`'s parameters in column order: the one bind sequence of both backends, where
 /// [`representable`]'s rule is applied to every value.
-pub(super) fn bind_row<'q, DB, R>(
+pub(super) fn bind_row<'q, DB: BindRow, R>(
     mut query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
     table: &Table<R>,
     row: &'q R,
-) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
-where
-    DB: Database,
-    Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    String: Encode<'q, DB> + Type<DB>,
-    Option<i64>: Encode<'q, DB> + Type<DB>,
-    Option<i32>: Encode<'q, DB> + Type<DB>,
-    Option<bool>: Encode<'q, DB> + Type<DB>,
-    Option<&'q Value>: Encode<'q, DB> + Type<DB>,
-    Option<Value>: Encode<'q, DB> + Type<DB>,
-    &'q [u8]: Encode<'q, DB> + Type<DB>,
-{
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>> {
     for column in table.columns {
         query = match column.source {
-            Source::Value(field) => match field(row) {
-                Field::Text(v) => query.bind(representable::optional_text(v)),
-                Field::RequiredText(v) => match representable::required_text(v) {
-                    Cow::Borrowed(v) => query.bind(Some(v)),
-                    Cow::Owned(escaped) => query.bind(escaped),
-                },
-                Field::Int(v) => query.bind(v),
-                Field::Int4(v) => query.bind(representable::int4(v)),
-                Field::Bool(v) => query.bind(v),
-                Field::Json(v) => match v.and_then(representable::escaped_json) {
-                    Some(escaped) => query.bind(Some(escaped)),
-                    None => query.bind(v),
-                },
-                Field::Bytes(v) => query.bind(v),
-            },
-            Source::Time(millis) => query.bind(crate::time::storable_ms(millis(row))),
+            Source::Value(field) => DB::bind(query, Bound::of(field(row))),
+            Source::Time(millis) => {
+                DB::bind(query, Bound::Int(crate::time::storable_ms(millis(row))))
+            }
             Source::Now => query,
         };
     }
@@ -527,18 +574,10 @@ pub(super) async fn insert_attempts<DB>(
     attempts: &[DeliveryAttempt],
 ) -> Result<u64, sqlx::Error>
 where
-    DB: Database,
+    DB: BindRow,
     DB::QueryResult: RowsAffected,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i32>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q Value>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<Value>: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
 {
     let mut inserted = 0;
     for row in attempt_rows(notification_uuid, attempts) {
@@ -572,6 +611,8 @@ pub(crate) struct Statements {
     pub prune_quarantine: String,
     pub quarantined: String,
     pub mark_reprocessed: String,
+    pub begin_write: &'static str,
+    pub migrations_table_exists: &'static str,
 }
 
 impl Statements {
@@ -587,6 +628,8 @@ impl Statements {
             prune_quarantine: prune_quarantine_sql(dialect),
             quarantined: quarantined_sql(dialect),
             mark_reprocessed: mark_reprocessed_sql(dialect),
+            begin_write: dialect.begin_write,
+            migrations_table_exists: dialect.migrations_table_exists,
         }
     }
 }

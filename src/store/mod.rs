@@ -17,6 +17,7 @@ mod quarantine;
 pub mod representable;
 pub mod sqlite;
 mod sqlite_writer;
+mod tables;
 
 /// One verified notification and the rows derived from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -440,36 +441,74 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Writes the notification and its derived rows in one transaction, or nothing.
     async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError>;
+    /// Takes the lock `key` if no other session holds it; `None` when another one does.
+    async fn try_lock(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError>;
+    /// Wakes `wake` whenever another process stores an event (PostgreSQL's `LISTEN
+    /// asnd_events`), until the store is closed. SQLite has no such signal: nothing to do.
+    async fn subscribe_events(&self, wake: Arc<tokio::sync::Notify>) -> Result<(), StoreError>;
+    /// What both backends do the same way ([`tables::SqlTables`]).
+    fn tables(&self) -> &dyn Tables;
+
     /// The quarantine (`rejected_notifications`) of this store.
-    fn quarantine(&self) -> &dyn Quarantine;
+    fn quarantine(&self) -> &dyn Quarantine {
+        self.tables()
+    }
+    /// The outbox (`event_deliveries`) of this store.
+    fn outbox(&self) -> &dyn Outbox {
+        self.tables()
+    }
     /// Records Apple's delivery attempts for one notification; attempts already recorded are
     /// skipped. Returns how many were new.
     async fn save_delivery_attempts(
         &self,
         notification_uuid: &str,
         attempts: &[DeliveryAttempt],
-    ) -> Result<u64, StoreError>;
+    ) -> Result<u64, StoreError> {
+        self.tables()
+            .save_delivery_attempts(notification_uuid, attempts)
+            .await
+    }
     /// The stored notification with this UUID, if any.
     async fn find_notification(
         &self,
         notification_uuid: &str,
-    ) -> Result<Option<StoredNotification>, StoreError>;
+    ) -> Result<Option<StoredNotification>, StoreError> {
+        self.tables().find_notification(notification_uuid).await
+    }
     /// Quarantine rows whose body claimed this UUID (unverified), newest first, at most 10.
     async fn find_rejections(
         &self,
         notification_uuid: &str,
-    ) -> Result<Vec<StoredRejection>, StoreError>;
-    /// Takes the lock `key` if no other session holds it; `None` when another one does.
-    async fn try_lock(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError>;
+    ) -> Result<Vec<StoredRejection>, StoreError> {
+        self.tables().find_rejections(notification_uuid).await
+    }
     /// The database answers and every migration is applied.
+    async fn ready(&self) -> Result<bool, StoreError> {
+        self.tables().ready().await
+    }
+    async fn close(&self) {
+        self.tables().close().await
+    }
+}
+
+/// The part of a [`Store`] both backends implement with the same code.
+#[async_trait::async_trait]
+pub trait Tables: Quarantine + Outbox {
+    async fn save_delivery_attempts(
+        &self,
+        notification_uuid: &str,
+        attempts: &[DeliveryAttempt],
+    ) -> Result<u64, StoreError>;
+    async fn find_notification(
+        &self,
+        notification_uuid: &str,
+    ) -> Result<Option<StoredNotification>, StoreError>;
+    async fn find_rejections(
+        &self,
+        notification_uuid: &str,
+    ) -> Result<Vec<StoredRejection>, StoreError>;
     async fn ready(&self) -> Result<bool, StoreError>;
     async fn close(&self);
-
-    /// The outbox (`event_deliveries`) of this store.
-    fn outbox(&self) -> &dyn Outbox;
-    /// Wakes `wake` whenever another process stores an event (PostgreSQL's `LISTEN
-    /// asnd_events`), until the store is closed. SQLite has no such signal: nothing to do.
-    async fn subscribe_events(&self, wake: Arc<tokio::sync::Notify>) -> Result<(), StoreError>;
 }
 
 /// The quarantine, `rejected_notifications`: requests refused after their body was read, kept
@@ -490,7 +529,7 @@ pub trait Quarantine: Send + Sync {
 
 /// The outbox, `event_deliveries`: deliveries of stored notifications to `[[destinations]]`,
 /// written in the transaction that stores each notification, leased and finished by the
-/// delivery workers. One implementation serves both backends ([`outbox::SqlOutbox`]).
+/// delivery workers. One implementation serves both backends ([`tables::SqlTables`]).
 #[async_trait::async_trait]
 pub trait Outbox: Send + Sync {
     /// Leases up to `limit` deliveries due at `now_ms` until `lease_until_ms`, counting an attempt

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
 use super::mapping::{Dialect, RowsAffected};
+use super::tables::SqlTables;
 use super::{
     AttemptResult, Backlog, ClaimedDelivery, DeliveryFilter, DeliveryRow, EventSummary,
     NewNotification, Outbox, StoreError, StoredEvent,
@@ -201,16 +202,8 @@ where
     Ok(())
 }
 
-/// [`Outbox`] on one backend's pool: the same code for both. SQLite's writes queue on the
-/// store's one writer lock.
-pub(super) struct SqlOutbox<DB: Database> {
-    pub pool: Pool<DB>,
-    pub sql: &'static OutboxStatements,
-    pub writer: Option<Arc<tokio::sync::Mutex<()>>>,
-}
-
 #[async_trait::async_trait]
-impl<DB> Outbox for SqlOutbox<DB>
+impl<DB> Outbox for SqlTables<DB>
 where
     DB: Database,
     DB::QueryResult: RowsAffected,
@@ -235,8 +228,8 @@ where
         lease_until_ms: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let _writer = super::quarantine::lock(&self.writer).await;
-        Ok(sqlx::query_as(&self.sql.claim)
+        let _writer = self.writer().await;
+        Ok(sqlx::query_as(&self.outbox_sql.claim)
             .bind(lease_until_ms)
             .bind(now_ms)
             .bind(limit)
@@ -245,15 +238,15 @@ where
     }
 
     async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError> {
-        Ok(sqlx::query_as(&self.sql.stored_event)
+        Ok(sqlx::query_as(&self.outbox_sql.stored_event)
             .bind(notification_id)
             .fetch_optional(&self.pool)
             .await?)
     }
 
     async fn finish(&self, d: &ClaimedDelivery, r: &AttemptResult) -> Result<bool, StoreError> {
-        let _writer = super::quarantine::lock(&self.writer).await;
-        let recorded = sqlx::query(&self.sql.finish)
+        let _writer = self.writer().await;
+        let recorded = sqlx::query(&self.outbox_sql.finish)
             .bind(r.state.as_str())
             .bind(r.next_attempt_at)
             .bind(r.delivered_at)
@@ -269,7 +262,7 @@ where
     }
 
     async fn list(&self, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError> {
-        Ok(sqlx::query_as(&self.sql.list)
+        Ok(sqlx::query_as(&self.outbox_sql.list)
             .bind(f.destination.clone())
             .bind(f.state.clone())
             .bind(f.since_ms)
@@ -284,8 +277,8 @@ where
         destination: Option<&str>,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let _writer = super::quarantine::lock(&self.writer).await;
-        Ok(sqlx::query(&self.sql.retry)
+        let _writer = self.writer().await;
+        Ok(sqlx::query(&self.outbox_sql.retry)
             .bind(now_ms)
             .bind(id)
             .bind(destination)
@@ -301,7 +294,7 @@ where
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        Ok(sqlx::query_as(&self.sql.events_between)
+        Ok(sqlx::query_as(&self.outbox_sql.events_between)
             .bind(since_ms)
             .bind(until_ms)
             .bind(after_id)
@@ -316,10 +309,10 @@ where
         events: &[EventSummary],
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let _writer = super::quarantine::lock(&self.writer).await;
+        let _writer = self.writer().await;
         let mut added = 0;
         for e in events {
-            added += sqlx::query(&self.sql.replay)
+            added += sqlx::query(&self.outbox_sql.replay)
                 .bind(e.id)
                 .bind(destination.to_string())
                 .bind(ordering_key(e.original_transaction_id.as_deref()))
@@ -332,14 +325,14 @@ where
     }
 
     async fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
-        Ok(sqlx::query_as(&self.sql.backlog)
+        Ok(sqlx::query_as(&self.outbox_sql.backlog)
             .fetch_all(&self.pool)
             .await?)
     }
 
     async fn prune(&self, before_ms: i64) -> Result<u64, StoreError> {
-        let _writer = super::quarantine::lock(&self.writer).await;
-        Ok(sqlx::query(&self.sql.prune)
+        let _writer = self.writer().await;
+        Ok(sqlx::query(&self.outbox_sql.prune)
             .bind(before_ms)
             .execute(&self.pool)
             .await?

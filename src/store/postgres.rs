@@ -13,16 +13,12 @@ use tokio::sync::Notify;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
-use super::mapping::{
-    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS,
-    all_applied, bind_row,
-};
-use super::outbox::{self, OutboxStatements, SqlOutbox};
-use super::quarantine::SqlQuarantine;
+use super::mapping::{Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS, bind_row};
+use super::outbox::{self, OutboxStatements};
+use super::tables::SqlTables;
 use super::{
-    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Outbox, Quarantine, SaveOutcome,
-    Store, StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow,
-    TransactionRow,
+    ExclusiveLock, HeldLock, NewNotification, SaveOutcome, Store, StoreError, StoreOptions,
+    SubscriptionRow, Tables, TransactionRow,
 };
 
 mod lock;
@@ -37,6 +33,8 @@ const DIALECT: Dialect = Dialect {
     millis_of: |column| format!("(extract(epoch FROM {column}) * 1000)::bigint"),
     now: "now()",
     skip_locked: "FOR UPDATE SKIP LOCKED",
+    begin_write: "BEGIN",
+    migrations_table_exists: "SELECT to_regclass('_sqlx_migrations') IS NOT NULL",
 };
 
 /// Each statement generated once, from the shared mappings.
@@ -49,8 +47,7 @@ pub struct PgStore {
     pool: PgPool,
     /// `host:port/database`, for `Debug`; never the password.
     target: String,
-    outbox: Arc<SqlOutbox<sqlx::Postgres>>,
-    quarantine: Arc<SqlQuarantine<sqlx::Postgres>>,
+    tables: Arc<SqlTables<sqlx::Postgres>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -111,21 +108,17 @@ impl PgStore {
             }
         }
 
-        let quarantine = Arc::new(SqlQuarantine {
+        let tables = Arc::new(SqlTables {
             pool: pool.clone(),
             sql: &SQL,
-            writer: None,
-        });
-        let outbox = Arc::new(SqlOutbox {
-            pool: pool.clone(),
-            sql: &OUTBOX,
+            outbox_sql: &OUTBOX,
+            migrator: &MIGRATOR,
             writer: None,
         });
         Ok(PgStore {
             pool,
             target,
-            outbox,
-            quarantine,
+            tables,
         })
     }
 
@@ -206,46 +199,6 @@ impl Store for PgStore {
         Ok(SaveOutcome::Stored)
     }
 
-    async fn save_delivery_attempts(
-        &self,
-        notification_uuid: &str,
-        attempts: &[DeliveryAttempt],
-    ) -> Result<u64, StoreError> {
-        if attempts.is_empty() {
-            return Ok(0);
-        }
-        let mut tx = self.pool.begin().await?;
-        let inserted = mapping::insert_attempts(
-            &mut tx,
-            &SQL.insert_delivery_attempt,
-            notification_uuid,
-            attempts,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(inserted)
-    }
-
-    async fn find_notification(
-        &self,
-        notification_uuid: &str,
-    ) -> Result<Option<StoredNotification>, StoreError> {
-        Ok(sqlx::query_as(&SQL.find_notification)
-            .bind(notification_uuid)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn find_rejections(
-        &self,
-        notification_uuid: &str,
-    ) -> Result<Vec<StoredRejection>, StoreError> {
-        Ok(sqlx::query_as(&SQL.find_rejections)
-            .bind(notification_uuid)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
     async fn try_lock(&self, key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
         let held = AdvisoryLock::try_acquire(&self.pool, key).await?;
         Ok(held.map(|lock| ExclusiveLock {
@@ -253,36 +206,12 @@ impl Store for PgStore {
         }))
     }
 
-    async fn ready(&self) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("SELECT 1").execute(&mut *conn).await?;
-        let has_table: bool =
-            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                .fetch_one(&mut *conn)
-                .await?;
-        if !has_table {
-            return Ok(false);
-        }
-        let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(APPLIED_MIGRATIONS_SQL)
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(all_applied(&MIGRATOR, &applied))
-    }
-
-    fn outbox(&self) -> &dyn Outbox {
-        self.outbox.as_ref()
-    }
-
-    fn quarantine(&self) -> &dyn Quarantine {
-        self.quarantine.as_ref()
+    fn tables(&self) -> &dyn Tables {
+        self.tables.as_ref()
     }
 
     async fn subscribe_events(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
         Ok(outbox::listen(&self.pool, wake).await?)
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
     }
 }
 

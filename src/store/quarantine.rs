@@ -1,43 +1,28 @@
 //! The quarantine, `rejected_notifications`, for both backends: keep a refused request and trim
 //! the table to `[quarantine]`'s bounds, read rows for `asnd reprocess`, record its results.
 
-use std::sync::Arc;
-
-use serde_json::Value;
 use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
-use super::mapping::{QUARANTINE_SIZE_SQL, REJECTIONS, RowsAffected, Statements, bind_row};
+use super::mapping::{BindRow, QUARANTINE_SIZE_SQL, REJECTIONS, RowsAffected, bind_row};
+use super::tables::SqlTables;
 use super::{Quarantine, QuarantineFilter, QuarantineLimits, Quarantined, Rejection, StoreError};
 
-/// [`Quarantine`] on one backend's pool: the same code for both. SQLite's writes queue on the
-/// store's one writer lock.
-pub(super) struct SqlQuarantine<DB: Database> {
-    pub pool: Pool<DB>,
-    pub sql: &'static Statements,
-    pub writer: Option<Arc<tokio::sync::Mutex<()>>>,
-}
-
 #[async_trait::async_trait]
-impl<DB> Quarantine for SqlQuarantine<DB>
+impl<DB> Quarantine for SqlTables<DB>
 where
-    DB: Database,
+    DB: BindRow,
     DB::QueryResult: RowsAffected,
     for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
     for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i32>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q Value>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<Value>: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
     usize: sqlx::ColumnIndex<DB::Row>,
     for<'r> Quarantined: sqlx::FromRow<'r, DB::Row>,
 {
     async fn save(&self, r: &Rejection, limits: &QuarantineLimits) -> Result<u64, StoreError> {
-        let _writer = lock(&self.writer).await;
+        let _writer = self.writer().await;
         let row = bind_row(sqlx::query(&self.sql.insert_rejection), &REJECTIONS, r)
             .fetch_one(&self.pool)
             .await?;
@@ -62,7 +47,7 @@ where
     }
 
     async fn mark(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError> {
-        let _writer = lock(&self.writer).await;
+        let _writer = self.writer().await;
         sqlx::query(&self.sql.mark_reprocessed)
             .bind(at_ms)
             .bind(result.to_string())
@@ -77,15 +62,5 @@ where
             .fetch_one(&self.pool)
             .await?;
         Ok(sqlx::Row::try_get(&row, 0)?)
-    }
-}
-
-/// The writer lock, where the backend has one.
-pub(super) async fn lock(
-    writer: &Option<Arc<tokio::sync::Mutex<()>>>,
-) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-    match writer {
-        Some(lock) => Some(lock.lock().await),
-        None => None,
     }
 }

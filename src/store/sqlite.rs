@@ -18,16 +18,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::mapping::{
-    self, APPLIED_MIGRATIONS_SQL, Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS,
-    all_applied, bind_row,
-};
-use super::outbox::{self, OutboxStatements, SqlOutbox};
-use super::quarantine::SqlQuarantine;
+use super::mapping::{Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS, bind_row};
+use super::outbox::{self, OutboxStatements};
 use super::sqlite_writer::GroupWriter;
+use super::tables::SqlTables;
 use super::{
-    DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Outbox, Quarantine, SaveOutcome,
-    Store, StoreError, StoreOptions, StoredNotification, StoredRejection,
+    ExclusiveLock, HeldLock, NewNotification, SaveOutcome, Store, StoreError, StoreOptions, Tables,
 };
 
 mod lock;
@@ -49,6 +45,9 @@ const DIALECT: Dialect = Dialect {
     },
     now: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
     skip_locked: "",
+    begin_write: "BEGIN IMMEDIATE",
+    migrations_table_exists: "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                               WHERE type = 'table' AND name = '_sqlx_migrations')",
 };
 
 /// Each statement generated once, from the shared mappings.
@@ -60,12 +59,7 @@ static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::o
 pub struct SqliteStore {
     pool: SqlitePool,
     filename: String,
-    /// SQLite has one writer at a time. Writers of this process queue here, in order, instead of
-    /// colliding in SQLite, whose busy handler sleeps and retries (slow, and unfair under load);
-    /// `busy_timeout` still covers other processes.
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
-    outbox: Arc<SqlOutbox<sqlx::Sqlite>>,
-    quarantine: Arc<SqlQuarantine<sqlx::Sqlite>>,
+    tables: Arc<SqlTables<sqlx::Sqlite>>,
     /// Notifications are written in groups, one fsync per group.
     group: GroupWriter,
 }
@@ -111,23 +105,18 @@ impl SqliteStore {
 
         let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         let group = GroupWriter::start(pool.clone(), writer.clone());
-        let quarantine = Arc::new(SqlQuarantine {
+        let tables = Arc::new(SqlTables {
             pool: pool.clone(),
             sql: &SQL,
-            writer: Some(writer.clone()),
-        });
-        let outbox = Arc::new(SqlOutbox {
-            pool: pool.clone(),
-            sql: &OUTBOX,
-            writer: Some(writer.clone()),
+            outbox_sql: &OUTBOX,
+            migrator: &MIGRATOR,
+            writer: Some(writer),
         });
         Ok(SqliteStore {
             pool,
             filename,
-            writer,
             group,
-            outbox,
-            quarantine,
+            tables,
         })
     }
 
@@ -196,47 +185,6 @@ impl Store for SqliteStore {
         self.group.save(n).await
     }
 
-    async fn save_delivery_attempts(
-        &self,
-        notification_uuid: &str,
-        attempts: &[DeliveryAttempt],
-    ) -> Result<u64, StoreError> {
-        if attempts.is_empty() {
-            return Ok(0);
-        }
-        let _writer = self.writer.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = mapping::insert_attempts(
-            &mut tx,
-            &SQL.insert_delivery_attempt,
-            notification_uuid,
-            attempts,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(inserted)
-    }
-
-    async fn find_notification(
-        &self,
-        notification_uuid: &str,
-    ) -> Result<Option<StoredNotification>, StoreError> {
-        Ok(sqlx::query_as(&SQL.find_notification)
-            .bind(notification_uuid)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn find_rejections(
-        &self,
-        notification_uuid: &str,
-    ) -> Result<Vec<StoredRejection>, StoreError> {
-        Ok(sqlx::query_as(&SQL.find_rejections)
-            .bind(notification_uuid)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
     /// See [`GrantedLock`]: every caller gets the lock.
     async fn try_lock(&self, _key: i64) -> Result<Option<ExclusiveLock>, StoreError> {
         Ok(Some(ExclusiveLock {
@@ -244,37 +192,11 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn ready(&self) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("SELECT 1").execute(&mut *conn).await?;
-        let has_table: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master
-                            WHERE type = 'table' AND name = '_sqlx_migrations')",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        if !has_table {
-            return Ok(false);
-        }
-        let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(APPLIED_MIGRATIONS_SQL)
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(all_applied(&MIGRATOR, &applied))
-    }
-
-    fn outbox(&self) -> &dyn Outbox {
-        self.outbox.as_ref()
-    }
-
-    fn quarantine(&self) -> &dyn Quarantine {
-        self.quarantine.as_ref()
+    fn tables(&self) -> &dyn Tables {
+        self.tables.as_ref()
     }
 
     async fn subscribe_events(&self, _wake: Arc<Notify>) -> Result<(), StoreError> {
         Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
     }
 }

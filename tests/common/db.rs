@@ -206,6 +206,13 @@ async fn build_template() -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while let Err(e) = sqlx::query(&rename).execute(&mut conn).await {
             assert!(std::time::Instant::now() < deadline, "{rename}: {e}");
+            // Nothing else may use the half-built database: end whatever session lingers there.
+            let _ = sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&building)
+            .execute(&mut conn)
+            .await;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
