@@ -142,13 +142,20 @@ async fn receive(state: &AppState, source: IpAddr, req: Request) -> Reply {
     Reply::Ingested(outcome)
 }
 
-/// The admin listener: metrics and the same health endpoints, for operators only.
+/// The admin listener: metrics and the same health endpoints, for operators only; and the
+/// console when `[admin] console = true` (never on the notification listener).
 pub fn admin_router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    let router = match state.console.is_some() {
+        true => router.merge(crate::console::router(state.clone())),
+        false => router,
+    };
+    router
         .fallback(|| async { Reply::NotFound })
+        .layer(panic_guard())
         .with_state(state)
 }
 
@@ -178,6 +185,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     state
         .metrics
         .set_quarantine_trimmed(&state.pipeline.trimmed);
+    if let Some(expiry) = state.tls.as_ref().and_then(|certs| certs.expiry()) {
+        state.metrics.set_tls_expiry(expiry);
+    }
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -14,6 +14,7 @@ mod mapping;
 pub mod outbox;
 pub mod postgres;
 mod quarantine;
+pub mod reads;
 pub mod representable;
 pub mod sqlite;
 mod sqlite_writer;
@@ -171,13 +172,37 @@ pub struct QuarantineLimits {
 }
 
 /// Which quarantine rows `asnd reprocess` takes: those not yet stored by an earlier run,
-/// received since `since_ms`, whose reason starts with `reason_prefix`, after id `after_id`.
+/// received since `since_ms`, whose reason starts with `reason_prefix`, with an id after
+/// `after_id` and up to `until_id` (one row: `after_id = id - 1, until_id = id`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineFilter {
     pub since_ms: i64,
     pub reason_prefix: String,
     pub after_id: i64,
+    pub until_id: i64,
     pub limit: i64,
+}
+
+impl QuarantineFilter {
+    /// Every row received since `since_ms` whose reason starts with `reason_prefix`.
+    pub fn matching(since_ms: i64, reason_prefix: &str) -> QuarantineFilter {
+        QuarantineFilter {
+            since_ms,
+            reason_prefix: reason_prefix.to_owned(),
+            after_id: 0,
+            until_id: i64::MAX,
+            limit: 200,
+        }
+    }
+
+    /// The row `id` alone.
+    pub fn one(id: i64) -> QuarantineFilter {
+        QuarantineFilter {
+            after_id: id.saturating_sub(1),
+            until_id: id,
+            ..QuarantineFilter::matching(0, "")
+        }
+    }
 }
 
 /// A quarantine row, as `asnd reprocess` reads it.
@@ -467,6 +492,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The outbox (`event_deliveries`) of this store.
     fn outbox(&self) -> &dyn Outbox;
+    /// The console's read models of this store.
+    fn reads(&self) -> &dyn reads::Reads;
     /// Wakes `wake` whenever another process stores an event (PostgreSQL's `LISTEN
     /// asnd_events`), until the store is closed. SQLite has no such signal: nothing to do.
     async fn subscribe_events(&self, wake: Arc<tokio::sync::Notify>) -> Result<(), StoreError>;

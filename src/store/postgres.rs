@@ -19,6 +19,7 @@ use super::mapping::{
 };
 use super::outbox::{self, OutboxStatements, SqlOutbox};
 use super::quarantine::SqlQuarantine;
+use super::reads::{ReadStatements, Reads, SqlReads};
 use super::{
     DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Outbox, Quarantine, SaveOutcome,
     Store, StoreError, StoreOptions, StoredNotification, StoredRejection, SubscriptionRow,
@@ -42,6 +43,7 @@ const DIALECT: Dialect = Dialect {
 /// Each statement generated once, from the shared mappings.
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
 static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::of(&DIALECT));
+static READS: LazyLock<ReadStatements> = LazyLock::new(|| ReadStatements::of(&DIALECT));
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -51,6 +53,7 @@ pub struct PgStore {
     target: String,
     outbox: Arc<SqlOutbox<sqlx::Postgres>>,
     quarantine: Arc<SqlQuarantine<sqlx::Postgres>>,
+    reads: Arc<SqlReads<sqlx::Postgres>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -116,6 +119,10 @@ impl PgStore {
             sql: &SQL,
             writer: None,
         });
+        let reads = Arc::new(SqlReads {
+            pool: pool.clone(),
+            sql: &READS,
+        });
         let outbox = Arc::new(SqlOutbox {
             pool: pool.clone(),
             sql: &OUTBOX,
@@ -126,6 +133,7 @@ impl PgStore {
             target,
             outbox,
             quarantine,
+            reads,
         })
     }
 
@@ -275,6 +283,10 @@ impl Store for PgStore {
 
     fn quarantine(&self) -> &dyn Quarantine {
         self.quarantine.as_ref()
+    }
+
+    fn reads(&self) -> &dyn Reads {
+        self.reads.as_ref()
     }
 
     async fn subscribe_events(&self, wake: Arc<Notify>) -> Result<(), StoreError> {

@@ -24,6 +24,7 @@ use super::mapping::{
 };
 use super::outbox::{self, OutboxStatements, SqlOutbox};
 use super::quarantine::SqlQuarantine;
+use super::reads::{ReadStatements, Reads, SqlReads};
 use super::sqlite_writer::GroupWriter;
 use super::{
     DeliveryAttempt, ExclusiveLock, HeldLock, NewNotification, Outbox, Quarantine, SaveOutcome,
@@ -54,6 +55,7 @@ const DIALECT: Dialect = Dialect {
 /// Each statement generated once, from the shared mappings.
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
 static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::of(&DIALECT));
+static READS: LazyLock<ReadStatements> = LazyLock::new(|| ReadStatements::of(&DIALECT));
 
 /// A pool of connections to one SQLite database file.
 #[derive(Clone)]
@@ -66,6 +68,7 @@ pub struct SqliteStore {
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     outbox: Arc<SqlOutbox<sqlx::Sqlite>>,
     quarantine: Arc<SqlQuarantine<sqlx::Sqlite>>,
+    reads: Arc<SqlReads<sqlx::Sqlite>>,
     /// Notifications are written in groups, one fsync per group.
     group: GroupWriter,
 }
@@ -116,6 +119,10 @@ impl SqliteStore {
             sql: &SQL,
             writer: Some(writer.clone()),
         });
+        let reads = Arc::new(SqlReads {
+            pool: pool.clone(),
+            sql: &READS,
+        });
         let outbox = Arc::new(SqlOutbox {
             pool: pool.clone(),
             sql: &OUTBOX,
@@ -128,6 +135,7 @@ impl SqliteStore {
             group,
             outbox,
             quarantine,
+            reads,
         })
     }
 
@@ -268,6 +276,10 @@ impl Store for SqliteStore {
 
     fn quarantine(&self) -> &dyn Quarantine {
         self.quarantine.as_ref()
+    }
+
+    fn reads(&self) -> &dyn Reads {
+        self.reads.as_ref()
     }
 
     async fn subscribe_events(&self, _wake: Arc<Notify>) -> Result<(), StoreError> {
