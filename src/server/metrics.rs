@@ -97,6 +97,7 @@ pub struct Metrics {
     reconcile: Family<ReconcileLabels, Counter>,
     reconcile_last_run: Gauge<f64, AtomicU64>,
     tls_expiry: Gauge,
+    ready: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -141,6 +142,7 @@ impl Metrics {
             reconcile: Family::default(),
             reconcile_last_run: Gauge::default(),
             tls_expiry: Gauge::default(),
+            ready: Gauge::default(),
         };
         let build: Family<VersionLabels, Gauge> = Family::default();
         build
@@ -149,7 +151,7 @@ impl Metrics {
             })
             .set(1);
         // Name, help, metric: in the order of the exposition.
-        let table: [(&str, &str, Box<dyn Metric>); 17] = [
+        let table: [(&str, &str, Box<dyn Metric>); 18] = [
             (
                 "requests",
                 "Notification requests by HTTP status and outcome",
@@ -232,6 +234,11 @@ impl Metrics {
                 "tls_certificate_expiry_timestamp_seconds",
                 "When the TLS certificate asnd presents expires (UNIX seconds; absent without TLS)",
                 Box::new(m.tls_expiry.clone()),
+            ),
+            (
+                "ready",
+                "1 while this replica is ready (what /readyz answers 200 for), 0 otherwise",
+                Box::new(m.ready.clone()),
             ),
             ("build_info", "The running asnd version", Box::new(build)),
         ];
@@ -363,6 +370,10 @@ impl Metrics {
     /// The expiry (UNIX seconds) of the certificate served now.
     pub fn set_tls_expiry(&self, not_after_secs: i64) {
         self.tls_expiry.set(not_after_secs);
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
     }
 
     /// The Prometheus text exposition.

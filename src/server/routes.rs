@@ -185,6 +185,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     state
         .metrics
         .set_quarantine_trimmed(&state.pipeline.trimmed);
+    let draining = state.draining.load(Ordering::SeqCst);
+    state
+        .metrics
+        .set_ready(!draining && readiness(&state).await.is_ok());
     if let Some(expiry) = state.tls.as_ref().and_then(|certs| certs.expiry()) {
         state.metrics.set_tls_expiry(expiry);
     }
@@ -200,15 +204,23 @@ async fn healthz() -> Reply {
     Reply::Healthy
 }
 
-/// Ready when the database answers with every migration applied, and not draining. The answer
-/// is reused for a second: `/readyz` is open to anyone, and must not become a way to keep the
-/// database pool busy.
+/// Ready when the database answers with every migration applied, and not draining.
 async fn readyz(State(state): State<Arc<AppState>>) -> Reply {
     if state.draining.load(Ordering::SeqCst) {
         return Reply::Draining;
     }
+    match readiness(&state).await {
+        Ok(()) => Reply::Ready,
+        Err(why) => Reply::NotReady(why),
+    }
+}
+
+/// Whether the database answers with every migration applied: `/readyz` (unless draining) and
+/// the `asnd_ready` metric. The verdict is reused for a second: `/readyz` is open to anyone, and
+/// must not become a way to keep the database pool busy.
+async fn readiness(state: &AppState) -> Result<(), &'static str> {
     let cached = *state.readiness.lock().unwrap_or_else(|p| p.into_inner());
-    let verdict = match cached {
+    match cached {
         Some((at, verdict)) if at.elapsed() < Duration::from_secs(1) => verdict,
         _ => {
             let store = &state.pipeline.store;
@@ -222,10 +234,6 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Reply {
                 Some((Instant::now(), verdict));
             verdict
         }
-    };
-    match verdict {
-        Ok(()) => Reply::Ready,
-        Err(why) => Reply::NotReady(why),
     }
 }
 
