@@ -125,24 +125,29 @@ async fn pages_show_what_is_stored(backend: Backend) {
     let scenario = post_lifecycle(&c.daemon, &target).await;
     assert_eq!(c.daemon.post(HOSTILE).await.0, 400);
     let otid = scenario[0].original_transaction_id.clone().unwrap();
-    let token = c
-        .db
-        .one("SELECT app_account_token FROM transactions LIMIT 1")
-        .await;
+    let token =
+        c.db.one("SELECT app_account_token FROM transactions LIMIT 1")
+            .await;
 
     let (status, overview) = c.get("/").await;
     assert_eq!(status, 200, "{overview}");
     let activity = table_rows(&overview, "activity");
     assert_eq!(activity.len(), 1, "{overview}");
     assert!(activity[0].contains("com.example.app") && activity[0].contains("Sandbox"));
-    assert!(activity[0].contains("<td class=\"count\">6</td>"), "{overview}");
+    assert!(
+        activity[0].contains("<td class=\"count\">6</td>"),
+        "{overview}"
+    );
     let bars: i64 = overview
         .split("data-count=\"")
         .skip(1)
         .map(|s| s[..s.find('"').unwrap()].parse::<i64>().unwrap())
         .sum();
     assert_eq!(bars, 6, "the chart's bars add up to the six stored");
-    assert!(overview.contains("<span id=\"quarantine-rows\">1</span>"), "{overview}");
+    assert!(
+        overview.contains("<span id=\"quarantine-rows\">1</span>"),
+        "{overview}"
+    );
 
     for q in [otid.as_str(), token.as_str()] {
         let (status, found) = c.get(&format!("/notifications?q={q}")).await;
@@ -161,13 +166,15 @@ async fn pages_show_what_is_stored(backend: Backend) {
     assert_eq!(status, 400, "{bad}");
     assert!(bad.contains("since:"), "{bad}");
 
-    let (status, one) = c
-        .get(&format!("/notifications/{}", scenario[0].uuid))
-        .await;
+    let (status, one) = c.get(&format!("/notifications/{}", scenario[0].uuid)).await;
     assert_eq!(status, 200, "{one}");
     assert!(one.contains("<td id=\"verified-by\">sha256:"), "{one}");
     let chains = table_rows(&one, "chains");
-    assert_eq!(chains.len(), 3, "signedPayload and its two nested payloads: {one}");
+    assert_eq!(
+        chains.len(),
+        3,
+        "signedPayload and its two nested payloads: {one}"
+    );
     assert!(chains.iter().all(|row| row.matches("<div>").count() == 3));
     assert!(one.contains("&quot;notificationType&quot;: &quot;SUBSCRIBED&quot;"));
     let (status, _) = c.get("/notifications/no-such-uuid").await;
@@ -191,7 +198,10 @@ async fn pages_show_what_is_stored(backend: Backend) {
     assert!(!quarantine.contains("<script>window") && !quarantine.contains("<img src=x"));
     assert!(quarantine.contains("&lt;script&gt;window.__asnd_pwned = 1&lt;/script&gt;"));
     let (status, deliveries) = c.get("/deliveries").await;
-    assert_eq!((status, deliveries.contains("Nothing pending or dead")), (200, true));
+    assert_eq!(
+        (status, deliveries.contains("Nothing pending or dead")),
+        (200, true)
+    );
 
     // The notification listener serves no console, even with the token.
     for path in ["/", "/quarantine", "/login", "/deliveries"] {
@@ -233,15 +243,30 @@ async fn without_the_token_nothing_is_reachable() {
             let answer = request.send().await.unwrap();
             assert_eq!(answer.status().as_u16(), 303, "{page} {auth:?}");
             let location = answer.headers()["location"].to_str().unwrap();
-            assert!(location.starts_with("/login?next=%2F"), "{page}: {location}");
+            assert!(
+                location.starts_with("/login?next=%2F"),
+                "{page}: {location}"
+            );
         }
     }
     for action in ["/quarantine/reprocess", "/deliveries/retry", "/logout"] {
-        let answer = c.http.post(c.url(action)).form(&[("id", "1")]).send().await.unwrap();
+        let answer = c
+            .http
+            .post(c.url(action))
+            .form(&[("id", "1")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(answer.status().as_u16(), 303, "{action}");
         assert_eq!(answer.headers()["location"], "/login?next=%2F");
     }
-    assert_eq!(c.db.number("SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL").await, 0);
+    assert_eq!(
+        c.db.number(
+            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
+        )
+        .await,
+        0
+    );
 
     // A wrong token at the login: 401 and no cookie.
     let wrong = c
@@ -268,7 +293,13 @@ async fn without_the_token_nothing_is_reachable() {
     assert!(!set_cookie.contains(TOKEN), "the cookie is not the token");
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     let (status, page) = {
-        let r = c.http.get(c.url("/quarantine")).header("cookie", &cookie).send().await.unwrap();
+        let r = c
+            .http
+            .get(c.url("/quarantine"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     };
     assert_eq!(status, 200);
@@ -289,13 +320,39 @@ async fn without_the_token_nothing_is_reachable() {
         async move { request.send().await.unwrap().status().as_u16() }
     };
     let with_csrf = vec![("csrf", csrf.clone()), ("id", id.clone())];
-    assert_eq!(post(with_csrf.clone(), Some("http://evil.example")).await, 403);
-    assert_eq!(post(vec![("id", id.clone())], None).await, 403, "no CSRF token");
-    assert_eq!(post(vec![("csrf", "forged".into()), ("id", id.clone())], None).await, 403);
-    assert_eq!(c.db.number("SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL").await, 0);
+    assert_eq!(
+        post(with_csrf.clone(), Some("http://evil.example")).await,
+        403
+    );
+    assert_eq!(
+        post(vec![("id", id.clone())], None).await,
+        403,
+        "no CSRF token"
+    );
+    assert_eq!(
+        post(vec![("csrf", "forged".into()), ("id", id.clone())], None).await,
+        403
+    );
+    assert_eq!(
+        c.db.number(
+            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
+        )
+        .await,
+        0
+    );
     let origin: &'static str = Box::leak(c.base.clone().into_boxed_str());
-    assert_eq!(post(with_csrf, Some(origin)).await, 303, "from the console itself");
-    assert_eq!(c.db.number("SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL").await, 1);
+    assert_eq!(
+        post(with_csrf, Some(origin)).await,
+        303,
+        "from the console itself"
+    );
+    assert_eq!(
+        c.db.number(
+            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
+        )
+        .await,
+        1
+    );
     // Scripts: the bearer token and no CSRF token.
     let scripted = c
         .http
@@ -306,7 +363,12 @@ async fn without_the_token_nothing_is_reachable() {
         .await
         .unwrap();
     assert_eq!(scripted.status().as_u16(), 303);
-    assert!(scripted.headers()["location"].to_str().unwrap().contains("Retried%3A%200"));
+    assert!(
+        scripted.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("Retried%3A%200")
+    );
     c.stop().await;
 }
 
@@ -325,7 +387,10 @@ async fn the_console_without_a_token_refuses_to_start() {
         .err()
         .expect("refused")
         .to_string();
-    assert!(error.contains("admin.token: must be set when admin.console = true"), "{error}");
+    assert!(
+        error.contains("admin.token: must be set when admin.console = true"),
+        "{error}"
+    );
 }
 
 /// The metric names in `text` (`asnd_...`), as the exposition declares them (`# TYPE` lines):
@@ -372,14 +437,21 @@ async fn the_dashboard_and_the_alerts_use_what_the_daemon_exports() {
         "asnd_tls_certificate_expiry_timestamp_seconds {}",
         cert.validity().not_after.timestamp()
     );
-    assert!(exposition.lines().any(|l| l == expiry), "{expiry} in {exposition}");
-    assert!(exposition.lines().any(|l| l == "asnd_ready 1"), "{exposition}");
+    assert!(
+        exposition.lines().any(|l| l == expiry),
+        "{expiry} in {exposition}"
+    );
+    assert!(
+        exposition.lines().any(|l| l == "asnd_ready 1"),
+        "{exposition}"
+    );
     let exported = exported(&exposition);
 
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dashboard: Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("deploy/grafana/asnd.json")).unwrap())
-            .expect("deploy/grafana/asnd.json is JSON");
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deploy/grafana/asnd.json")).unwrap(),
+    )
+    .expect("deploy/grafana/asnd.json is JSON");
     assert_eq!(dashboard["uid"], "asnd");
     let panels = dashboard["panels"].as_array().expect("panels");
     assert!(panels.len() >= 10);
@@ -403,7 +475,10 @@ async fn the_dashboard_and_the_alerts_use_what_the_daemon_exports() {
     }
     assert_eq!(alerts.len(), 8, "{alerts:?}");
     for name in &used {
-        assert!(is_exported(name, &exported), "{name} is not exported: {exported:?}");
+        assert!(
+            is_exported(name, &exported),
+            "{name} is not exported: {exported:?}"
+        );
     }
     for metric in [
         "asnd_last_stored_notification_timestamp_seconds",
@@ -429,7 +504,8 @@ impl Browser {
     /// A fresh browser (no cookies), or `None` when Chromium or chromedriver is missing and the
     /// test is to be skipped.
     async fn start(test: &str) -> Option<Browser> {
-        let chromium = std::env::var("ASND_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let chromium =
+            std::env::var("ASND_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let chromedriver =
             std::env::var("ASND_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let missing: Vec<&str> = [chromium.as_str(), chromedriver.as_str()]
@@ -437,7 +513,10 @@ impl Browser {
             .filter(|p| !std::path::Path::new(p).exists())
             .collect();
         if !missing.is_empty() {
-            let why = format!("{} not found (Debian: apt-get install chromium chromium-driver)", missing.join(" and "));
+            let why = format!(
+                "{} not found (Debian: apt-get install chromium chromium-driver)",
+                missing.join(" and ")
+            );
             if std::env::var("ASND_REQUIRE_BROWSER").as_deref() == Ok("1") {
                 panic!("{why}, and ASND_REQUIRE_BROWSER=1 requires a browser");
             }
@@ -463,7 +542,10 @@ impl Browser {
         let status = format!("http://127.0.0.1:{port}/status");
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         wait_for("chromedriver answers", Duration::from_secs(30), || async {
-            reqwest::get(&status).await.ok().filter(|r| r.status().is_success())
+            reqwest::get(&status)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
         })
         .await;
         let profile = tempfile::tempdir().unwrap();
@@ -596,14 +678,18 @@ fn screenshot_dir() -> PathBuf {
 /// in order; a quarantined body with `<script>` and `onerror=` stays text and runs nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
-    let Some(browser) = Browser::start("in_a_browser_login_overview_search_timeline_and_a_hostile_body").await else {
+    let Some(browser) =
+        Browser::start("in_a_browser_login_overview_search_timeline_and_a_hostile_body").await
+    else {
         return;
     };
     let c = Console::start(Backend::Sqlite, "").await;
     let scenario = post_lifecycle(&c.daemon, &Target::default()).await;
     assert_eq!(c.daemon.post(HOSTILE).await.0, 400);
     let otid = scenario[0].original_transaction_id.clone().unwrap();
-    let token = c.db.one("SELECT app_account_token FROM transactions LIMIT 1").await;
+    let token =
+        c.db.one("SELECT app_account_token FROM transactions LIMIT 1")
+            .await;
 
     browser.goto(&c.url("/")).await;
     browser.until_at("/login").await;
@@ -614,11 +700,21 @@ async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
     browser.until_at("/").await;
 
     assert_eq!(browser.text("#activity td.count").await, "6");
-    let bars = browser.client.find_all(Locator::Css("#chart rect.bar")).await.unwrap();
+    let bars = browser
+        .client
+        .find_all(Locator::Css("#chart rect.bar"))
+        .await
+        .unwrap();
     assert_eq!(bars.len(), 48);
     let mut drawn = 0;
     for bar in &bars {
-        drawn += bar.attr("data-count").await.unwrap().unwrap().parse::<i64>().unwrap();
+        drawn += bar
+            .attr("data-count")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap();
     }
     assert_eq!(drawn, 6);
     browser.screenshot("overview").await;
@@ -632,20 +728,32 @@ async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
             (browser.at().await.contains("q=")).then_some(())
         })
         .await;
-        let rows = browser.client.find_all(Locator::Css("#results tr")).await.unwrap();
+        let rows = browser
+            .client
+            .find_all(Locator::Css("#results tr"))
+            .await
+            .unwrap();
         assert_eq!(rows.len(), 7, "a header and six notifications for q={q}");
     }
     browser.screenshot("notifications").await;
 
-    browser.click("#results tr:nth-child(2) td:last-child a").await;
+    browser
+        .click("#results tr:nth-child(2) td:last-child a")
+        .await;
     wait_for("a notification page", Duration::from_secs(10), || async {
-        browser.at().await.starts_with("/notifications/").then_some(())
+        browser
+            .at()
+            .await
+            .starts_with("/notifications/")
+            .then_some(())
     })
     .await;
     assert!(browser.text("#verified-by").await.starts_with("sha256:"));
     browser.screenshot("notification").await;
 
-    browser.goto(&c.url(&format!("/subscriptions/{otid}"))).await;
+    browser
+        .goto(&c.url(&format!("/subscriptions/{otid}")))
+        .await;
     let signed = browser.texts("#timeline td.signed").await;
     assert_eq!(signed.len(), 6);
     let mut sorted = signed.clone();
@@ -656,15 +764,25 @@ async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
 
     browser.goto(&c.url("/quarantine")).await;
     let body = browser.text("#quarantine pre.body").await;
-    assert!(body.contains("<script>window.__asnd_pwned = 1</script>"), "{body}");
-    assert!(body.contains("onerror=\\\"window.__asnd_pwned = 2\\\""), "{body}");
+    assert!(
+        body.contains("<script>window.__asnd_pwned = 1</script>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("onerror=\\\"window.__asnd_pwned = 2\\\""),
+        "{body}"
+    );
     let ran = browser
         .client
         .execute("return typeof window.__asnd_pwned", vec![])
         .await
         .unwrap();
     assert_eq!(ran, json!("undefined"), "nothing of the body ran");
-    let images = browser.client.find_all(Locator::Css("#quarantine img")).await.unwrap();
+    let images = browser
+        .client
+        .find_all(Locator::Css("#quarantine img"))
+        .await
+        .unwrap();
     assert!(images.is_empty(), "the body made no element");
     browser.screenshot("quarantine").await;
     browser.close().await;
@@ -675,7 +793,9 @@ async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
 /// delivery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
-    let Some(browser) = Browser::start("in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery").await else {
+    let Some(browser) =
+        Browser::start("in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery").await
+    else {
         return;
     };
     let receiver = Receiver::start().await;
@@ -695,11 +815,17 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
     // One stored for the configured app, whose delivery the destination refuses for good (410).
     let first = &Generator::new(Target::default()).scenario(Scenario::Lifecycle, now_ms())[0];
     assert_eq!(
-        c.daemon.post(first.body(&Target::default(), Some(chain()), None).unwrap()).await.0,
+        c.daemon
+            .post(first.body(&Target::default(), Some(chain()), None).unwrap())
+            .await
+            .0,
         200
     );
     wait_for("a dead delivery", Duration::from_secs(30), || async {
-        (c.db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'dead'").await == 1)
+        (c.db
+            .number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'dead'")
+            .await
+            == 1)
             .then_some(())
     })
     .await;
@@ -714,21 +840,43 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
     browser.log_in(&c).await;
 
     browser.goto(&c.url("/quarantine")).await;
-    assert!(browser.text("#quarantine td.reason").await.starts_with("INVALID_APP_IDENTIFIER"));
+    assert!(
+        browser
+            .text("#quarantine td.reason")
+            .await
+            .starts_with("INVALID_APP_IDENTIFIER")
+    );
     browser.click("#quarantine form button").await;
     wait_for("the reprocess result", Duration::from_secs(20), || async {
         browser.client.find(Locator::Css("#done")).await.ok()
     })
     .await;
-    assert!(browser.text("#done").await.starts_with("Reprocessed: 1 stored"));
+    assert!(
+        browser
+            .text("#done")
+            .await
+            .starts_with("Reprocessed: 1 stored")
+    );
     assert_eq!(
-        c.db.number(&format!("SELECT COUNT(*) FROM notifications WHERE bundle_id = '{SECOND_BUNDLE}'")).await,
+        c.db.number(&format!(
+            "SELECT COUNT(*) FROM notifications WHERE bundle_id = '{SECOND_BUNDLE}'"
+        ))
+        .await,
         1
     );
-    assert_eq!(browser.text("#quarantine tr:nth-child(2) td:last-child").await, "stored");
+    assert_eq!(
+        browser
+            .text("#quarantine tr:nth-child(2) td:last-child")
+            .await,
+        "stored"
+    );
 
     browser.goto(&c.url("/deliveries")).await;
-    assert_eq!(browser.texts("#dead tr").await.len(), 2, "a header and the dead delivery");
+    assert_eq!(
+        browser.texts("#dead tr").await.len(),
+        2,
+        "a header and the dead delivery"
+    );
     browser.screenshot("deliveries").await;
     browser.click("#dead form button").await;
     wait_for("the retry result", Duration::from_secs(20), || async {
@@ -736,16 +884,26 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
     })
     .await;
     assert!(browser.text("#done").await.starts_with("Retried: 1"));
-    wait_for("the retried delivery delivered", Duration::from_secs(30), || async {
-        (c.db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'").await >= 2)
-            .then_some(())
-    })
+    wait_for(
+        "the retried delivery delivered",
+        Duration::from_secs(30),
+        || async {
+            (c.db
+                .number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
+                .await
+                >= 2)
+                .then_some(())
+        },
+    )
     .await;
     // The refused event, the reprocessed notification's, and the refused one again.
     let requests = receiver.wait_for(3).await;
     let refused = requests[0].json()["id"].clone();
     assert_eq!(
-        requests.iter().filter(|r| r.json()["id"] == refused).count(),
+        requests
+            .iter()
+            .filter(|r| r.json()["id"] == refused)
+            .count(),
         2,
         "the dead event was sent again"
     );
@@ -756,11 +914,20 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
 /// Without the token every page goes to the login; a POST from another site is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_without_the_token_and_from_another_site() {
-    let Some(browser) = Browser::start("in_a_browser_without_the_token_and_from_another_site").await else {
+    let Some(browser) =
+        Browser::start("in_a_browser_without_the_token_and_from_another_site").await
+    else {
         return;
     };
     let c = Console::start(Backend::Sqlite, "").await;
-    for page in ["/", "/notifications", "/notifications/x", "/subscriptions/1", "/quarantine", "/deliveries"] {
+    for page in [
+        "/",
+        "/notifications",
+        "/notifications/x",
+        "/subscriptions/1",
+        "/quarantine",
+        "/deliveries",
+    ] {
         browser.goto(&c.url(page)).await;
         browser.until_at("/login").await;
         assert_eq!(
@@ -768,7 +935,13 @@ async fn in_a_browser_without_the_token_and_from_another_site() {
             format!("/login?next={}", asnd_encode(page)),
             "{page}"
         );
-        assert!(browser.client.find(Locator::Css("input[name=token]")).await.is_ok());
+        assert!(
+            browser
+                .client
+                .find(Locator::Css("input[name=token]"))
+                .await
+                .is_ok()
+        );
     }
 
     browser.log_in(&c).await;
@@ -788,7 +961,9 @@ async fn in_a_browser_without_the_token_and_from_another_site() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let other = listener.local_addr().unwrap();
     let site = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    browser.goto(&format!("http://127.0.0.1:{}/", other.port())).await;
+    browser
+        .goto(&format!("http://127.0.0.1:{}/", other.port()))
+        .await;
     browser.click("#go").await;
     wait_for("the refusal", Duration::from_secs(20), || async {
         browser.client.find(Locator::Css("p.error")).await.ok()

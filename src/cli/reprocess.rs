@@ -14,7 +14,6 @@ use crate::server;
 use crate::store::QuarantineFilter;
 use crate::time::now_ms;
 
-
 #[derive(Debug, clap::Args)]
 pub struct ReprocessArgs {
     /// The configuration file `serve` uses; `ASND_*` variables override its keys.
@@ -67,4 +66,3 @@ async fn go(args: &ReprocessArgs) -> Result<Result<Counts, String>, Usage> {
     pipeline.store.close().await;
     Ok(result)
 }
-

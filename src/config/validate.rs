@@ -9,8 +9,9 @@ use rustls::sign::CertifiedKey;
 use crate::apple::RootSet;
 
 use super::{
-    AdminConfig, ApiConfig, AppConfig, AppEnvironment, Config, ConfigError, DatabaseConfig, MAX_BODY_BYTES,
-    MAX_CONNECTIONS, MAX_DURATION, MAX_LOOKBACK, MIN_ADMIN_TOKEN_CHARS, MIN_BODY_BYTES, ReconcileConfig, ServerConfig,
+    AdminConfig, ApiConfig, AppConfig, AppEnvironment, Config, ConfigError, DatabaseConfig,
+    MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_DURATION, MAX_LOOKBACK, MIN_ADMIN_TOKEN_CHARS,
+    MIN_BODY_BYTES, ReconcileConfig, ServerConfig,
 };
 use crate::server::tls::load_tls_certified_key;
 
@@ -88,7 +89,11 @@ impl AdminConfig {
                  (e.g. listen = \"127.0.0.1:9898\")",
             ));
         }
-        match self.token.as_ref().map(|t| t.expose().trim().chars().count()) {
+        match self
+            .token
+            .as_ref()
+            .map(|t| t.expose().trim().chars().count())
+        {
             None | Some(0) => problems.push(ConfigError::invalid(
                 "admin.token",
                 "must be set when admin.console = true: every console page asks for it \

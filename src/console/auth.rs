@@ -121,10 +121,10 @@ fn equal(a: &str, b: &str) -> bool {
 /// Why a POST is refused before anything else is looked at: it came from another site.
 pub fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
     // Browsers say where a request comes from; only the console's own pages may post.
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return Some("the request came from another site");
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return Some("the request came from another site");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
@@ -257,12 +257,21 @@ mod tests {
 
     #[test]
     fn cross_site_posts_are_named() {
-        assert_eq!(cross_site(&headers(&[("sec-fetch-site", "same-origin")])), None);
+        assert_eq!(
+            cross_site(&headers(&[("sec-fetch-site", "same-origin")])),
+            None
+        );
         assert!(cross_site(&headers(&[("sec-fetch-site", "cross-site")])).is_some());
         assert!(cross_site(&headers(&[("sec-fetch-site", "same-site")])).is_some());
-        let same = headers(&[("origin", "http://localhost:9898"), ("host", "localhost:9898")]);
+        let same = headers(&[
+            ("origin", "http://localhost:9898"),
+            ("host", "localhost:9898"),
+        ]);
         assert_eq!(cross_site(&same), None);
-        let other = headers(&[("origin", "http://evil.example"), ("host", "localhost:9898")]);
+        let other = headers(&[
+            ("origin", "http://evil.example"),
+            ("host", "localhost:9898"),
+        ]);
         assert!(cross_site(&other).is_some());
         let null = headers(&[("origin", "null"), ("host", "localhost:9898")]);
         assert!(cross_site(&null).is_some());
@@ -272,8 +281,16 @@ mod tests {
 
     #[test]
     fn the_login_only_sends_back_to_this_site() {
-        assert_eq!(safe_next(Some("/quarantine?reason=X")), "/quarantine?reason=X");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", ""] {
+        assert_eq!(
+            safe_next(Some("/quarantine?reason=X")),
+            "/quarantine?reason=X"
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

@@ -70,10 +70,22 @@ mod tests {
         let first = first_hour(100 * HOUR_MS + 5);
         assert_eq!(first, 100 - 47);
         let counts = [
-            HourCount { hour: first, count: 2 },
-            HourCount { hour: 100, count: 6 },
-            HourCount { hour: first - 1, count: 9 },
-            HourCount { hour: 101, count: 9 },
+            HourCount {
+                hour: first,
+                count: 2,
+            },
+            HourCount {
+                hour: 100,
+                count: 6,
+            },
+            HourCount {
+                hour: first - 1,
+                count: 9,
+            },
+            HourCount {
+                hour: 101,
+                count: 9,
+            },
         ];
         let hours = per_hour(&counts, first);
         assert_eq!(hours.len(), 48);

@@ -37,7 +37,10 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/logout", post(logout))
         .route("/notifications", get(notifications))
         .route("/notifications/{uuid}", get(notification))
-        .route("/subscriptions/{original_transaction_id}", get(subscription))
+        .route(
+            "/subscriptions/{original_transaction_id}",
+            get(subscription),
+        )
         .route("/quarantine", get(quarantine))
         .route("/quarantine/reprocess", post(reprocess_action))
         .route("/deliveries", get(deliveries))

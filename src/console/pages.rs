@@ -631,8 +631,14 @@ mod tests {
         let html = quarantine("csrf\"x", "<r>", 0, &[row], false, 1, Some("<done>")).into_string();
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"));
-        assert!(!html.contains("<b>not JSON") && !html.contains("<i>x") && !html.contains("<done>"));
+        assert!(
+            html.contains(
+                "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
+            )
+        );
+        assert!(
+            !html.contains("<b>not JSON") && !html.contains("<i>x") && !html.contains("<done>")
+        );
         assert!(!html.contains("csrf\"x") && html.contains("csrf&quot;x"));
     }
 

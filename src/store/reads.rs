@@ -110,7 +110,10 @@ pub struct TimelineEntry {
 impl TimelineEntry {
     /// Apple's `data.status` as this notification carried it.
     pub fn status(&self) -> Option<i64> {
-        self.payload.0.pointer("/data/status").and_then(Value::as_i64)
+        self.payload
+            .0
+            .pointer("/data/status")
+            .and_then(Value::as_i64)
     }
 }
 
