@@ -43,7 +43,18 @@ impl ConsoleAuth {
     /// The console's settings when `[admin] console = true` and a token is set (validation
     /// refuses the one without the other).
     pub fn from_config(admin: &AdminConfig) -> Option<ConsoleAuth> {
-        let token = admin.token.as_ref().filter(|_| admin.console)?.expose();
+        // Surrounding white space (a token pasted into a file or a variable) is not the token's.
+        let token = admin
+            .token
+            .as_ref()
+            .filter(|_| admin.console)?
+            .expose()
+            .trim();
+        // Never a console that an empty token opens (validation refuses it; this is the
+        // backstop for a configuration that was not validated).
+        if token.is_empty() {
+            return None;
+        }
         let key = hmac::Key::new(hmac::HMAC_SHA256, token.as_bytes());
         let derive = |label: &str| {
             Secret::new(crate::apple::jws::b64url(
@@ -51,7 +62,7 @@ impl ConsoleAuth {
             ))
         };
         Some(ConsoleAuth {
-            token: Secret::new(token.clone()),
+            token: Secret::new(token.to_owned()),
             session: derive("asnd console session"),
             csrf: derive("asnd console csrf"),
         })
@@ -244,6 +255,28 @@ mod tests {
         assert_eq!(auth.authenticated(&token_as_cookie), None);
         assert_eq!(auth.authenticated(&HeaderMap::new()), None);
         assert!(!format!("{auth:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn an_empty_token_opens_no_console() {
+        for token in ["", "   "] {
+            let admin = AdminConfig {
+                listen: None,
+                console: true,
+                token: Some(token.into()),
+            };
+            assert!(ConsoleAuth::from_config(&admin).is_none());
+        }
+        let padded = AdminConfig {
+            listen: None,
+            console: true,
+            token: Some(" 0123456789abcdef-token\n".into()),
+        };
+        assert!(
+            ConsoleAuth::from_config(&padded)
+                .unwrap()
+                .is_token("0123456789abcdef-token")
+        );
     }
 
     #[test]
