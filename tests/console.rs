@@ -496,8 +496,36 @@ async fn the_dashboard_and_the_alerts_use_what_the_daemon_exports() {
 /// A headless Chromium driven through its own chromedriver.
 struct Browser {
     client: Client,
-    driver: Child,
+    _driver: Driver,
     _profile: tempfile::TempDir,
+}
+
+/// chromedriver in a process group of its own, with the Chromium it starts: dropping it (also
+/// when a test panics) ends them all, so that no browser outlives its test.
+struct Driver(Child);
+
+impl Driver {
+    fn start(chromedriver: &str, port: u16) -> Driver {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        Driver(child)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The group's id is chromedriver's pid.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 impl Browser {
@@ -533,12 +561,7 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
-        let driver = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
+        let driver = Driver::start(&chromedriver, port);
         let status = format!("http://127.0.0.1:{port}/status");
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         wait_for("chromedriver answers", Duration::from_secs(30), || async {
@@ -567,7 +590,7 @@ impl Browser {
             .expect("a Chromium session");
         Some(Browser {
             client,
-            driver,
+            _driver: driver,
             _profile: profile,
         })
     }
@@ -653,16 +676,9 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn close(mut self) {
+    /// Ends the session; dropping the browser then ends chromedriver.
+    async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
     }
 }
 
