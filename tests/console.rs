@@ -447,6 +447,25 @@ async fn the_dashboard_and_the_alerts_use_what_the_daemon_exports() {
     );
     let exported = exported(&exposition);
 
+    // A renewed certificate (SIGHUP reloads the files) shows at the next scrape.
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+    let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    params.not_after = not_after;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let renewed = params.self_signed(&key).unwrap();
+    std::fs::write(&c.fixture.tls_cert, renewed.pem()).unwrap();
+    std::fs::write(&c.fixture.tls_key, key.serialize_pem()).unwrap();
+    c.daemon.server.reload_tls().unwrap();
+    let after = fetch_text(&c.url("/metrics")).await;
+    let renewed_expiry = format!(
+        "asnd_tls_certificate_expiry_timestamp_seconds {}",
+        not_after.unix_timestamp()
+    );
+    assert!(
+        after.lines().any(|l| l == renewed_expiry),
+        "{renewed_expiry} in {after}"
+    );
+
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("deploy/grafana/asnd.json")).unwrap(),
