@@ -187,6 +187,19 @@ fn parse_cert(index: usize, der: &[u8]) -> Result<X509Certificate<'_>, VerifyErr
     }
 }
 
+/// The subject of each certificate of `x5c`, in order, for people to read (the console). Nothing
+/// is verified here; an entry that is not a certificate reads as what is wrong with it.
+pub fn subjects(x5c: &[String]) -> Vec<String> {
+    x5c.iter()
+        .enumerate()
+        .map(|(index, b64)| {
+            decode_cert(index, b64)
+                .and_then(|der| parse_cert(index, &der).map(|cert| cert.subject().to_string()))
+                .unwrap_or_else(|e| e.to_string())
+        })
+        .collect()
+}
+
 /// Verifies `x5c` (exactly three entries) at `at_ms` against `roots`.
 pub fn verify_chain(
     x5c: &[String],

@@ -51,7 +51,8 @@ pub use quarantine::QuarantineConfig;
 pub use reconcile::{MAX_LOOKBACK, ReconcileConfig};
 pub use secret::{REDACTED, Secret};
 pub use server::{
-    AdminConfig, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_DURATION, MIN_BODY_BYTES, ServerConfig,
+    AdminConfig, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_DURATION, MIN_ADMIN_TOKEN_CHARS,
+    MIN_BODY_BYTES, ServerConfig,
 };
 pub use sources::{ForwardedHeader, SourcesConfig};
 pub use validate::Validated;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::secret::Secret;
+
 /// Bounds for `server.max_body_bytes`.
 pub const MIN_BODY_BYTES: usize = 1024;
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -95,10 +97,19 @@ impl ServerConfig {
     }
 }
 
-/// `[admin]`: the operators' listener (Prometheus metrics, health), plain HTTP, off when unset.
+/// Shortest `admin.token` accepted: a token is all that guards the console.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+/// `[admin]`: the operators' listener (Prometheus metrics, health, and the console when
+/// `console = true`), plain HTTP, off when unset.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
     /// For example `127.0.0.1:9898`; keep it off the public network.
     pub listen: Option<SocketAddr>,
+    /// Serve the operator console (HTML pages) on this listener.
+    pub console: bool,
+    /// What the console asks for: typed into its login form, or sent by scripts as
+    /// `Authorization: Bearer <token>`. Required with `console = true`.
+    pub token: Option<Secret<String>>,
 }

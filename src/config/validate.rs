@@ -9,8 +9,9 @@ use rustls::sign::CertifiedKey;
 use crate::apple::RootSet;
 
 use super::{
-    ApiConfig, AppConfig, AppEnvironment, Config, ConfigError, DatabaseConfig, MAX_BODY_BYTES,
-    MAX_CONNECTIONS, MAX_DURATION, MAX_LOOKBACK, MIN_BODY_BYTES, ReconcileConfig, ServerConfig,
+    AdminConfig, ApiConfig, AppConfig, AppEnvironment, Config, ConfigError, DatabaseConfig,
+    MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_DURATION, MAX_LOOKBACK, MIN_ADMIN_TOKEN_CHARS,
+    MIN_BODY_BYTES, ReconcileConfig, ServerConfig,
 };
 use crate::server::tls::load_tls_certified_key;
 
@@ -58,6 +59,7 @@ impl Config {
                 "needs sources.trusted_proxies: only those balancers may send a PROXY header",
             ));
         }
+        self.admin.check(&mut problems);
         check_apps(&self.apps, &mut problems);
         self.reconcile.check(&self.apps, &mut problems);
         super::destinations::check(&self.destinations, &self.delivery, &mut problems);
@@ -70,6 +72,41 @@ impl Config {
             0 => Ok(Validated { tls, roots }),
             1 => Err(problems.remove(0)),
             _ => Err(ConfigError::Several(problems)),
+        }
+    }
+}
+
+impl AdminConfig {
+    /// The console needs a listener and a token long enough to guard it.
+    fn check(&self, problems: &mut Vec<ConfigError>) {
+        if !self.console {
+            return;
+        }
+        if self.listen.is_none() {
+            problems.push(ConfigError::invalid(
+                "admin.console",
+                "needs admin.listen: the console is served on the admin listener \
+                 (e.g. listen = \"127.0.0.1:9898\")",
+            ));
+        }
+        match self
+            .token
+            .as_ref()
+            .map(|t| t.expose().trim().chars().count())
+        {
+            None | Some(0) => problems.push(ConfigError::invalid(
+                "admin.token",
+                "must be set when admin.console = true: every console page asks for it \
+                 (set it in the file or with ASND_ADMIN__TOKEN, e.g. from `openssl rand -hex 32`)",
+            )),
+            Some(n) if n < MIN_ADMIN_TOKEN_CHARS => problems.push(ConfigError::invalid(
+                "admin.token",
+                format!(
+                    "is {n} characters: use at least {MIN_ADMIN_TOKEN_CHARS} \
+                     (e.g. from `openssl rand -hex 32`)"
+                ),
+            )),
+            Some(_) => {}
         }
     }
 }
@@ -356,6 +393,32 @@ mod tests {
             config.server.listen = ok.parse().unwrap();
             config.validate().unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
+    }
+
+    #[test]
+    fn the_console_needs_a_listener_and_a_long_enough_token() {
+        let tls = tls_files();
+        let mut config = valid(&tls);
+        config.admin.console = true;
+        config.admin.listen = Some("127.0.0.1:0".parse().unwrap());
+        let err = problem(&config);
+        assert!(err.starts_with("admin.token: must be set"), "{err}");
+        assert!(err.contains("ASND_ADMIN__TOKEN"), "{err}");
+        config.admin.token = Some("short".into());
+        assert!(problem(&config).starts_with("admin.token: is 5 characters"));
+        config.admin.token = Some("0123456789abcdef".into());
+        config.validate().unwrap();
+        config.admin.listen = None;
+        assert!(problem(&config).starts_with("admin.console: needs admin.listen"));
+        // From the environment, like every key; and never printed.
+        let config = parse_with(
+            "[admin]\nlisten = \"127.0.0.1:0\"\nconsole = true\n",
+            &[("ASND_ADMIN__TOKEN", "a-token-from-the-environment")],
+        )
+        .unwrap();
+        let token = config.admin.token.as_ref().unwrap();
+        assert_eq!(token.expose(), "a-token-from-the-environment");
+        assert!(!format!("{config:?}").contains("a-token-from"));
     }
 
     #[test]

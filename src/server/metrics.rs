@@ -96,6 +96,8 @@ pub struct Metrics {
     oldest_pending: Family<DestinationLabels, Gauge<f64, AtomicU64>>,
     reconcile: Family<ReconcileLabels, Counter>,
     reconcile_last_run: Gauge<f64, AtomicU64>,
+    tls_expiry: Gauge,
+    ready: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -139,6 +141,8 @@ impl Metrics {
             oldest_pending: Family::default(),
             reconcile: Family::default(),
             reconcile_last_run: Gauge::default(),
+            tls_expiry: Gauge::default(),
+            ready: Gauge::default(),
         };
         let build: Family<VersionLabels, Gauge> = Family::default();
         build
@@ -147,7 +151,7 @@ impl Metrics {
             })
             .set(1);
         // Name, help, metric: in the order of the exposition.
-        let table: [(&str, &str, Box<dyn Metric>); 16] = [
+        let table: [(&str, &str, Box<dyn Metric>); 18] = [
             (
                 "requests",
                 "Notification requests by HTTP status and outcome",
@@ -225,6 +229,16 @@ impl Metrics {
                 "reconcile_last_run_timestamp_seconds",
                 "When reconciliation last finished (UNIX seconds; 0 = never)",
                 Box::new(m.reconcile_last_run.clone()),
+            ),
+            (
+                "tls_certificate_expiry_timestamp_seconds",
+                "When the TLS certificate asnd presents expires (UNIX seconds; absent without TLS)",
+                Box::new(m.tls_expiry.clone()),
+            ),
+            (
+                "ready",
+                "1 while this replica is ready (what /readyz answers 200 for), 0 otherwise",
+                Box::new(m.ready.clone()),
             ),
             ("build_info", "The running asnd version", Box::new(build)),
         ];
@@ -351,6 +365,15 @@ impl Metrics {
             counter.inner().store(value, Ordering::Relaxed);
         }
         self.reconcile_last_run.set(s.last_run_ms as f64 / 1000.0);
+    }
+
+    /// The expiry (UNIX seconds) of the certificate served now.
+    pub fn set_tls_expiry(&self, not_after_secs: i64) {
+        self.tls_expiry.set(not_after_secs);
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
     }
 
     /// The Prometheus text exposition.

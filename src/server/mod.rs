@@ -54,6 +54,10 @@ pub struct AppState {
     pub reconcile: Arc<ReconcileStats>,
     /// Delivery attempts by destination and result, exported with the metrics.
     pub deliveries: Arc<DeliveryStats>,
+    /// The certificate served (when TLS is on), for its expiry metric.
+    pub tls: Option<Arc<CertReloader>>,
+    /// The console's settings when `[admin] console = true`.
+    pub console: Option<crate::console::ConsoleAuth>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,21 +141,6 @@ impl Server {
             Some(roots) => Pipeline::with_roots(config, roots, store),
             None => Pipeline::from_config(config, store)?,
         };
-        let state = Arc::new(AppState {
-            pipeline,
-            allow: config.sources.allow.clone(),
-            trusted_proxies: config.sources.trusted_proxies.clone(),
-            forwarded_header: config.sources.forwarded_header,
-            path: config.server.path.clone(),
-            max_body_bytes: config.server.max_body_bytes,
-            body_timeout: config.server.body_timeout(),
-            handler_timeout: config.server.handler_timeout(),
-            draining: AtomicBool::new(false),
-            metrics: metrics::Metrics::new(),
-            readiness: std::sync::Mutex::new(None),
-            reconcile: Arc::new(ReconcileStats::default()),
-            deliveries: Arc::new(DeliveryStats::default()),
-        });
         let certs = if config.server.tls {
             let (cert, key) = (
                 config.server.tls_cert.clone(),
@@ -167,6 +156,23 @@ impl Server {
             );
             None
         };
+        let state = Arc::new(AppState {
+            pipeline,
+            allow: config.sources.allow.clone(),
+            trusted_proxies: config.sources.trusted_proxies.clone(),
+            forwarded_header: config.sources.forwarded_header,
+            path: config.server.path.clone(),
+            max_body_bytes: config.server.max_body_bytes,
+            body_timeout: config.server.body_timeout(),
+            handler_timeout: config.server.handler_timeout(),
+            draining: AtomicBool::new(false),
+            metrics: metrics::Metrics::new(),
+            readiness: std::sync::Mutex::new(None),
+            reconcile: Arc::new(ReconcileStats::default()),
+            deliveries: Arc::new(DeliveryStats::default()),
+            tls: certs.clone(),
+            console: crate::console::ConsoleAuth::from_config(&config.admin),
+        });
         let acceptor = match &certs {
             Some(c) => Some(TlsAcceptor::from(tls::server_config(c.clone())?)),
             None => None,

@@ -142,13 +142,20 @@ async fn receive(state: &AppState, source: IpAddr, req: Request) -> Reply {
     Reply::Ingested(outcome)
 }
 
-/// The admin listener: metrics and the same health endpoints, for operators only.
+/// The admin listener: metrics and the same health endpoints, for operators only; and the
+/// console when `[admin] console = true` (never on the notification listener).
 pub fn admin_router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    let router = match state.console.is_some() {
+        true => router.merge(crate::console::router(state.clone())),
+        false => router,
+    };
+    router
         .fallback(|| async { Reply::NotFound })
+        .layer(panic_guard())
         .with_state(state)
 }
 
@@ -178,6 +185,13 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     state
         .metrics
         .set_quarantine_trimmed(&state.pipeline.trimmed);
+    let draining = state.draining.load(Ordering::SeqCst);
+    state
+        .metrics
+        .set_ready(!draining && readiness(&state).await.is_ok());
+    if let Some(expiry) = state.tls.as_ref().and_then(|certs| certs.expiry()) {
+        state.metrics.set_tls_expiry(expiry);
+    }
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -190,15 +204,23 @@ async fn healthz() -> Reply {
     Reply::Healthy
 }
 
-/// Ready when the database answers with every migration applied, and not draining. The answer
-/// is reused for a second: `/readyz` is open to anyone, and must not become a way to keep the
-/// database pool busy.
+/// Ready when the database answers with every migration applied, and not draining.
 async fn readyz(State(state): State<Arc<AppState>>) -> Reply {
     if state.draining.load(Ordering::SeqCst) {
         return Reply::Draining;
     }
+    match readiness(&state).await {
+        Ok(()) => Reply::Ready,
+        Err(why) => Reply::NotReady(why),
+    }
+}
+
+/// Whether the database answers with every migration applied: `/readyz` (unless draining) and
+/// the `asnd_ready` metric. The verdict is reused for a second: `/readyz` is open to anyone, and
+/// must not become a way to keep the database pool busy.
+async fn readiness(state: &AppState) -> Result<(), &'static str> {
     let cached = *state.readiness.lock().unwrap_or_else(|p| p.into_inner());
-    let verdict = match cached {
+    match cached {
         Some((at, verdict)) if at.elapsed() < Duration::from_secs(1) => verdict,
         _ => {
             let store = &state.pipeline.store;
@@ -212,10 +234,6 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Reply {
                 Some((Instant::now(), verdict));
             verdict
         }
-    };
-    match verdict {
-        Ok(()) => Reply::Ready,
-        Err(why) => Reply::NotReady(why),
     }
 }
 

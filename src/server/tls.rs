@@ -36,6 +36,14 @@ impl CertReloader {
         }
     }
 
+    /// When the certificate served now expires (UNIX seconds); `None` if it cannot be parsed.
+    pub fn expiry(&self) -> Option<i64> {
+        let current = self.current.load();
+        let der = current.cert.first()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        Some(cert.validity().not_after.timestamp())
+    }
+
     /// Loads the files again; on any error the old certificate stays in use.
     pub fn reload(&self) -> Result<(), ConfigError> {
         let fresh = load_tls_certified_key(&self.cert_path, &self.key_path)?;

@@ -496,7 +496,7 @@ pub(super) fn prune_quarantine_sql(dialect: &Dialect) -> String {
 }
 
 /// The rows of a [`super::QuarantineFilter`] (parameters: since, reason prefix, after id,
-/// limit). Rows an earlier run stored are done.
+/// limit, until id). Rows an earlier run stored are done.
 pub(super) fn quarantined_sql(dialect: &Dialect) -> String {
     let p = dialect.placeholder;
     format!(
@@ -504,7 +504,7 @@ pub(super) fn quarantined_sql(dialect: &Dialect) -> String {
          FROM rejected_notifications
          WHERE rejected_notifications.received_at >= {}
            AND substr(reason, 1, length({})) = {}
-           AND id > {}
+           AND id > {} AND id <= {}
            AND (reprocess_result IS NULL OR reprocess_result NOT IN ('stored', 'duplicate'))
          ORDER BY id LIMIT {}",
         (dialect.millis_of)("received_at"),
@@ -512,6 +512,7 @@ pub(super) fn quarantined_sql(dialect: &Dialect) -> String {
         p(2),
         p(2),
         p(3),
+        p(5),
         p(4)
     )
 }

@@ -14,6 +14,7 @@ mod mapping;
 pub mod outbox;
 pub mod postgres;
 mod quarantine;
+pub mod reads;
 pub mod representable;
 pub mod sqlite;
 mod sqlite_writer;
@@ -172,13 +173,37 @@ pub struct QuarantineLimits {
 }
 
 /// Which quarantine rows `asnd reprocess` takes: those not yet stored by an earlier run,
-/// received since `since_ms`, whose reason starts with `reason_prefix`, after id `after_id`.
+/// received since `since_ms`, whose reason starts with `reason_prefix`, with an id after
+/// `after_id` and up to `until_id` (one row: `after_id = id - 1, until_id = id`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineFilter {
     pub since_ms: i64,
     pub reason_prefix: String,
     pub after_id: i64,
+    pub until_id: i64,
     pub limit: i64,
+}
+
+impl QuarantineFilter {
+    /// Every row received since `since_ms` whose reason starts with `reason_prefix`.
+    pub fn matching(since_ms: i64, reason_prefix: &str) -> QuarantineFilter {
+        QuarantineFilter {
+            since_ms,
+            reason_prefix: reason_prefix.to_owned(),
+            after_id: 0,
+            until_id: i64::MAX,
+            limit: 200,
+        }
+    }
+
+    /// The row `id` alone.
+    pub fn one(id: i64) -> QuarantineFilter {
+        QuarantineFilter {
+            after_id: id.saturating_sub(1),
+            until_id: id,
+            ..QuarantineFilter::matching(0, "")
+        }
+    }
 }
 
 /// A quarantine row, as `asnd reprocess` reads it.
@@ -457,6 +482,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn outbox(&self) -> &dyn Outbox {
         self.tables()
     }
+    /// The console's read models of this store.
+    fn reads(&self) -> &dyn reads::Reads {
+        self.tables()
+    }
     /// Records Apple's delivery attempts for one notification; attempts already recorded are
     /// skipped. Returns how many were new.
     async fn save_delivery_attempts(
@@ -493,7 +522,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
 /// The part of a [`Store`] both backends implement with the same code.
 #[async_trait::async_trait]
-pub trait Tables: Quarantine + Outbox {
+pub trait Tables: Quarantine + Outbox + reads::Reads {
     async fn save_delivery_attempts(
         &self,
         notification_uuid: &str,

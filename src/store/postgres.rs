@@ -15,6 +15,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::mapping::{Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS, bind_row};
 use super::outbox::{self, OutboxStatements};
+use super::reads::ReadStatements;
 use super::tables::SqlTables;
 use super::{
     ExclusiveLock, HeldLock, NewNotification, SaveOutcome, Store, StoreError, StoreOptions,
@@ -40,6 +41,7 @@ const DIALECT: Dialect = Dialect {
 /// Each statement generated once, from the shared mappings.
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
 static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::of(&DIALECT));
+static READS: LazyLock<ReadStatements> = LazyLock::new(|| ReadStatements::of(&DIALECT));
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -112,6 +114,7 @@ impl PgStore {
             pool: pool.clone(),
             sql: &SQL,
             outbox_sql: &OUTBOX,
+            reads_sql: &READS,
             migrator: &MIGRATOR,
             writer: None,
         });

@@ -42,6 +42,7 @@ where
             .bind(filter.reason_prefix.clone())
             .bind(filter.after_id)
             .bind(filter.limit)
+            .bind(filter.until_id)
             .fetch_all(&self.pool)
             .await?)
     }

@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 
 use super::mapping::{Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS, bind_row};
 use super::outbox::{self, OutboxStatements};
+use super::reads::ReadStatements;
 use super::sqlite_writer::GroupWriter;
 use super::tables::SqlTables;
 use super::{
@@ -53,6 +54,7 @@ const DIALECT: Dialect = Dialect {
 /// Each statement generated once, from the shared mappings.
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
 static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::of(&DIALECT));
+static READS: LazyLock<ReadStatements> = LazyLock::new(|| ReadStatements::of(&DIALECT));
 
 /// A pool of connections to one SQLite database file.
 #[derive(Clone)]
@@ -109,6 +111,7 @@ impl SqliteStore {
             pool: pool.clone(),
             sql: &SQL,
             outbox_sql: &OUTBOX,
+            reads_sql: &READS,
             migrator: &MIGRATOR,
             writer: Some(writer),
         });

@@ -9,6 +9,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::mapping::{self, APPLIED_MIGRATIONS_SQL, BindRow, RowsAffected, Statements};
 use super::outbox::OutboxStatements;
+use super::reads::ReadStatements;
 use super::{DeliveryAttempt, StoreError, StoredNotification, StoredRejection, Tables};
 
 /// The parts of one backend that [`Tables`] runs on.
@@ -16,6 +17,7 @@ pub(super) struct SqlTables<DB: Database> {
     pub pool: Pool<DB>,
     pub sql: &'static Statements,
     pub outbox_sql: &'static OutboxStatements,
+    pub reads_sql: &'static ReadStatements,
     pub migrator: &'static sqlx::migrate::Migrator,
     /// SQLite has one writer at a time: this process's writers queue here, in order, instead of
     /// colliding in SQLite, whose busy handler sleeps and retries (slow, and unfair under load);
@@ -48,7 +50,7 @@ where
     usize: sqlx::ColumnIndex<DB::Row>,
     for<'r> StoredNotification: sqlx::FromRow<'r, DB::Row>,
     for<'r> StoredRejection: sqlx::FromRow<'r, DB::Row>,
-    Self: super::Quarantine + super::Outbox,
+    Self: super::Quarantine + super::Outbox + super::reads::Reads,
 {
     async fn save_delivery_attempts(
         &self,
