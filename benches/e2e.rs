@@ -131,15 +131,11 @@ fn serve(dir: &Path, database_url: &str) -> (Child, String) {
             .next()
             .expect("asnd serve ended before serving")
             .expect("read serve's log");
-        if let Some(start) = line
-            .contains("asnd serving")
-            .then(|| line.find("https://"))
-            .flatten()
+        // The JSON log's start line carries the notification URL in `url`.
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if entry["message"] == "asnd serving"
+            && let Some(url) = entry["url"].as_str()
         {
-            let url: String = line[start..]
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != '"')
-                .collect();
             break url.replace("127.0.0.1", "localhost");
         }
     };
