@@ -145,7 +145,8 @@ chmod 0400 "$work/certs/tls.key"
 cp "$work/ca/root.pem" "$work/ca-root/root.pem"
 
 db="asnd_smoke_$$_$(date +%s)"
-psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null
+psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null ||
+  fail "cannot create a database on $admin_url (is PostgreSQL running? set DATABASE_URL)"
 db_url="${admin_url%/*}/$db"
 sql() { psql "$db_url" -Atqc "$1"; }
 
