@@ -73,6 +73,8 @@ cleanup() {
     "$docker" rm -f "$c" >/dev/null 2>&1
   done
   [ -n "$haproxy_pid" ] && kill "$haproxy_pid" 2>/dev/null && wait "$haproxy_pid" 2>/dev/null
+  # The image goes too (the base image stays: the next run starts from it).
+  "$docker" rmi -f "$image" >/dev/null 2>&1
   if [ "$code" -ne 0 ]; then
     for f in "$work"/*.log; do
       [ -f "$f" ] && { echo "--- $(basename "$f") (last lines)"; tail -n 15 "$f"; } >&2
