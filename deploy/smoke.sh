@@ -168,6 +168,8 @@ run_replica() {
     "$image" >/dev/null
 }
 containers=(asnd-smoke-1 asnd-smoke-2)
+# Left over from a run that could not clean up (killed itself).
+"$docker" rm -f "${containers[@]}" >/dev/null 2>&1 || true
 run_replica 1
 run_replica 2
 
@@ -216,6 +218,12 @@ throughput="$(awk '$1 == "throughput:" { print $2 }' "$work/load.txt")"
 from_header="$(sql "SELECT count(*) FROM notifications WHERE source_address = '::1'")"
 [ "$from_header" -eq "$n1" ] ||
   fail "$from_header of $n1 rows have the PROXY header's client (::1): $(sql "SELECT DISTINCT source_address FROM notifications")"
+
+# Docker's own HEALTHCHECK (the image's `asnd healthcheck`) says healthy.
+healthy() { [ "$("$docker" inspect -f '{{.State.Health.Status}}' "asnd-smoke-$1")" = healthy ]; }
+for n in 1 2; do
+  wait_until 60 healthy "$n" || fail "Docker's health check does not find replica $n healthy"
+done
 
 # ---------------------------------------------------------------------------------------------
 # 2. Rolling restart under load: batches of simulate run until both replicas were restarted.

@@ -200,6 +200,7 @@ mod tests {
                 "backfill",
                 "check-config",
                 "deliveries",
+                "healthcheck",
                 "migrate",
                 "reprocess",
                 "serve",
