@@ -1,7 +1,7 @@
 # asnd container: a small Debian image that runs asnd as a non-root user.
 #
-#   docker build -t asnd .                     # builds asnd in a Rust image, as CI does
-#   docker build --target prebuilt -t asnd .   # copies target/release/asnd built beforehand
+#   docker build -t asnd .                     # builds asnd in a Rust image (CI's cargo command)
+#   docker build --target prebuilt -t asnd .   # around target/release/asnd (what CI builds)
 #
 # Both end in the same runtime stage. Build arguments choose the images: BASE_IMAGE (the runtime
 # base, default the official Debian slim image) and RUST_IMAGE (the build stage). Stages that a
