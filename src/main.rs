@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::DevCa(args) => asnd::cli::dev_ca::run(&args),
         Command::Simulate(args) => asnd::cli::simulate::run(&args),
         Command::CheckConfig(args) => asnd::cli::check_config::run(&args),
+        Command::Healthcheck(args) => asnd::cli::healthcheck::run(&args),
         Command::Serve(args) => {
             exit(runtime().and_then(|rt| rt.block_on(serve(args.config, args.dev))))
         }

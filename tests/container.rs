@@ -1,7 +1,7 @@
-//! The container and compose files cannot be run here (no Docker engine), so they are checked
-//! with parsers: the Dockerfile builds with exactly CI's command and runs as non-root with a
-//! health check; the compose file has PostgreSQL, two asnd replicas and a PROXY-protocol HAProxy
-//! whose network is the one asnd trusts; the configuration they use is valid for asnd.
+//! The compose file, read with a parser: PostgreSQL, two asnd replicas and a PROXY-protocol
+//! HAProxy whose network is the one asnd trusts; the configuration they use is valid for asnd.
+//! The image itself is built and run for real by deploy/smoke.sh (in CI), with
+//! deploy/haproxy.cfg in front of two replicas: no test here reads the Dockerfile's text.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -15,38 +15,6 @@ fn compose() -> Yaml {
     YamlLoader::load_from_str(&read("deploy/docker-compose.yml"))
         .unwrap()
         .remove(0)
-}
-
-#[test]
-fn the_dockerfile_builds_like_ci_and_runs_as_non_root() {
-    let dockerfile = read("Dockerfile");
-    let ci = read(".ci/run");
-    assert!(dockerfile.contains("RUN cargo build --release --locked"));
-    assert!(
-        ci.contains("cargo build --release --locked"),
-        "CI builds the same way"
-    );
-    let runtime = dockerfile.rsplit("FROM ").next().unwrap();
-    assert!(runtime.contains("ca-certificates"));
-    assert!(runtime.contains("USER asnd"));
-    assert!(runtime.contains("EXPOSE 8443"));
-    assert!(runtime.contains("HEALTHCHECK"));
-    assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage");
-    // Everything the build needs is copied in.
-    for path in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "src",
-        "config",
-        "migrations",
-        "benches",
-    ] {
-        assert!(
-            dockerfile.contains(&format!("COPY {path}"))
-                || dockerfile.contains(&format!(" {path} ")),
-            "{path}"
-        );
-    }
 }
 
 /// A mapping's value, following one level of YAML merge key (`<<`), which the parser leaves as is.
@@ -155,9 +123,16 @@ fn compose_runs_two_replicas_behind_a_proxy_protocol_balancer() {
     assert!(haproxy.contains("send-proxy-v2"));
     assert!(haproxy.contains("GET /readyz"));
     assert!(
-        haproxy.contains("server asnd1 asnd-1:8443")
-            && haproxy.contains("server asnd2 asnd-2:8443")
+        haproxy.contains("option redispatch"),
+        "a refused connection is retried on the other replica"
     );
+    // The servers' addresses default to the compose services (deploy/smoke.sh moves them).
+    assert!(
+        haproxy.contains(r#"server asnd1 "${ASND_1-asnd-1}:8443""#)
+            && haproxy.contains(r#"server asnd2 "${ASND_2-asnd-2}:8443""#)
+    );
+    // Debian's docker-compose (1.29) refuses a top-level `name:`.
+    assert!(doc["name"].is_badvalue());
 }
 
 #[test]

@@ -459,6 +459,81 @@ async fn draining_turns_readiness_off_while_requests_are_still_served() {
     assert_eq!(env.db.count("notifications").await, 1);
 }
 
+/// `asnd healthcheck --config FILE` (and `extra`), as the image's HEALTHCHECK runs it, with
+/// `ASND_ADMIN__LISTEN` set to `admin` or unset; its exit code and what it printed.
+async fn healthcheck(file: &std::path::Path, admin: Option<&str>, extra: &[&str]) -> (i32, String) {
+    let mut command = asnd();
+    command
+        .arg("healthcheck")
+        .arg("--config")
+        .arg(file)
+        .args(extra)
+        .env_remove("ASND_ADMIN__LISTEN");
+    if let Some(admin) = admin {
+        command.env("ASND_ADMIN__LISTEN", admin);
+    }
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    (out.status.code().unwrap(), format!("{stdout}{stderr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_healthcheck_asks_the_configured_admin_listener() {
+    let env = Env::start(Backend::Sqlite, LOOPBACK, |c| {
+        c.admin.listen = Some("127.0.0.1:0".parse().unwrap());
+        c.server.drain_delay = Duration::from_secs(60);
+    })
+    .await;
+    let admin = env.daemon.server.admin_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let configured = write("admin.toml", format!("[admin]\nlisten = \"{admin}\"\n"));
+    let (code, out) = healthcheck(&configured, None, &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("http://{admin}/healthz: 200")),
+        "{out}"
+    );
+    // A wildcard listener is asked on loopback.
+    let wildcard = write(
+        "wildcard.toml",
+        format!("[admin]\nlisten = \"0.0.0.0:{}\"\n", admin.port()),
+    );
+    assert_eq!(healthcheck(&wildcard, None, &[]).await.0, 0);
+    // The variable wins over the file, as it does for serve: here, a port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let (code, out) = healthcheck(&configured, Some(&closed), &[]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("{closed}/healthz: no answer")),
+        "{out}"
+    );
+    // No admin listener: nothing to ask, and what to set.
+    let without = write("without.toml", String::new());
+    let (code, out) = healthcheck(&without, None, &[]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("set [admin] listen"), "{out}");
+    let (code, out) = healthcheck(&dir.path().join("missing.toml"), None, &[]).await;
+    assert_eq!(code, 2, "{out}");
+    // Draining: alive, no longer ready.
+    env.daemon.server.start_draining();
+    assert_eq!(healthcheck(&configured, None, &[]).await.0, 0);
+    let (code, out) = healthcheck(&configured, None, &["--ready"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("/readyz: 503"), "{out}");
+    env.daemon.server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_on_one_postgres_store_each_notification_once() {
     if common::skip_without_postgres("two_replicas_on_one_postgres_store_each_notification_once")

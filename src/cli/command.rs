@@ -30,6 +30,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Read and validate a configuration as `serve` would, and print it with secrets redacted.
     CheckConfig(super::check_config::CheckConfigArgs),
+    /// Ask the running daemon's admin listener (as configured) whether it is healthy: for
+    /// container health checks.
+    Healthcheck(super::healthcheck::HealthcheckArgs),
     /// Apply database migrations and exit; says "schema up to date" when there was nothing to do.
     Migrate(ConfigArg),
     /// Verify one signed payload offline and print it decoded.
@@ -197,6 +200,7 @@ mod tests {
                 "backfill",
                 "check-config",
                 "deliveries",
+                "healthcheck",
                 "migrate",
                 "reprocess",
                 "serve",

@@ -7,6 +7,7 @@ pub mod command;
 pub mod deliveries;
 pub mod dev;
 pub mod dev_ca;
+pub mod healthcheck;
 pub mod reprocess;
 pub mod simulate;
 pub mod test_notification;
