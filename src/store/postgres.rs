@@ -54,11 +54,7 @@ pub struct PgStore {
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore")
-            .field("target", &self.target)
-            .field("size", &self.pool.size())
-            .field("idle", &self.pool.num_idle())
-            .finish()
+        self.tables.debug(f, "PgStore", &self.target)
     }
 }
 
@@ -110,14 +106,8 @@ impl PgStore {
             }
         }
 
-        let tables = Arc::new(SqlTables {
-            pool: pool.clone(),
-            sql: &SQL,
-            outbox_sql: &OUTBOX,
-            reads_sql: &READS,
-            migrator: &MIGRATOR,
-            writer: None,
-        });
+        let statements = (&*SQL, &*OUTBOX, &*READS);
+        let tables = SqlTables::new(pool.clone(), statements, &MIGRATOR, None);
         Ok(PgStore {
             pool,
             target,

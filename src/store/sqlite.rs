@@ -68,11 +68,7 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("filename", &self.filename)
-            .field("size", &self.pool.size())
-            .field("idle", &self.pool.num_idle())
-            .finish()
+        self.tables.debug(f, "SqliteStore", &self.filename)
     }
 }
 
@@ -107,14 +103,8 @@ impl SqliteStore {
 
         let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         let group = GroupWriter::start(pool.clone(), writer.clone());
-        let tables = Arc::new(SqlTables {
-            pool: pool.clone(),
-            sql: &SQL,
-            outbox_sql: &OUTBOX,
-            reads_sql: &READS,
-            migrator: &MIGRATOR,
-            writer: Some(writer),
-        });
+        let statements = (&*SQL, &*OUTBOX, &*READS);
+        let tables = SqlTables::new(pool.clone(), statements, &MIGRATOR, Some(writer));
         Ok(SqliteStore {
             pool,
             filename,

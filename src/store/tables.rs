@@ -26,6 +26,41 @@ pub(super) struct SqlTables<DB: Database> {
 }
 
 impl<DB: Database> SqlTables<DB> {
+    pub(super) fn new(
+        pool: Pool<DB>,
+        statements: (
+            &'static Statements,
+            &'static OutboxStatements,
+            &'static ReadStatements,
+        ),
+        migrator: &'static sqlx::migrate::Migrator,
+        writer: Option<Arc<Mutex<()>>>,
+    ) -> Arc<SqlTables<DB>> {
+        let (sql, outbox_sql, reads_sql) = statements;
+        Arc::new(SqlTables {
+            pool,
+            sql,
+            outbox_sql,
+            reads_sql,
+            migrator,
+            writer,
+        })
+    }
+
+    /// A store's `Debug`: its kind, what it opened (never a password), its pool's size.
+    pub(super) fn debug(
+        &self,
+        f: &mut std::fmt::Formatter<'_>,
+        store: &str,
+        target: &str,
+    ) -> std::fmt::Result {
+        f.debug_struct(store)
+            .field("target", &target)
+            .field("size", &self.pool.size())
+            .field("idle", &self.pool.num_idle())
+            .finish()
+    }
+
     /// The writer lock, where the backend has one.
     pub(super) async fn writer(&self) -> Option<MutexGuard<'_, ()>> {
         match &self.writer {
