@@ -24,7 +24,8 @@ use plotters::prelude::*;
 use sqlx::Connection;
 use tokio::net::{TcpListener, TcpStream};
 
-const ASND: &str = env!("CARGO_BIN_EXE_asnd");
+/// The binary this build made; the soak runs a copy, so that a rebuild meanwhile changes nothing.
+const BUILT_ASND: &str = env!("CARGO_BIN_EXE_asnd");
 const DATABASE: &str = "asnd_soak";
 const V1_SECRET: &str = "soak-shared-secret";
 const REPORT_EVERY: &str = "5s";
@@ -69,6 +70,12 @@ impl Sample {
 }
 
 fn main() {
+    // `ASND_SOAK_PLOT=soak.csv`: only draw the plot of an earlier run again, beside its CSV.
+    if let Some(csv) = std::env::var_os("ASND_SOAK_PLOT") {
+        let csv = PathBuf::from(csv);
+        plot(&read_csv(&csv), &csv.with_extension("png"));
+        return;
+    }
     let duration = std::env::var("ASND_SOAK_DURATION")
         .ok()
         .map(|d| humantime_parse(&d))
@@ -104,6 +111,10 @@ async fn soak(duration: Duration, rate: f64, out: &Path, admin_url: &str) -> boo
         out.display()
     );
 
+    let asnd = out.join("asnd");
+    std::fs::copy(BUILT_ASND, &asnd).expect("copy the asnd binary");
+    let asnd = asnd.as_path();
+
     // The database, behind a proxy that the soak cuts.
     let (db_host, soak_url_via) = recreate_database(admin_url).await;
     let database_up = Arc::new(AtomicBool::new(true));
@@ -112,7 +123,7 @@ async fn soak(duration: Duration, rate: f64, out: &Path, admin_url: &str) -> boo
 
     // The daemon's files and configuration.
     run_ok(
-        Command::new(ASND)
+        Command::new(asnd)
             .args(["dev-ca", "--out"])
             .arg(out.join("ca")),
     );
@@ -137,7 +148,7 @@ async fn soak(duration: Duration, rate: f64, out: &Path, admin_url: &str) -> boo
     )
     .expect("asnd.toml");
     let log = std::fs::File::create(out.join("serve.log")).expect("serve.log");
-    let mut serve = Command::new(ASND)
+    let mut serve = Command::new(asnd)
         .args(["serve", "--config"])
         .arg(out.join("asnd.toml"))
         .stdout(log.try_clone().expect("log"))
@@ -167,7 +178,7 @@ async fn soak(duration: Duration, rate: f64, out: &Path, admin_url: &str) -> boo
     );
 
     // The load.
-    let mut simulate = Command::new(ASND)
+    let mut simulate = Command::new(asnd)
         .args(["simulate", "--mix", asnd::simulate::mix::Mix::DEFAULT])
         .args(["--duration", &format!("{}s", duration.as_secs())])
         .args(["--rate", &rate.to_string(), "--report-every", REPORT_EVERY])
@@ -238,7 +249,49 @@ async fn soak(duration: Duration, rate: f64, out: &Path, admin_url: &str) -> boo
 
     let samples = samples.lock().expect("samples").clone();
     plot(&samples, &out.join("soak.png"));
-    verdict(&samples, &baseline, &after, rss_end, missing, out)
+    let log = std::fs::read_to_string(out.join("serve.log")).unwrap_or_default();
+    let panics = log.matches("panicked").count();
+    verdict(&samples, &baseline, &after, rss_end, missing, panics, out)
+}
+
+/// The samples of an earlier run's `soak.csv`.
+fn read_csv(path: &Path) -> Vec<Sample> {
+    let text = std::fs::read_to_string(path).expect("the CSV of a soak");
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            Some(Sample {
+                elapsed_s: f.first()?.parse().ok()?,
+                rss_kib: f.get(1)?.parse().ok()?,
+                fds: f.get(2)?.parse().ok()?,
+                db_sockets: f.get(3)?.parse().ok()?,
+                requests: f.get(4)?.parse().ok()?,
+                p99_ms: f.get(5)?.parse().ok()?,
+                error_rate: f.get(6)?.parse().ok()?,
+                unexpected: f.get(7)?.parse().ok()?,
+                database_up: f.get(8)? == &"1",
+            })
+        })
+        .collect()
+}
+
+/// Seconds from the end of each database cut to the first interval without errors (None when
+/// the errors never stopped).
+fn recoveries(samples: &[Sample]) -> Vec<Option<f64>> {
+    let mut out = Vec::new();
+    for (i, pair) in samples.windows(2).enumerate() {
+        if !pair[0].database_up && pair[1].database_up {
+            let restored = pair[0].elapsed_s;
+            out.push(
+                samples[i + 1..]
+                    .iter()
+                    .find(|s| s.error_rate == 0.0)
+                    .map(|s| s.elapsed_s - restored),
+            );
+        }
+    }
+    out
 }
 
 /// Prints the figures and the checks; true when every check passed.
@@ -248,8 +301,10 @@ fn verdict(
     after: &Fds,
     rss_end: u64,
     missing: (usize, usize),
+    panics: usize,
     out: &Path,
 ) -> bool {
+    let recovered = recoveries(samples);
     let n = samples.len();
     let median = |s: &[Sample]| {
         let mut v: Vec<u64> = s.iter().map(|x| x.rss_kib).collect();
@@ -280,7 +335,9 @@ fn verdict(
          p99 per interval while the database was up: median {:.1} ms, max {:.1} ms\n\
          error rate (5xx or no answer): {:.4} overall, {:.4} while the database was up\n\
          answers not the expected one for their part: {unexpected}\n\
-         acknowledged notifications: {acked}, missing from the database: {missing}\n",
+         acknowledged notifications: {acked}, missing from the database: {missing}\n\
+         back to no errors after each database cut (s, within one interval): {recovered:?}\n\
+         panics in the daemon's log: {panics}\n",
         baseline.total,
         baseline.database,
         after.total,
@@ -318,6 +375,11 @@ fn verdict(
             "every answer was the expected one or a 5xx",
             unexpected == 0,
         ),
+        (
+            "errors stop after each database cut",
+            recovered.len() == 2 && recovered.iter().all(Option::is_some),
+        ),
+        ("the daemon never panicked", panics == 0),
     ];
     let mut text = report;
     for (what, ok) in checks {
@@ -592,9 +654,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Four panels, top to bottom: RSS (MiB), open file descriptors, p99 latency (ms), error rate;
-/// red bands where the database was cut. Drawn without text (no font is needed): the figures are
-/// in the CSV and the result file.
+/// Four panels, top to bottom: RSS (MiB), open file descriptors, p99 latency (ms) and error rate
+/// against minutes; red bands where the database was cut. The labels use the small glyph table
+/// below, so that drawing needs no font on the machine.
 fn plot(samples: &[Sample], path: &Path) {
     const W: u32 = 1200;
     const H: u32 = 1000;
@@ -603,49 +665,94 @@ fn plot(samples: &[Sample], path: &Path) {
         let root = BitMapBackend::with_buffer(&mut pixels, (W, H)).into_drawing_area();
         root.fill(&WHITE).expect("fill");
         let end = samples.last().map(|s| s.elapsed_s).unwrap_or(1.0).max(1.0);
-        type Series = (fn(&Sample) -> f64, RGBColor);
+        type Series = (&'static str, fn(&Sample) -> f64, RGBColor);
         let series: [Series; 4] = [
-            (|s| s.rss_kib as f64 / 1024.0, BLUE),
-            (|s| s.fds as f64, RGBColor(0, 130, 0)),
-            (|s| s.p99_ms, RGBColor(200, 110, 0)),
-            (|s| s.error_rate, RED),
+            ("RSS MIB", |s| s.rss_kib as f64 / 1024.0, BLUE),
+            ("OPEN FDS", |s| s.fds as f64, RGBColor(0, 130, 0)),
+            ("P99 MS", |s| s.p99_ms, RGBColor(200, 110, 0)),
+            ("ERROR RATE", |s| s.error_rate, RED),
         ];
-        for (panel, (value, color)) in root.split_evenly((4, 1)).iter().zip(series) {
+        let grid = RGBColor(220, 220, 220);
+        // A vertical line every 5 minutes (every minute in runs under 10 minutes).
+        let step = if end >= 600.0 { 300.0 } else { 60.0 };
+        let last = series.len() - 1;
+        for (i, (panel, (name, value, color))) in
+            root.split_evenly((4, 1)).iter().zip(series).enumerate()
+        {
             let top = samples.iter().map(value).fold(0.0, f64::max).max(1e-9) * 1.1;
-            let mut chart = ChartBuilder::on(panel)
-                .margin(12)
+            let chart = ChartBuilder::on(panel)
+                .margin(8)
+                .set_label_area_size(LabelAreaPosition::Left, 90)
+                .set_label_area_size(LabelAreaPosition::Bottom, if i == last { 24 } else { 4 })
                 .build_cartesian_2d(0.0..end, 0.0..top)
                 .expect("chart");
-            chart
-                .configure_mesh()
-                .x_labels(12)
-                .y_labels(5)
-                .light_line_style(RGBColor(235, 235, 235))
-                .draw()
-                .expect("mesh");
-            // The database cuts.
+            let area = chart.plotting_area();
+            let (xs, ys) = area.get_pixel_range();
+            let (x0, y0) = (xs.start, ys.start);
+            let (x1, y1) = (xs.end, ys.end);
+            let band = |from: f64, to: f64| {
+                area.draw(&Rectangle::new(
+                    [(from, 0.0), (to, top)],
+                    RGBColor(255, 205, 205).filled(),
+                ))
+                .expect("cut");
+            };
             let mut cut_from = None;
             for s in samples {
                 match (s.database_up, cut_from) {
                     (false, None) => cut_from = Some(s.elapsed_s),
                     (true, Some(from)) => {
-                        chart
-                            .draw_series([Rectangle::new(
-                                [(from, 0.0), (s.elapsed_s, top)],
-                                RGBColor(255, 200, 200).filled(),
-                            )])
-                            .expect("cut");
+                        band(from, s.elapsed_s);
                         cut_from = None;
                     }
                     _ => {}
                 }
             }
-            chart
-                .draw_series(LineSeries::new(
-                    samples.iter().map(|s| (s.elapsed_s, value(s))),
-                    color.stroke_width(2),
-                ))
-                .expect("series");
+            if let Some(from) = cut_from {
+                band(from, end);
+            }
+            for k in 0..=2 {
+                let y = top * k as f64 / 2.0;
+                area.draw(&PathElement::new([(0.0, y), (end, y)], grid))
+                    .expect("grid");
+            }
+            let mut t = 0.0;
+            while t <= end {
+                area.draw(&PathElement::new([(t, 0.0), (t, top)], grid))
+                    .expect("grid");
+                if i == last {
+                    let x = x0 + ((t / end) * (x1 - x0) as f64) as i32;
+                    label(
+                        &root,
+                        &format!("{}", (t / 60.0).round()),
+                        (x - 4, y1 + 6),
+                        BLACK,
+                    );
+                }
+                t += step;
+            }
+            area.draw(&PathElement::new(
+                samples
+                    .iter()
+                    .map(|s| (s.elapsed_s, value(s)))
+                    .collect::<Vec<_>>(),
+                color.stroke_width(2),
+            ))
+            .expect("series");
+            let panel_left = panel.get_pixel_range().0.start;
+            label(&root, name, (x0 + 8, y0 + 6), color);
+            label(&root, &figure(top / 1.1), (panel_left + 6, y0 + 14), BLACK);
+            label(&root, "0", (panel_left + 6, y1 - 14), BLACK);
+            if i == last {
+                label(&root, "MIN", (x1 - 40, y1 + 6), BLACK);
+            }
+            // Where the maximum is drawn (the y-axis top is 10 % above it).
+            let y_max = y1 - ((y1 - y0) as f64 / 1.1) as i32;
+            root.draw(&PathElement::new(
+                [(panel_left + 80, y_max), (x0, y_max)],
+                BLACK,
+            ))
+            .expect("tick");
         }
         root.present().expect("present");
     }
@@ -657,4 +764,69 @@ fn plot(samples: &[Sample], path: &Path) {
         .write_header()
         .and_then(|mut w| w.write_image_data(&pixels))
         .expect("write soak.png");
+}
+
+/// A value with three significant digits at most.
+fn figure(v: f64) -> String {
+    match v {
+        v if v >= 100.0 => format!("{v:.0}"),
+        v if v >= 10.0 => format!("{v:.1}"),
+        v if v >= 1.0 => format!("{v:.2}"),
+        v => format!("{v:.3}"),
+    }
+}
+
+/// Draws `text` (the characters of [`glyph`]) at `at`, each dot 2 pixels wide.
+fn label<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    text: &str,
+    at: (i32, i32),
+    color: RGBColor,
+) {
+    const DOT: i32 = 2;
+    for (n, c) in text.chars().enumerate() {
+        let left = at.0 + n as i32 * 6 * DOT;
+        for (row, bits) in glyph(c).iter().enumerate() {
+            for col in 0..5 {
+                if bits & (0b10000 >> col) != 0 {
+                    let (x, y) = (left + col * DOT, at.1 + row as i32 * DOT);
+                    let _ = area.draw(&Rectangle::new(
+                        [(x, y), (x + DOT, y + DOT)],
+                        color.filled(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// 5×7 dot patterns of the few characters the plot writes; anything else is blank.
+fn glyph(c: char) -> [u8; 7] {
+    match c {
+        '0' => [0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e],
+        '1' => [0x04, 0x0c, 0x04, 0x04, 0x04, 0x04, 0x0e],
+        '2' => [0x0e, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1f],
+        '3' => [0x1f, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0e],
+        '4' => [0x02, 0x06, 0x0a, 0x12, 0x1f, 0x02, 0x02],
+        '5' => [0x1f, 0x10, 0x1e, 0x01, 0x01, 0x11, 0x0e],
+        '6' => [0x06, 0x08, 0x10, 0x1e, 0x11, 0x11, 0x0e],
+        '7' => [0x1f, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0e, 0x11, 0x11, 0x0e, 0x11, 0x11, 0x0e],
+        '9' => [0x0e, 0x11, 0x11, 0x0f, 0x01, 0x02, 0x0c],
+        '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0c, 0x0c],
+        'A' => [0x0e, 0x11, 0x11, 0x1f, 0x11, 0x11, 0x11],
+        'B' => [0x1e, 0x11, 0x11, 0x1e, 0x11, 0x11, 0x1e],
+        'D' => [0x1c, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1c],
+        'E' => [0x1f, 0x10, 0x10, 0x1e, 0x10, 0x10, 0x1f],
+        'F' => [0x1f, 0x10, 0x10, 0x1e, 0x10, 0x10, 0x10],
+        'I' => [0x0e, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0e],
+        'M' => [0x11, 0x1b, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+        'O' => [0x0e, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0e],
+        'P' => [0x1e, 0x11, 0x11, 0x1e, 0x10, 0x10, 0x10],
+        'R' => [0x1e, 0x11, 0x11, 0x1e, 0x14, 0x12, 0x11],
+        'S' => [0x0f, 0x10, 0x10, 0x0e, 0x01, 0x01, 0x1e],
+        'T' => [0x1f, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        _ => [0; 7],
+    }
 }

@@ -350,32 +350,3 @@ async fn serve_http(
     conn.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(limits.shutdown_grace, conn).await;
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn idle_waits_for_the_first_request_then_for_quiet() {
-        let activity = Arc::new(watch::Sender::new(Activity {
-            in_flight: 0,
-            since: Instant::now(),
-            started: false,
-        }));
-        let first = Duration::from_secs(10);
-        let quiet = Duration::from_secs(60);
-        // Nothing ever starts: the first-request deadline ends it.
-        let start = Instant::now();
-        idle(activity.subscribe(), first, quiet).await;
-        assert_eq!(start.elapsed(), first);
-        // A request in flight holds it open however long it takes; quiet afterwards ends it.
-        let in_flight = InFlight::begin(&activity);
-        let waiting = tokio::spawn(idle(activity.subscribe(), first, quiet));
-        tokio::time::sleep(Duration::from_secs(600)).await;
-        assert!(!waiting.is_finished());
-        let ended = Instant::now();
-        drop(in_flight);
-        waiting.await.unwrap();
-        assert_eq!(ended.elapsed(), quiet);
-    }
-}

@@ -36,7 +36,9 @@ pub enum Part {
     V1,
     /// A V2 notification whose signature does not verify.
     Invalid,
-    /// A body of [`OVERSIZED_BYTES`].
+    /// A body of [`OVERSIZED_BYTES`]. asnd answers 413 as soon as the declared length is over
+    /// its limit and closes without reading the rest, so a client still sending may see the
+    /// connection closed instead: both are the expected refusal.
     Oversized,
     /// A new V2 notification whose body arrives in pieces over two seconds.
     Slow,
@@ -196,6 +198,8 @@ impl Tally {
                     self.latencies.push(latency);
                 }
             }
+            // The refusal of an oversized body can reach the client as a closed connection.
+            Err(()) if part == Part::Oversized => self.refused += 1,
             Err(()) => self.no_answer += 1,
         }
     }
@@ -253,13 +257,24 @@ impl MixReport {
     pub fn render(&self) -> String {
         let mut out = format!("requests: {}\n", self.requests);
         for ((part, status), n) in &self.by_part {
-            let mark = match status.parse::<u16>() {
-                Ok(s) if part.expects(s) => "",
-                _ => "  (not expected)",
+            let mark = if is_expected(*part, status) {
+                ""
+            } else {
+                "  (not expected)"
             };
             out.push_str(&format!("{} {status}: {n}{mark}\n", part.name()));
         }
         out
+    }
+}
+
+/// How an oversized body's refusal is reported when the server closed before answering.
+const CLOSED: &str = "closed while sending";
+
+fn is_expected(part: Part, status: &str) -> bool {
+    match status.parse::<u16>() {
+        Ok(s) => part.expects(s),
+        Err(_) => part == Part::Oversized && status == CLOSED,
     }
 }
 
@@ -381,6 +396,7 @@ async fn one(shared: &Shared, part: Part) {
     shared.tally.lock().expect("tally").count(part, answer);
     let key = match answer {
         Ok((status, _)) => status.to_string(),
+        Err(()) if part == Part::Oversized => CLOSED.to_owned(),
         Err(()) => "no answer".to_owned(),
     };
     let mut report = shared.report.lock().expect("report");
