@@ -426,12 +426,15 @@ fn run_mix(args: &SimulateArgs, mix: &simulate::mix::Mix) -> anyhow::Result<bool
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(simulate::mix::run(
+    let receiver = simulate::mix::Receiver {
         client,
-        &url,
-        &target,
+        url,
+        target,
         chain,
         v1_password,
+    };
+    let report = runtime.block_on(simulate::mix::run(
+        receiver,
         &mix_options,
         acked,
         std::io::stdout(),

@@ -294,22 +294,37 @@ struct Shared {
     oversized: Bytes,
 }
 
-/// Runs `options` against `url` (V2 bodies signed by `chain`, V1 bodies with `v1_password`) and writes one CSV line per interval to `out` (the header first).
-/// `acked_log` receives one line per newly acknowledged notification.
+/// Where and as what the mix is sent.
+pub struct Receiver {
+    pub client: reqwest::Client,
+    pub url: String,
+    /// What the notifications claim (app, environment).
+    pub target: Target,
+    /// Signs the V2 bodies.
+    pub chain: Option<Arc<DevChain>>,
+    /// The app's shared secret, for the V1 bodies.
+    pub v1_password: Option<String>,
+}
+
+/// Runs `options` against `receiver` and writes one CSV line per interval to `out` (the header
+/// first). `acked_log` receives one line per newly acknowledged notification.
 pub async fn run(
-    client: reqwest::Client,
-    url: &str,
-    target: &Target,
-    chain: Option<Arc<DevChain>>,
-    v1_password: Option<String>,
+    receiver: Receiver,
     options: &MixOptions,
     acked_log: Option<Box<dyn Write + Send>>,
     mut out: impl Write,
 ) -> std::io::Result<MixReport> {
+    let Receiver {
+        client,
+        url,
+        target,
+        chain,
+        v1_password,
+    } = receiver;
     let shared = Arc::new(Shared {
         client,
-        url: url.to_owned(),
-        target: target.clone(),
+        url,
+        target,
         chain,
         v1_password,
         tally: Mutex::new(Tally::default()),
