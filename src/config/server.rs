@@ -32,11 +32,11 @@ pub struct ServerConfig {
     #[serde(with = "humantime_serde")]
     pub handshake_timeout: Duration,
     /// After the TLS handshake, a connection must start its first request within this; also
-    /// the bound on reading an HTTP/1.1 request's headers.
+    /// the bound on reading an HTTP/1.1 request's headers, and on waiting for the next one.
     #[serde(with = "humantime_serde")]
     pub header_timeout: Duration,
-    /// A connection with no request in flight (HTTP/1.1 keep-alive, HTTP/2 with no stream open,
-    /// even one answering pings) is closed after this.
+    /// A connection with no request in flight is closed after this: HTTP/2 with no stream open,
+    /// even one answering pings (HTTP/1.1 keep-alive waits `header_timeout` at most already).
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
     /// Any connection is closed after this, gracefully (its requests in flight finish within
