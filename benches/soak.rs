@@ -744,7 +744,7 @@ fn plot(samples: &[Sample], path: &Path) {
             label(&root, &figure(top / 1.1), (panel_left + 6, y0 + 14), BLACK);
             label(&root, "0", (panel_left + 6, y1 - 14), BLACK);
             if i == last {
-                label(&root, "MIN", (x1 - 40, y1 + 6), BLACK);
+                label(&root, "MIN", (panel_left + 6, y1 + 6), BLACK);
             }
             // Where the maximum is drawn (the y-axis top is 10 % above it).
             let y_max = y1 - ((y1 - y0) as f64 / 1.1) as i32;
