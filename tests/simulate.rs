@@ -827,6 +827,87 @@ async fn load_mode_reports_all_200s() {
     env.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mix_mode_sends_every_part_and_logs_what_was_acknowledged() {
+    let env = Env::start(Backend::Sqlite, LOOPBACK, |c| {
+        c.apps[0].v1_shared_secrets = vec!["mix-secret".to_string().into()];
+    })
+    .await;
+    let acked = env.fixture.dir.path().join("acked.txt");
+    let out = simulate_load(
+        &env,
+        &[
+            "--mix",
+            "new=3,duplicate=2,v1=2,invalid=2,oversized=1,slow=1",
+            "--duration",
+            "3s",
+            "--rate",
+            "20",
+            "--report-every",
+            "1s",
+            "--v1-secret",
+            "mix-secret",
+            "--acked",
+            acked.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(asnd::simulate::mix::CSV_HEADER),
+        "{stdout}"
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|f| f.parse().unwrap()).collect())
+        .collect();
+    assert!(rows.len() >= 3, "a line a second: {stdout}");
+    let total = |column: usize| rows.iter().map(|r| r[column]).sum::<f64>();
+    assert!(total(1) >= 30.0, "about 60 requests in 3 s: {stdout}");
+    assert_eq!(total(5), 0.0, "every request answered: {stdout}");
+    assert_eq!(total(6), 0.0, "every answer the expected one: {stdout}");
+    // Every part was sent and answered as expected (totals by part on stderr).
+    for part in ["new 200", "v1 200", "invalid 422", "slow 200"] {
+        assert!(stderr.contains(part), "{part}: {stderr}");
+    }
+    assert!(!stderr.contains("not expected"), "{stderr}");
+    // Each acknowledged notification is stored, V2 by its UUID and V1 by its transaction.
+    let acked = std::fs::read_to_string(&acked).unwrap();
+    assert!(acked.lines().count() >= 10, "{acked}");
+    for line in acked.lines() {
+        let sql = match line.split_once(' ').unwrap() {
+            ("v2", uuid) => {
+                format!("SELECT count(*) FROM notifications WHERE notification_uuid = '{uuid}'")
+            }
+            ("v1", id) => format!(
+                "SELECT count(*) FROM notifications WHERE version = '1' AND transaction_id = '{id}'"
+            ),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(env.db.number(&sql).await, 1, "{line}");
+    }
+    // Duplicates add nothing: every stored notification is one acknowledged line.
+    assert_eq!(
+        env.db.count("notifications").await,
+        acked.lines().count() as i64
+    );
+
+    // A mix that names an unknown part, or V1 without its secret, is a usage error.
+    for (args, needle) in [
+        (vec!["--mix", "new=1,fresh=2"], "unknown part \"fresh\""),
+        (vec!["--mix", "v1=1"], "--v1-secret"),
+        (vec!["--mix", "new=1", "--rate", "0"], "--rate must be"),
+    ] {
+        let out = simulate_load(&env, &args).await;
+        let (_, stderr) = output_text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    env.finish().await;
+}
+
 // ---- serve --dev and simulate --dev as an operator runs them ----
 
 fn stop(child: &mut Child) {

@@ -101,6 +101,28 @@ pub struct SimulateArgs {
     /// Print every type, subtype and scenario, and exit.
     #[arg(long)]
     pub list: bool,
+    /// A mixed load for --duration at --rate, with the parts' weights: new, duplicate, v1,
+    /// invalid, oversized, slow (e.g. new=70,duplicate=10,v1=8,invalid=8,oversized=2,slow=2).
+    /// Prints a CSV line every --report-every.
+    #[arg(
+        long,
+        value_name = "SPEC",
+        conflicts_with_all = ["count", "scenario", "notification_type", "out", "v1"]
+    )]
+    pub mix: Option<simulate::mix::Mix>,
+    /// How long --mix runs.
+    #[arg(long, value_name = "DURATION", default_value = "1min", requires = "mix", value_parser = super::command::parse_duration)]
+    pub duration: Duration,
+    /// Requests --mix starts per second.
+    #[arg(long, value_name = "N", default_value_t = 20.0, requires = "mix")]
+    pub rate: f64,
+    /// How often --mix prints a CSV line.
+    #[arg(long, value_name = "DURATION", default_value = "5s", requires = "mix", value_parser = super::command::parse_duration)]
+    pub report_every: Duration,
+    /// With --mix: append a line per acknowledged notification to FILE (`v2 NOTIFICATION_UUID`
+    /// or `v1 TRANSACTION_ID`), to check later that each one is in the database.
+    #[arg(long, value_name = "FILE", requires = "mix")]
+    pub acked: Option<PathBuf>,
 }
 
 /// Runs the subcommand and prints its own errors.
@@ -235,6 +257,9 @@ fn run_inner(args: &SimulateArgs) -> anyhow::Result<bool> {
         print!("{}", listing());
         return Ok(true);
     }
+    if let Some(mix) = &args.mix {
+        return run_mix(args, mix);
+    }
     let source = source(args)?;
     if args.count == Some(0) {
         bail!("--count must be at least 1");
@@ -337,6 +362,85 @@ fn run_inner(args: &SimulateArgs) -> anyhow::Result<bool> {
             runtime.block_on(send_in_order(&client, &url, &events, bodies, args.dev))
         }
     }
+}
+
+/// `--mix`: the CSV lines on stdout, the totals by part on stderr; success when every answer
+/// was the one expected for its part.
+fn run_mix(args: &SimulateArgs, mix: &simulate::mix::Mix) -> anyhow::Result<bool> {
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        bail!("--rate must be a number of requests per second above 0");
+    }
+    if args.report_every.is_zero() {
+        bail!("--report-every must be above 0");
+    }
+    let v1_password = args.v1_secret.clone().filter(|s| !s.is_empty());
+    if mix.has(simulate::mix::Part::V1) && v1_password.is_none() {
+        bail!(
+            "the mix has v1 bodies: give the app's shared secret with --v1-secret SECRET (or ASND_V1_SECRET), or set v1=0"
+        );
+    }
+    let target = Target {
+        environment: args.environment.as_str().to_owned(),
+        bundle_id: args.bundle_id.clone(),
+        app_apple_id: args.app_apple_id,
+        ..Target::default()
+    };
+    target.check()?;
+    let chain = signing_chain(args)?.map(|(c, _)| std::sync::Arc::new(c));
+    let url = match (&args.url, args.dev) {
+        (Some(u), _) => u.clone(),
+        (None, true) => "https://localhost:8443/notifications".to_string(),
+        (None, false) => bail!("give --url https://HOST/PATH (or --dev)"),
+    };
+    let options = ClientOptions {
+        roots: tls_roots(args)?,
+        insecure: args.insecure,
+        protocol: match args.http {
+            HttpVersion::Http1 => Protocol::Http1,
+            HttpVersion::Http2 => Protocol::Http2,
+        },
+        keep_alive: !args.no_keepalive,
+        timeout: args.timeout.max(Duration::from_millis(1)),
+    };
+    let client = simulate::client(&options)?;
+    let acked: Option<Box<dyn std::io::Write + Send>> = match &args.acked {
+        Some(path) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?,
+        ))),
+        None => None,
+    };
+    let mix_options = simulate::mix::MixOptions {
+        mix: mix.clone(),
+        rate: args.rate,
+        duration: args.duration,
+        concurrency: args.concurrency,
+        report_every: args.report_every,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let receiver = simulate::mix::Receiver {
+        client,
+        url,
+        target,
+        chain,
+        v1_password,
+    };
+    let report = runtime.block_on(simulate::mix::run(
+        receiver,
+        &mix_options,
+        acked,
+        std::io::stdout(),
+    ))?;
+    eprint!("{}", report.render());
+    Ok(report.all_as_expected())
 }
 
 /// Posts each body after the previous one was answered (a scenario's order matters) and prints

@@ -33,8 +33,18 @@ pub struct ServerConfig {
     pub max_connections: usize,
     #[serde(with = "humantime_serde")]
     pub handshake_timeout: Duration,
+    /// After the TLS handshake, a connection must start its first request within this; also
+    /// the bound on reading an HTTP/1.1 request's headers, and on waiting for the next one.
     #[serde(with = "humantime_serde")]
     pub header_timeout: Duration,
+    /// A connection with no request in flight is closed after this: HTTP/2 with no stream open,
+    /// even one answering pings (HTTP/1.1 keep-alive waits `header_timeout` at most already).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Any connection is closed after this, gracefully (its requests in flight finish within
+    /// `shutdown_grace`), so that no peer holds a slot for ever.
+    #[serde(with = "humantime_serde")]
+    pub max_connection_age: Duration,
     #[serde(with = "humantime_serde")]
     pub body_timeout: Duration,
     #[serde(with = "humantime_serde")]
@@ -65,6 +75,8 @@ impl Default for ServerConfig {
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connection_age: Duration::from_secs(600),
             body_timeout: Duration::from_secs(15),
             drain_delay: Duration::from_secs(2),
             proxy_protocol: false,

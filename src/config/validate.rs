@@ -158,6 +158,8 @@ impl ServerConfig {
         let timeouts = [
             ("server.handshake_timeout", self.handshake_timeout),
             ("server.header_timeout", self.header_timeout),
+            ("server.idle_timeout", self.idle_timeout),
+            ("server.max_connection_age", self.max_connection_age),
             ("server.body_timeout", self.body_timeout),
             ("server.handler_timeout", self.handler_timeout),
         ];

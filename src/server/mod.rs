@@ -1,8 +1,9 @@
-//! The daemon: accept loop with a connection bound, TLS handshake deadline, HTTP/1.1 and HTTP/2,
+//! The daemon: the listener (its connection layer is in `connection`), HTTP/1.1 and HTTP/2,
 //! graceful shutdown (drain, finish in-flight requests within a bound, close the pool) and
 //! certificate reload. Handlers live in `routes`; they call `ingest` and never touch SQL.
 
 pub mod client_ip;
+mod connection;
 pub mod metrics;
 pub mod proxy;
 pub mod reply;
@@ -14,16 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use ipnet::IpNet;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 use crate::appstore_api::{ReconcileStats, Reconciler};
 use crate::config::{Config, ConfigError, Validated};
@@ -31,7 +27,7 @@ use crate::delivery::{DeliveryStats, Dispatcher};
 use crate::ingest::Pipeline;
 use crate::pipeline::RootsError;
 use crate::store::{self, Store, StoreError, StoreOptions};
-use routes::ClientAddr;
+use connection::{Limits, accept_loop};
 use tls::CertReloader;
 
 /// Shared by every request.
@@ -41,6 +37,9 @@ pub struct AppState {
     pub allow: Vec<IpNet>,
     pub trusted_proxies: Vec<IpNet>,
     pub forwarded_header: client_ip::ForwardedHeader,
+    /// PROXY protocol mode: the client comes from the PROXY header and forwarding headers are
+    /// never read.
+    pub proxy_protocol: bool,
     pub path: String,
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
@@ -161,6 +160,7 @@ impl Server {
             allow: config.sources.allow.clone(),
             trusted_proxies: config.sources.trusted_proxies.clone(),
             forwarded_header: config.sources.forwarded_header,
+            proxy_protocol: config.server.proxy_protocol,
             path: config.server.path.clone(),
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: config.server.body_timeout(),
@@ -183,6 +183,8 @@ impl Server {
             max_connections: config.server.max_connections,
             handshake_timeout: config.server.handshake_timeout(),
             header_timeout: config.server.header_timeout(),
+            idle_timeout: config.server.idle_timeout,
+            max_connection_age: config.server.max_connection_age,
             shutdown_grace: config.server.shutdown_grace(),
             proxy_header: config
                 .server
@@ -323,16 +325,6 @@ impl Signals {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    max_connections: usize,
-    handshake_timeout: Duration,
-    header_timeout: Duration,
-    shutdown_grace: Duration,
-    /// `Some(deadline)` when trusted proxies send a PROXY protocol header.
-    proxy_header: Option<Duration>,
-}
-
 /// The admin listener (plain HTTP): metrics and health, stopped with the server.
 async fn start_admin(
     addr: SocketAddr,
@@ -380,128 +372,4 @@ fn start_reconcile(
 /// Resolves once shutdown is requested (at once if it already was).
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: Option<TlsAcceptor>,
-    state: Arc<AppState>,
-    limits: Limits,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let trusted = Arc::new(state.trusted_proxies.clone());
-    let allow = Arc::new(state.allow.clone());
-    // Connections from outside the allow-list and the trusted proxies can only ever get a 403 or
-    // a health answer; they share a small quota so that they can never take the slots Apple's
-    // deliveries need.
-    let outsider_slots = Arc::new(Semaphore::new((limits.max_connections / 16).max(16)));
-    let router = routes::router(state);
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    loop {
-        // At the connection bound, stop accepting until a connection ends.
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = stopped(&mut shutdown) => break,
-        };
-        let (mut tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Usually EMFILE: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stopped(&mut shutdown) => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let watcher = graceful.watcher();
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        let trusted = trusted.clone();
-        let allow = allow.clone();
-        let outsider_slots = outsider_slots.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let peer_ip = peer.ip().to_canonical();
-            let client = match limits.proxy_header {
-                Some(deadline) => {
-                    match proxy::client_of(&mut tcp, peer_ip, &trusted, deadline).await {
-                        Ok(ip) => ClientAddr(ip),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "connection refused");
-                            return;
-                        }
-                    }
-                }
-                None => ClientAddr(peer_ip),
-            };
-            let known = |ip: &std::net::IpAddr| {
-                allow
-                    .iter()
-                    .chain(trusted.iter())
-                    .any(|net| net.contains(ip))
-            };
-            let _outsider_permit = if known(&client.0) {
-                None
-            } else {
-                match outsider_slots.try_acquire_owned() {
-                    Ok(p) => Some(p),
-                    Err(_) => {
-                        tracing::debug!(client = %client.0, "outsider quota full: connection closed");
-                        return;
-                    }
-                }
-            };
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(client);
-                router.clone().oneshot(req.map(routes::HttpBody::new))
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
-            // HTTP/2: drop peers that stop answering pings, and bound the streams of one connection.
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .keep_alive_interval(Some(Duration::from_secs(20)))
-                .keep_alive_timeout(Duration::from_secs(10))
-                .max_concurrent_streams(64);
-            match acceptor {
-                Some(acceptor) => {
-                    let tls =
-                        match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
-                            .await
-                        {
-                            Ok(Ok(tls)) => tls,
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "TLS handshake timed out");
-                                return;
-                            }
-                        };
-                    let conn = builder.serve_connection(TokioIo::new(tls), service);
-                    let _ = watcher.watch(conn.into_owned()).await;
-                }
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(tcp), service);
-                    let _ = watcher.watch(conn.into_owned()).await;
-                }
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("shutdown grace period over: closing the remaining connections");
-    }
 }

@@ -29,6 +29,16 @@ pub enum ProxyError {
     Closed,
 }
 
+/// Who a connection is from, as far as the PROXY protocol tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// The client: the one a trusted proxy's header names, or an untrusted peer itself.
+    Address(IpAddr),
+    /// A trusted proxy's LOCAL or UNKNOWN header: the balancer's own connection (its health
+    /// checks), which names no client.
+    Balancer(IpAddr),
+}
+
 enum Prefix {
     Proxy,
     NotProxy,
@@ -54,7 +64,7 @@ pub async fn client_of(
     peer: IpAddr,
     trusted: &[IpNet],
     deadline: Duration,
-) -> Result<IpAddr, ProxyError> {
+) -> Result<Client, ProxyError> {
     let is_trusted = trusted.iter().any(|net| net.contains(&peer));
     tokio::time::timeout(deadline, read_header(tcp, peer, is_trusted))
         .await
@@ -65,7 +75,7 @@ async fn read_header(
     tcp: &mut TcpStream,
     peer: IpAddr,
     is_trusted: bool,
-) -> Result<IpAddr, ProxyError> {
+) -> Result<Client, ProxyError> {
     let mut buf = vec![0u8; MAX_HEADER];
     loop {
         let n = tcp.peek(&mut buf).await.map_err(|_| ProxyError::Closed)?;
@@ -74,7 +84,7 @@ async fn read_header(
         }
         match classify(&buf[..n]) {
             Prefix::NotProxy if is_trusted => return Err(ProxyError::Missing(peer)),
-            Prefix::NotProxy => return Ok(peer),
+            Prefix::NotProxy => return Ok(Client::Address(peer)),
             Prefix::Proxy if !is_trusted => return Err(ProxyError::Untrusted(peer)),
             Prefix::Proxy => {}
             Prefix::NeedMore => {
@@ -102,8 +112,11 @@ async fn read_header(
         tcp.read_exact(&mut header)
             .await
             .map_err(|_| ProxyError::Closed)?;
-        // LOCAL (health checks by the balancer itself) and UNKNOWN mean: the peer itself.
-        return Ok(client.unwrap_or(peer).to_canonical());
+        // LOCAL (health checks by the balancer itself) and UNKNOWN name no client.
+        return Ok(match client {
+            Some(ip) => Client::Address(ip.to_canonical()),
+            None => Client::Balancer(peer),
+        });
     }
 }
 

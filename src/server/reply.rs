@@ -22,6 +22,8 @@ pub enum Refusal {
     Forwarding(String),
     /// The client address is outside `sources.allow`: refused before reading the body.
     SourceNotAllowed(IpAddr),
+    /// A trusted balancer's own connection (PROXY `LOCAL` or `UNKNOWN`): health endpoints only.
+    BalancerOnly,
     /// Declared or read beyond `server.max_body_bytes`.
     TooLarge { limit: usize },
     /// The body stream failed.
@@ -37,6 +39,9 @@ impl fmt::Display for Refusal {
             Refusal::SourceNotAllowed(source) => {
                 write!(f, "source address {source} is not allowed")
             }
+            Refusal::BalancerOnly => f.write_str(
+                "the PROXY header said LOCAL or UNKNOWN: this connection may reach only /healthz and /readyz",
+            ),
             Refusal::TooLarge { limit } => write!(f, "body exceeds {limit} bytes"),
             Refusal::BodyUnreadable(e) => write!(f, "could not read the body: {e}"),
             Refusal::BodyTimeout => f.write_str("the body did not arrive in time"),
@@ -70,9 +75,9 @@ impl Reply {
         match self {
             Reply::Ingested(outcome) => StatusCode::from_u16(outcome.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Reply::Refused(Refusal::Forwarding(_) | Refusal::SourceNotAllowed(_)) => {
-                StatusCode::FORBIDDEN
-            }
+            Reply::Refused(
+                Refusal::Forwarding(_) | Refusal::SourceNotAllowed(_) | Refusal::BalancerOnly,
+            ) => StatusCode::FORBIDDEN,
             Reply::Refused(Refusal::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Reply::Refused(Refusal::BodyUnreadable(_)) => StatusCode::BAD_REQUEST,
             Reply::Refused(Refusal::BodyTimeout) => StatusCode::REQUEST_TIMEOUT,
@@ -87,7 +92,9 @@ impl Reply {
     pub fn word(&self) -> &'static str {
         match self {
             Reply::Ingested(outcome) => outcome.label(),
-            Reply::Refused(Refusal::Forwarding(_) | Refusal::SourceNotAllowed(_)) => "forbidden",
+            Reply::Refused(
+                Refusal::Forwarding(_) | Refusal::SourceNotAllowed(_) | Refusal::BalancerOnly,
+            ) => "forbidden",
             Reply::Refused(Refusal::TooLarge { .. }) => "too_large",
             Reply::Refused(Refusal::BodyUnreadable(_)) => "bad_request",
             Reply::Refused(Refusal::BodyTimeout) => "timeout",
@@ -165,6 +172,7 @@ mod tests {
         let refusals = [
             Refusal::Forwarding("Forwarded is not text".into()),
             Refusal::SourceNotAllowed(IpAddr::from([10, 0, 0, 1])),
+            Refusal::BalancerOnly,
             Refusal::TooLarge { limit: 10 },
             Refusal::BodyUnreadable("reset".into()),
             Refusal::BodyTimeout,
@@ -199,6 +207,7 @@ mod tests {
         assert_eq!(
             got,
             [
+                (403, "forbidden"),
                 (403, "forbidden"),
                 (403, "forbidden"),
                 (413, "too_large"),

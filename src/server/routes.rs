@@ -21,10 +21,14 @@ use super::reply::{Refusal, Reply};
 use crate::ingest::{Outcome, Received};
 use crate::time::now_ms;
 
-/// The connection's address (the PROXY protocol's client when a trusted balancer sent one),
-/// attached to each request by the accept loop.
+/// Who the connection is from, attached to each request by the accept loop: the peer's address,
+/// or the client a trusted balancer's PROXY header names.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub IpAddr);
+pub struct ClientAddr {
+    pub ip: IpAddr,
+    /// A balancer's own connection (PROXY `LOCAL`/`UNKNOWN`): only the health endpoints.
+    pub balancer_only: bool,
+}
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -47,20 +51,26 @@ fn panic_guard()
 
 async fn notification(State(state): State<Arc<AppState>>, req: Request) -> Reply {
     let started = Instant::now();
-    let conn = req
-        .extensions()
-        .get::<ClientAddr>()
-        .map(|c| c.0)
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let forwarded = client_ip(
-        conn,
-        req.headers(),
-        &state.trusted_proxies,
-        state.forwarded_header,
-    );
+    let client = req.extensions().get::<ClientAddr>().copied();
+    let conn = client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.ip);
+    let forwarded = if client.is_some_and(|c| c.balancer_only) {
+        Err(Refusal::BalancerOnly)
+    } else if state.proxy_protocol {
+        // Behind an L4 balancer TLS runs end to end: only the client could have written a
+        // forwarding header, so none is read.
+        Ok(conn)
+    } else {
+        client_ip(
+            conn,
+            req.headers(),
+            &state.trusted_proxies,
+            state.forwarded_header,
+        )
+        .map_err(Refusal::Forwarding)
+    };
     let (source, reply) = match forwarded {
         Ok(source) => (source, receive(&state, source, req).await),
-        Err(why) => (conn, Reply::Refused(Refusal::Forwarding(why))),
+        Err(refusal) => (conn, Reply::Refused(refusal)),
     };
     observe(&state, source, conn, &reply, started.elapsed());
     reply

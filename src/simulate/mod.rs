@@ -2,6 +2,7 @@
 //! HTTPS, one at a time (a type, a scenario) or many at once (load). The notifications themselves
 //! are built in [`payloads`] (pure); this module prepares request bodies, sends them and measures.
 
+pub mod mix;
 pub mod payloads;
 pub mod send_error;
 mod v1;
