@@ -56,7 +56,11 @@ fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(
 ) -> Option<T> {
     let value = serde_json::from_value::<T>(json.clone()).ok()?;
     let encoded = serde_json::to_value(&value).expect("a decoded answer encodes");
-    assert_eq!(without_nulls(&encoded), without_nulls(json), "a field was lost or changed");
+    assert_eq!(
+        without_nulls(&encoded),
+        without_nulls(json),
+        "a field was lost or changed"
+    );
     let again: T = serde_json::from_value(encoded).expect("an encoded answer decodes");
     assert_eq!(again, value);
     Some(value)
@@ -66,6 +70,9 @@ fn retry_after(header: &str) {
     let cap = Duration::from_secs(300);
     if let Some(wait) = retry_after_wait(Some(header), NOW_MS, cap) {
         assert!(wait <= cap);
-        assert!(header.trim().parse::<i64>().is_ok(), "a wait from {header:?}");
+        assert!(
+            header.trim().parse::<i64>().is_ok(),
+            "a wait from {header:?}"
+        );
     }
 }

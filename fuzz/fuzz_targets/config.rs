@@ -26,8 +26,9 @@ fuzz_target!(|data: &[u8]| {
             let printed = config
                 .to_redacted_toml()
                 .expect("a configuration that loads can be printed");
-            let reloaded = Config::from_toml_str(&printed, Vec::new())
-                .unwrap_or_else(|e| panic!("the printed configuration does not load: {e}\n{printed}"));
+            let reloaded = Config::from_toml_str(&printed, Vec::new()).unwrap_or_else(|e| {
+                panic!("the printed configuration does not load: {e}\n{printed}")
+            });
             let reprinted = reloaded
                 .to_redacted_toml()
                 .expect("a configuration that loads can be printed");

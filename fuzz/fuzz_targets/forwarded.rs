@@ -35,10 +35,17 @@ fuzz_target!(|data: &[u8]| {
     let outsider: IpAddr = "203.0.113.9".parse().expect("an address");
 
     for (header, name, other) in [
-        (ForwardedHeader::XForwardedFor, "x-forwarded-for", "forwarded"),
+        (
+            ForwardedHeader::XForwardedFor,
+            "x-forwarded-for",
+            "forwarded",
+        ),
         (ForwardedHeader::Forwarded, "forwarded", "x-forwarded-for"),
     ] {
-        assert_eq!(client_ip(outsider, &headers, &trusted, header), Ok(outsider));
+        assert_eq!(
+            client_ip(outsider, &headers, &trusted, header),
+            Ok(outsider)
+        );
         let found = client_ip(proxy, &headers, &trusted, header);
         // Only the configured header counts: without the other one, the verdict is the same.
         let mut only = headers.clone();
@@ -57,17 +64,30 @@ fuzz_target!(|data: &[u8]| {
                 }
                 // A hop a trusted proxy appends changes nothing; one from an outsider wins.
                 if ip != proxy {
-                    assert_eq!(client_ip(proxy, &appended(&only, name, "10.9.9.9"), &trusted, header), Ok(ip));
+                    assert_eq!(
+                        client_ip(proxy, &appended(&only, name, "10.9.9.9"), &trusted, header),
+                        Ok(ip)
+                    );
                 }
                 let outside: IpAddr = "192.0.2.77".parse().expect("an address");
-                assert_eq!(client_ip(proxy, &appended(&only, name, "192.0.2.77"), &trusted, header), Ok(outside));
+                assert_eq!(
+                    client_ip(
+                        proxy,
+                        &appended(&only, name, "192.0.2.77"),
+                        &trusted,
+                        header
+                    ),
+                    Ok(outside)
+                );
                 assert!(!is_trusted(&outside));
             }
-            Err(reason) => assert!(reason.contains(if name == "forwarded" {
-                "Forwarded"
-            } else {
-                "X-Forwarded-For"
-            }) || reason.contains("forwarded address")),
+            Err(reason) => assert!(
+                reason.contains(if name == "forwarded" {
+                    "Forwarded"
+                } else {
+                    "X-Forwarded-For"
+                }) || reason.contains("forwarded address")
+            ),
         }
     }
 });
@@ -75,7 +95,11 @@ fuzz_target!(|data: &[u8]| {
 /// `headers` with one more `name` line naming `ip`, as a balancer appends it.
 fn appended(headers: &HeaderMap, name: &'static str, ip: &str) -> HeaderMap {
     let mut more = headers.clone();
-    let value = if name == "forwarded" { format!("for={ip}") } else { ip.to_string() };
+    let value = if name == "forwarded" {
+        format!("for={ip}")
+    } else {
+        ip.to_string()
+    };
     more.append(name, HeaderValue::from_str(&value).expect("a header value"));
     more
 }

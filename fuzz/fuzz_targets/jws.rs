@@ -95,7 +95,10 @@ fn check_shape(token: &str) {
             let last_dot = token.rfind('.').expect("two dots");
             assert_eq!(parsed.signing_input, &token.as_bytes()[..last_dot]);
             assert!(!parsed.x5c.is_empty());
-            assert_eq!(jws::peek_payload(token).ok().as_ref(), Some(&parsed.payload));
+            assert_eq!(
+                jws::peek_payload(token).ok().as_ref(),
+                Some(&parsed.payload)
+            );
         }
         Err(e) => check_refusal(&e),
     }

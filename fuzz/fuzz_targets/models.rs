@@ -32,7 +32,11 @@ fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(jso
         return;
     };
     let encoded = serde_json::to_value(&value).expect("a decoded model encodes");
-    assert_eq!(without_nulls(&encoded), without_nulls(json), "a field was lost or changed");
+    assert_eq!(
+        without_nulls(&encoded),
+        without_nulls(json),
+        "a field was lost or changed"
+    );
     let again: T = serde_json::from_value(encoded.clone()).expect("an encoded model decodes");
     assert_eq!(again, value);
 }

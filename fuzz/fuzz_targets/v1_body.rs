@@ -24,25 +24,43 @@ fuzz_target!(|data: &[u8]| {
     let apps = apps();
     let quarantined = v1::redact_refused(data, &apps);
     for secret in SECRETS {
-        assert!(!contains(&quarantined, secret.as_bytes()), "a quarantined body shows a secret");
+        assert!(
+            !contains(&quarantined, secret.as_bytes()),
+            "a quarantined body shows a secret"
+        );
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(data) else {
         return;
     };
     let (kept, stored) = v1::without_password(&body);
     assert!(!kept.contains_key("password"));
-    assert_eq!(serde_json::from_slice::<Value>(&stored).ok(), Some(Value::Object(kept.clone())));
-    assert_eq!(v1::notification_uuid(&stored), v1::notification_uuid(&stored));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&stored).ok(),
+        Some(Value::Object(kept.clone()))
+    );
+    assert_eq!(
+        v1::notification_uuid(&stored),
+        v1::notification_uuid(&stored)
+    );
     // Whether the secret shows anywhere but in `password` (then the sender put it there).
     let elsewhere = |secret: &str| contains(&stored, secret.as_bytes());
 
     match v1::verify(&body, &apps) {
         Ok(n) => {
             let app = &apps[n.app_index];
-            assert_eq!(body.get("bid").and_then(Value::as_str), Some(app.bundle_id.as_str()));
-            let password = body.get("password").and_then(Value::as_str).expect("a password");
+            assert_eq!(
+                body.get("bid").and_then(Value::as_str),
+                Some(app.bundle_id.as_str())
+            );
+            let password = body
+                .get("password")
+                .and_then(Value::as_str)
+                .expect("a password");
             assert!(SECRETS.contains(&password) && app.bundle_id == "com.example");
-            assert!(matches!(n.environment, Environment::Production | Environment::Sandbox));
+            assert!(matches!(
+                n.environment,
+                Environment::Production | Environment::Sandbox
+            ));
             assert!(app.environments.contains(&n.environment));
             assert!(!n.notification_type.is_empty());
             assert!(n.receipt.len() <= MAX_ENTRIES && n.pending_renewals.len() <= MAX_ENTRIES);
@@ -66,7 +84,10 @@ fuzz_target!(|data: &[u8]| {
                 && SECRETS.contains(&password.as_str())
                 && !elsewhere(password)
             {
-                assert!(!report.contains(password.as_str()), "a refusal shows the password");
+                assert!(
+                    !report.contains(password.as_str()),
+                    "a refusal shows the password"
+                );
             }
         }
     }

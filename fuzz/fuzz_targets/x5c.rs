@@ -44,11 +44,17 @@ fuzz_target!(|data: &[u8]| {
                 .iter()
                 .map(|c| STANDARD.decode(c).expect("accepted entries are base64"))
                 .collect();
-            assert!(contains(&certs[0], RECEIPT_SIGNING), "leaf without its marker");
+            assert!(
+                contains(&certs[0], RECEIPT_SIGNING),
+                "leaf without its marker"
+            );
             assert!(contains(&certs[1], WWDR), "intermediate without its marker");
             // The same chain with no trusted root is refused.
             let none = RootSet::new(Vec::new());
-            assert_eq!(verify_chain(&x5c, &none, at_ms).err(), Some(VerifyError::NoRoots));
+            assert_eq!(
+                verify_chain(&x5c, &none, at_ms).err(),
+                Some(VerifyError::NoRoots)
+            );
         }
         Err(e) => check_refusal(&e),
     }

@@ -16,7 +16,8 @@ pub const REAL_NOTIFICATION: &str =
 pub const REAL_TRANSACTION: &str =
     include_str!("../../tests/fixtures/apple-real/transaction_Sandbox_0cd9c84b20fde20a.jws");
 /// Apple's test notification, chaining to [`APPLE_TEST_CA`].
-pub const TEST_NOTIFICATION: &str = include_str!("../../tests/fixtures/apple-mock/testNotification");
+pub const TEST_NOTIFICATION: &str =
+    include_str!("../../tests/fixtures/apple-mock/testNotification");
 
 /// A development chain valid for the whole century, so that every plausible `signedDate` lies in
 /// it and an input's verdict does not depend on the day it runs. Its keys are made at start-up
