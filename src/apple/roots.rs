@@ -93,9 +93,11 @@ impl RootSet {
 
     /// Parses every certificate in a file's bytes: DER, or PEM with one or more certificates.
     pub fn parse_file(bytes: &[u8]) -> Result<Vec<TrustAnchor>, String> {
+        // DER first: a DER certificate may hold the text "-----BEGIN " (in a name, say).
+        let der = TrustAnchor::from_der(bytes);
         let is_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
-        if !is_pem {
-            return Ok(vec![TrustAnchor::from_der(bytes)?]);
+        if der.is_ok() || !is_pem {
+            return Ok(vec![der?]);
         }
         let mut anchors = Vec::new();
         for item in CertificateDer::pem_slice_iter(bytes) {
@@ -149,6 +151,17 @@ mod tests {
             APPLE_ROOT_LABEL
         );
         assert!(RootSet::parse_file(b"not a certificate").is_err());
+        // Found by the `x5c` fuzz target's check (fuzz/regressions/x5c/): a DER certificate
+        // holding the text "-----BEGIN " was read as PEM, and refused.
+        let mut named = der.to_vec();
+        let at = named.windows(11).position(|w| w == b"Apple Root ").unwrap();
+        named[at..at + 11].copy_from_slice(b"-----BEGIN ");
+        let anchors = RootSet::parse_file(&named).unwrap();
+        assert_eq!(anchors.len(), 1);
+        assert_eq!(
+            anchors[0].sha256(),
+            TrustAnchor::from_der(&named).unwrap().sha256()
+        );
         assert!(
             RootSet::parse_file(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
                 .is_err()

@@ -39,13 +39,13 @@ pub enum Client {
     Balancer(IpAddr),
 }
 
-enum Prefix {
+pub enum Prefix {
     Proxy,
     NotProxy,
     NeedMore,
 }
 
-fn classify(bytes: &[u8]) -> Prefix {
+pub fn classify(bytes: &[u8]) -> Prefix {
     let is_prefix_of = |sig: &[u8]| {
         let n = bytes.len().min(sig.len());
         bytes[..n] == sig[..n]
@@ -120,7 +120,7 @@ async fn read_header(
     }
 }
 
-fn v1_client(addresses: &v1::Addresses) -> Option<IpAddr> {
+pub fn v1_client(addresses: &v1::Addresses) -> Option<IpAddr> {
     match addresses {
         v1::Addresses::Tcp4(a) => Some(IpAddr::V4(a.source_address)),
         v1::Addresses::Tcp6(a) => Some(IpAddr::V6(a.source_address)),
@@ -128,7 +128,7 @@ fn v1_client(addresses: &v1::Addresses) -> Option<IpAddr> {
     }
 }
 
-fn v2_client(header: &v2::Header<'_>) -> Option<IpAddr> {
+pub fn v2_client(header: &v2::Header<'_>) -> Option<IpAddr> {
     if header.command == v2::Command::Local {
         return None;
     }
