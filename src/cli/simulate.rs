@@ -296,24 +296,11 @@ fn run_inner(args: &SimulateArgs) -> anyhow::Result<bool> {
         return write_bodies(out, &target, source, args.count, credentials);
     }
 
-    let url = match (&args.url, args.dev) {
-        (Some(u), _) => u.clone(),
-        (None, true) => "https://localhost:8443/notifications".to_string(),
-        (None, false) => bail!("give --url https://HOST/PATH (or --dev, or --out DIR)"),
-    };
+    let url = receiver_url(args, "(or --dev, or --out DIR)")?;
     if args.insecure {
         eprintln!("asnd simulate: --insecure: the receiver's certificate is not checked");
     }
-    let options = ClientOptions {
-        roots: tls_roots(args)?,
-        insecure: args.insecure,
-        protocol: match args.http {
-            HttpVersion::Http1 => Protocol::Http1,
-            HttpVersion::Http2 => Protocol::Http2,
-        },
-        keep_alive: !args.no_keepalive,
-        timeout: args.timeout.max(Duration::from_millis(1)),
-    };
+    let options = client_options(args)?;
     let client = simulate::client(&options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -390,21 +377,8 @@ fn run_mix(args: &SimulateArgs, mix: &simulate::mix::Mix) -> anyhow::Result<bool
     };
     target.check()?;
     let chain = signing_chain(args)?.map(|(c, _)| std::sync::Arc::new(c));
-    let url = match (&args.url, args.dev) {
-        (Some(u), _) => u.clone(),
-        (None, true) => "https://localhost:8443/notifications".to_string(),
-        (None, false) => bail!("give --url https://HOST/PATH (or --dev)"),
-    };
-    let options = ClientOptions {
-        roots: tls_roots(args)?,
-        insecure: args.insecure,
-        protocol: match args.http {
-            HttpVersion::Http1 => Protocol::Http1,
-            HttpVersion::Http2 => Protocol::Http2,
-        },
-        keep_alive: !args.no_keepalive,
-        timeout: args.timeout.max(Duration::from_millis(1)),
-    };
+    let url = receiver_url(args, "(or --dev)")?;
+    let options = client_options(args)?;
     let client = simulate::client(&options)?;
     let acked: Option<Box<dyn std::io::Write + Send>> = match &args.acked {
         Some(path) => Some(Box::new(std::io::BufWriter::new(
@@ -566,4 +540,28 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// The notification URL: `--url`, or `serve --dev`'s with `--dev`; `alternatives` completes the
+/// error that asks for one.
+fn receiver_url(args: &SimulateArgs, alternatives: &str) -> anyhow::Result<String> {
+    match (&args.url, args.dev) {
+        (Some(u), _) => Ok(u.clone()),
+        (None, true) => Ok("https://localhost:8443/notifications".to_string()),
+        (None, false) => bail!("give --url https://HOST/PATH {alternatives}"),
+    }
+}
+
+/// How the client connects, from the TLS and HTTP options.
+fn client_options(args: &SimulateArgs) -> anyhow::Result<ClientOptions> {
+    Ok(ClientOptions {
+        roots: tls_roots(args)?,
+        insecure: args.insecure,
+        protocol: match args.http {
+            HttpVersion::Http1 => Protocol::Http1,
+            HttpVersion::Http2 => Protocol::Http2,
+        },
+        keep_alive: !args.no_keepalive,
+        timeout: args.timeout.max(Duration::from_millis(1)),
+    })
 }
