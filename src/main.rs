@@ -10,6 +10,9 @@ use asnd::cli::verify::{self as cli_verify, Outcome, VerifyArgs};
 use asnd::config::{Config, Validated};
 use asnd::server::{self, Server};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

@@ -66,6 +66,7 @@ on_both_stores!(
     failed_transaction_row_leaves_nothing,
     failed_subscription_row_leaves_nothing,
     one_failure_among_concurrent_saves_fails_alone,
+    concurrent_burst_stores_what_one_at_a_time_would,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -903,6 +904,65 @@ async fn one_failure_among_concurrent_saves_fails_alone(backend: Backend) {
         }
     }
     assert_rows(&db, [29, 29, 29]).await;
+    store.close().await;
+}
+
+/// Notifications that arrive together are written together (PostgreSQL: one statement per batch;
+/// SQLite: one transaction). A burst mixing several states of each subscription, retries of one
+/// UUID and notifications with deliveries must store exactly what saving them one at a time
+/// would: each UUID once, the newest state of each subscription, one delivery per destination.
+async fn concurrent_burst_stores_what_one_at_a_time_would(backend: Backend) {
+    let (db, store) = migrated(backend).await;
+    let mut burst = Vec::new();
+    for subscription in 0..20 {
+        for state in 0..3 {
+            let original = format!("96{subscription:02}");
+            let mut n = notification(&uuid(), &original, SIGNED + state, 1 + state);
+            if subscription % 2 == 0 {
+                n.destinations = vec!["backend".into(), "analytics".into()];
+            }
+            burst.push(n);
+        }
+    }
+    // Apple's retries: ten notifications of the burst, delivered twice at once.
+    let retries: Vec<NewNotification> = burst.iter().step_by(6).cloned().collect();
+    assert_eq!(retries.len(), 10);
+    burst.extend(retries);
+    let tasks: Vec<_> = burst
+        .into_iter()
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.save_notification(&n).await })
+        })
+        .collect();
+    let (mut stored, mut duplicate) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task").expect("save") {
+            SaveOutcome::Stored => stored += 1,
+            SaveOutcome::Duplicate => duplicate += 1,
+        }
+    }
+    assert_eq!((stored, duplicate), (60, 10));
+    assert_rows(&db, [60, 20, 20]).await;
+    // Every subscription holds its newest state, whatever order the burst was written in.
+    let newest = db
+        .column(&format!(
+            "SELECT {} FROM subscriptions WHERE status = 3",
+            db.t("original_transaction_id")
+        ))
+        .await;
+    assert_eq!(newest.len(), 20, "{newest:?}");
+    // Ten subscriptions with deliveries, three notifications each, two destinations.
+    assert_eq!(db.count("event_deliveries").await, 60);
+    if backend == Backend::Postgres {
+        // The burst was written in batches: fewer transactions than notifications.
+        let transactions = db
+            .text("SELECT CAST(COUNT(DISTINCT xmin::text) AS TEXT) FROM notifications")
+            .await
+            .unwrap();
+        let transactions: usize = transactions.parse().unwrap();
+        assert!(transactions < 60, "{transactions} transactions for 60 notifications");
+    }
     store.close().await;
 }
 

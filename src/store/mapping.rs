@@ -138,6 +138,7 @@ pub(super) struct Dialect {
 
 impl<R> Table<R> {
     /// How many parameters a row binds.
+    #[cfg(test)]
     pub fn parameter_count(&self) -> usize {
         self.columns
             .iter()
@@ -175,26 +176,34 @@ impl<R> Table<R> {
             None => format!("VALUES ({})", values.join(", ")),
             Some(condition) => format!("SELECT {} WHERE {condition}", values.join(", ")),
         };
-        let mut sql = format!("INSERT INTO {} ({}) {row}", self.name, names.join(", "));
+        format!(
+            "INSERT INTO {} ({}) {row}{}",
+            self.name,
+            names.join(", "),
+            self.on_conflict_sql()
+        )
+    }
+
+    /// The ` ON CONFLICT ...` clause of an insert into this table (empty for [`OnConflict::Fail`]).
+    pub fn on_conflict_sql(&self) -> String {
         match self.on_conflict {
-            OnConflict::Fail => {}
-            OnConflict::Nothing(target) => {
-                sql.push_str(&format!(" ON CONFLICT ({target}) DO NOTHING"));
-            }
+            OnConflict::Fail => String::new(),
+            OnConflict::Nothing(target) => format!(" ON CONFLICT ({target}) DO NOTHING"),
             OnConflict::NewestWins(key) => {
-                let updates: Vec<String> = names
+                let updates: Vec<String> = self
+                    .columns
                     .iter()
-                    .filter(|name| **name != key)
+                    .map(|c| c.name)
+                    .filter(|name| *name != key)
                     .map(|name| format!("{name} = excluded.{name}"))
                     .collect();
-                sql.push_str(&format!(
+                format!(
                     " ON CONFLICT ({key}) DO UPDATE SET {} WHERE {}",
                     updates.join(", "),
                     replaces_sql(self.name)
-                ));
+                )
             }
         }
-        sql
     }
 }
 
@@ -230,7 +239,7 @@ pub(super) enum Bound<'a> {
 }
 
 impl<'a> Bound<'a> {
-    fn of(field: Field<'a>) -> Bound<'a> {
+    pub(super) fn of(field: Field<'a>) -> Bound<'a> {
         match field {
             Field::Text(v) => Bound::Text(representable::optional_text(v)),
             Field::RequiredText(v) => match representable::required_text(v) {

@@ -21,7 +21,7 @@ mod sqlite_writer;
 mod tables;
 
 /// One verified notification and the rows derived from it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewNotification {
     pub notification_uuid: String,
     pub notification_type: String,

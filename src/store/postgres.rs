@@ -18,11 +18,12 @@ use super::outbox::{self, OutboxStatements};
 use super::reads::ReadStatements;
 use super::tables::SqlTables;
 use super::{
-    ExclusiveLock, HeldLock, NewNotification, SaveOutcome, Store, StoreError, StoreOptions,
-    SubscriptionRow, Tables, TransactionRow,
+    ExclusiveLock, HeldLock, NewNotification, SaveOutcome, Store, StoreError, StoreOptions, Tables,
 };
 
+mod batch;
 mod lock;
+use batch::BatchWriter;
 pub(crate) use lock::AdvisoryLock;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -50,6 +51,8 @@ pub struct PgStore {
     /// `host:port/database`, for `Debug`; never the password.
     target: String,
     tables: Arc<SqlTables<sqlx::Postgres>>,
+    /// Notifications of the common shape are written in batches, one commit per batch.
+    batches: BatchWriter,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -108,10 +111,13 @@ impl PgStore {
 
         let statements = (&*SQL, &*OUTBOX, &*READS);
         let tables = SqlTables::new(pool.clone(), statements, &MIGRATOR, None);
+        // Half the pool writes batches; the rest serves everything else (the outbox, reads).
+        let batches = BatchWriter::start(pool.clone(), options.max_connections as usize / 2);
         Ok(PgStore {
             pool,
             target,
             tables,
+            batches,
         })
     }
 
@@ -144,13 +150,7 @@ impl Store for PgStore {
     async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError> {
         let (transactions, subscriptions) = (n.transaction_rows(), n.subscription_rows());
         if transactions.len() <= 1 && subscriptions.len() <= 1 {
-            return save_in_one_statement(
-                &self.pool,
-                n,
-                transactions.first().copied(),
-                subscriptions.first().copied(),
-            )
-            .await;
+            return self.batches.save(n).await;
         }
         let mut tx = self.pool.begin().await?;
         if !n.destinations.is_empty() {
@@ -280,128 +280,9 @@ fn percent_decode(s: &str) -> String {
 /// then taken in the order the notifications commit. A NULL key takes no lock.
 const ORDERING_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 
-/// The common case (one transaction row, one subscription row at most) as ONE statement: the
-/// derived rows and the deliveries are written only when the notification row was inserted, and
-/// the commit notifies `asnd_events`. One round trip instead of five or more (BEGIN, the
-/// statements, COMMIT) roughly halves the database's work per notification; a single statement is
-/// atomic on its own.
-async fn save_in_one_statement(
-    pool: &PgPool,
-    n: &NewNotification,
-    t: Option<&TransactionRow>,
-    s: Option<&SubscriptionRow>,
-) -> Result<SaveOutcome, StoreError> {
-    static SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
-        (0..8)
-            .map(|parts| one_statement_sql(parts & 1 != 0, parts & 2 != 0, parts & 4 != 0))
-            .collect()
-    });
-    let with_deliveries = !n.destinations.is_empty();
-    let parts =
-        usize::from(t.is_some()) + 2 * usize::from(s.is_some()) + 4 * usize::from(with_deliveries);
-    let mut q = sqlx::query(&SQL[parts]);
-    if with_deliveries {
-        q = q.bind(outbox::ordering_key(n.original_transaction_id.as_deref()));
-    }
-    q = bind_row(q, &NOTIFICATIONS, n);
-    if let Some(t) = t {
-        q = bind_row(q, &TRANSACTIONS, t);
-    }
-    if let Some(s) = s {
-        q = bind_row(q, &SUBSCRIPTIONS, s);
-    }
-    if with_deliveries {
-        q = q.bind(&n.destinations);
-    }
-    let inserted: i64 = sqlx::Row::try_get(&q.fetch_one(pool).await?, 0)?;
-    Ok(if inserted == 0 {
-        SaveOutcome::Duplicate
-    } else {
-        SaveOutcome::Stored
-    })
-}
-
-/// `WITH [l AS (lock)], n AS (insert notification RETURNING id), t AS (upsert ...), s AS (upsert
-/// ...), [d AS (insert deliveries)] SELECT count(*) FROM (pg_notify per row of n)`. The upserts
-/// and deliveries are guarded by `n`; with deliveries, the notification's row id is taken only
-/// after the ordering lock (`$1`, the ordering key), and `$last` is the array of destinations.
-/// The statements share one parameter list, numbered on from one statement to the next.
-fn one_statement_sql(
-    with_transaction: bool,
-    with_subscription: bool,
-    with_deliveries: bool,
-) -> String {
-    const ONLY_IF_NEW: Option<&str> = Some("EXISTS (SELECT 1 FROM n)");
-    let mut sql = String::from("WITH ");
-    let mut next = 1;
-    let notification = if with_deliveries {
-        sql.push_str(&format!(
-            "l AS ({}), ",
-            ORDERING_LOCK.replace("$1", "$1::text")
-        ));
-        next += 1;
-        NOTIFICATIONS.insert_sql(&DIALECT, next, Some("EXISTS (SELECT 1 FROM l)"))
-    } else {
-        NOTIFICATIONS.insert_sql(&DIALECT, next, None)
-    };
-    sql.push_str(&format!("n AS ({notification} RETURNING id, received_at)"));
-    next += NOTIFICATIONS.parameter_count();
-    if with_transaction {
-        let upsert = TRANSACTIONS.insert_sql(&DIALECT, next, ONLY_IF_NEW);
-        sql.push_str(&format!(", t AS ({upsert})"));
-        next += TRANSACTIONS.parameter_count();
-    }
-    if with_subscription {
-        let upsert = SUBSCRIPTIONS.insert_sql(&DIALECT, next, ONLY_IF_NEW);
-        sql.push_str(&format!(", s AS ({upsert})"));
-        next += SUBSCRIPTIONS.parameter_count();
-    }
-    if with_deliveries {
-        sql.push_str(&format!(
-            ", d AS (INSERT INTO event_deliveries \
-               (notification_id, destination, ordering_key, next_attempt_at, created_at) \
-             SELECT n.id, destination, $1::text, n.received_at, n.received_at \
-             FROM n, unnest(${next}::text[]) AS destination)"
-        ));
-    }
-    sql.push_str(&format!(
-        " SELECT count(*) FROM (SELECT pg_notify('{}', 'evt_' || id) FROM n) AS notified",
-        outbox::CHANNEL
-    ));
-    sql
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_statement_sql_numbers_parameters_in_order() {
-        let numbered_from_16 = TRANSACTIONS.insert_sql(&DIALECT, 16, None);
-        assert!(numbered_from_16.contains("$16,") && numbered_from_16.contains("$41"));
-        assert!(!numbered_from_16.contains("$15,") && !numbered_from_16.contains("$42"));
-        let all = one_statement_sql(true, true, false);
-        assert!(all.contains("$59") && !all.contains("$60"), "{all}");
-        assert_eq!(
-            all.matches("WHERE EXISTS (SELECT 1 FROM n)").count(),
-            2,
-            "{all}"
-        );
-        let only_subscription = one_statement_sql(false, true, false);
-        assert!(only_subscription.contains("$33") && !only_subscription.contains("$34"));
-        assert!(!one_statement_sql(false, false, false).contains("EXISTS"));
-        // With deliveries: the ordering key first, the destinations last.
-        let deliveries = one_statement_sql(true, true, true);
-        assert!(
-            deliveries
-                .starts_with("WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($1::text")
-        );
-        assert!(deliveries.contains("unnest($61::text[])") && !deliveries.contains("$62"));
-        assert!(
-            deliveries.contains("WHERE EXISTS (SELECT 1 FROM l)"),
-            "{deliveries}"
-        );
-    }
 
     #[test]
     fn finds_passwords_in_userinfo_and_query() {
