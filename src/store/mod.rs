@@ -327,37 +327,6 @@ pub struct AttemptResult {
     pub attempts: i64,
 }
 
-/// A stored notification as an event is made of it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct StoredEvent {
-    pub id: i64,
-    pub notification_uuid: String,
-    pub notification_type: String,
-    pub subtype: Option<String>,
-    pub environment: Option<String>,
-    pub bundle_id: Option<String>,
-    pub original_transaction_id: Option<String>,
-    pub transaction_id: Option<String>,
-    /// Milliseconds.
-    pub signed_date: Option<i64>,
-    /// Milliseconds.
-    pub received_at: i64,
-    pub verified_by: String,
-    pub raw_body: Vec<u8>,
-    pub payload: sqlx::types::Json<Value>,
-}
-
-/// What a destination's filters look at, for `asnd deliveries replay`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct EventSummary {
-    pub id: i64,
-    pub notification_type: String,
-    pub subtype: Option<String>,
-    pub environment: Option<String>,
-    pub bundle_id: Option<String>,
-    pub original_transaction_id: Option<String>,
-}
-
 /// One row of `event_deliveries`, as `asnd deliveries list` shows it (times in milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -571,7 +540,10 @@ pub trait Outbox: Send + Sync {
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
     /// The stored notification with this row id.
-    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError>;
+    async fn stored_event(
+        &self,
+        notification_id: i64,
+    ) -> Result<Option<reads::NotificationDetail>, StoreError>;
     /// Records how the attempt of `delivery` ended, and ends its lease; nothing when the lease
     /// was lost (another worker took the delivery since). Whether it was recorded.
     async fn finish(
@@ -596,12 +568,12 @@ pub trait Outbox: Send + Sync {
         until_ms: i64,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<EventSummary>, StoreError>;
+    ) -> Result<Vec<reads::NotificationSummary>, StoreError>;
     /// New pending deliveries of stored notifications to `destination` (a replay).
     async fn enqueue(
         &self,
         destination: &str,
-        events: &[EventSummary],
+        events: &[reads::NotificationSummary],
         now_ms: i64,
     ) -> Result<u64, StoreError>;
     /// Pending and dead deliveries per destination.
