@@ -220,6 +220,12 @@ async fn pages_show_what_is_stored(backend: Backend) {
 
 on_both_stores!(pages_show_what_is_stored);
 
+/// How many quarantine rows were reprocessed (have a `reprocess_result`).
+async fn reprocessed(db: &TestDb) -> i64 {
+    db.number("SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL")
+        .await
+}
+
 /// Every page and action, without the token, sends to the login; a POST from another origin, or
 /// with the cookie but not the form's CSRF token, is refused; scripts use the bearer token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -260,13 +266,7 @@ async fn without_the_token_nothing_is_reachable() {
         assert_eq!(answer.status().as_u16(), 303, "{action}");
         assert_eq!(answer.headers()["location"], "/login?next=%2F");
     }
-    assert_eq!(
-        c.db.number(
-            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
-        )
-        .await,
-        0
-    );
+    assert_eq!(reprocessed(&c.db).await, 0);
 
     // A wrong token at the login: 401 and no cookie.
     let wrong = c
@@ -333,26 +333,14 @@ async fn without_the_token_nothing_is_reachable() {
         post(vec![("csrf", "forged".into()), ("id", id.clone())], None).await,
         403
     );
-    assert_eq!(
-        c.db.number(
-            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
-        )
-        .await,
-        0
-    );
+    assert_eq!(reprocessed(&c.db).await, 0);
     let origin: &'static str = Box::leak(c.base.clone().into_boxed_str());
     assert_eq!(
         post(with_csrf, Some(origin)).await,
         303,
         "from the console itself"
     );
-    assert_eq!(
-        c.db.number(
-            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
-        )
-        .await,
-        1
-    );
+    assert_eq!(reprocessed(&c.db).await, 1);
     // Scripts: the bearer token and no CSRF token.
     let scripted = c
         .http
@@ -643,14 +631,16 @@ impl Browser {
         }
     }
 
-    async fn text(&self, css: &str) -> String {
+    /// The element `css` selects; a test fails naming the selector when there is none.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .find(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
     }
 
     async fn texts(&self, css: &str) -> Vec<String> {
@@ -662,13 +652,7 @@ impl Browser {
     }
 
     async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        self.find(css).await.click().await.unwrap();
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -857,11 +841,7 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
         200
     );
     wait_for("a dead delivery", Duration::from_secs(30), || async {
-        (c.db
-            .number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'dead'")
-            .await
-            == 1)
-            .then_some(())
+        (c.db.deliveries_in("dead").await == 1).then_some(())
     })
     .await;
 
@@ -922,13 +902,7 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
     wait_for(
         "the retried delivery delivered",
         Duration::from_secs(30),
-        || async {
-            (c.db
-                .number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-                .await
-                >= 2)
-                .then_some(())
-        },
+        || async { (c.db.deliveries_in("delivered").await >= 2).then_some(()) },
     )
     .await;
     // The refused event, the reprocessed notification's, and the refused one again.

@@ -158,11 +158,7 @@ async fn lifecycle_arrives_in_order_in_both_formats(backend: Backend) {
             .expect("the forwarded body verifies");
     }
     // Each event went to each destination once.
-    assert_eq!(
-        s.db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-            .await,
-        12
-    );
+    assert_eq!(s.db.deliveries_in("delivered").await, 12);
     s.daemon.server.shutdown().await;
 }
 on_both_stores!(lifecycle_arrives_in_order_in_both_formats);
@@ -231,10 +227,7 @@ async fn failures_retry_and_gone_stops(backend: Backend) {
         "the retried delivery is delivered",
         Duration::from_secs(10),
         || async {
-            (s.db.count("event_deliveries").await
-                == s.db
-                    .number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-                    .await)
+            (s.db.count("event_deliveries").await == s.db.deliveries_in("delivered").await)
                 .then_some(())
         },
     )
@@ -339,11 +332,7 @@ async fn a_slow_destination_does_not_hold_up_ingest(backend: Backend) {
         assert_eq!(s.daemon.post(body).await.0, 200);
     }
     assert_eq!(s.db.count("notifications").await, 20);
-    assert_eq!(
-        s.db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'pending'")
-            .await,
-        20
-    );
+    assert_eq!(s.db.deliveries_in("pending").await, 20);
     s.daemon.server.shutdown().await;
 }
 on_both_stores!(a_slow_destination_does_not_hold_up_ingest);
@@ -502,10 +491,7 @@ async fn two_replicas_share_the_work() {
     }
     let requests = receiver.wait_for(20).await;
     wait_for("all delivered", Duration::from_secs(10), || async {
-        (db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-            .await
-            == 20)
-            .then_some(())
+        (db.deliveries_in("delivered").await == 20).then_some(())
     })
     .await;
     let mut ids: Vec<&str> = requests.iter().map(|r| r.header("webhook-id")).collect();
@@ -529,12 +515,7 @@ async fn two_replicas_share_the_work() {
     wait_for(
         "the survivor delivers the rest",
         Duration::from_secs(60),
-        || async {
-            (db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-                .await
-                == 30)
-                .then_some(())
-        },
+        || async { (db.deliveries_in("delivered").await == 30).then_some(()) },
     )
     .await;
     let mut ids: Vec<String> = receiver
@@ -788,9 +769,7 @@ on_both_stores!(url_credentials_stay_out_of_errors);
 #[test]
 fn deliveries_says_what_is_wrong() {
     let fixture = Fixture::new();
-    let file = fixture.dir.path().join("asnd.toml");
-    let unreachable = "postgres://postgres:hunter2@127.0.0.1:1/asnd";
-    std::fs::write(&file, fixture.toml(unreachable, LOOPBACK, "")).unwrap();
+    let file = fixture.unreachable_database_file();
     let (code, _, stderr) = deliveries(&file, &["list"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(

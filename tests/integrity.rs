@@ -519,9 +519,7 @@ fn verify_refuses_a_transaction_as_a_notification() {
 #[test]
 fn reprocess_says_what_is_wrong() {
     let fixture = Fixture::new();
-    let file = fixture.dir.path().join("asnd.toml");
-    let unreachable = "postgres://postgres:hunter2@127.0.0.1:1/asnd";
-    std::fs::write(&file, fixture.toml(unreachable, LOOPBACK, "")).unwrap();
+    let file = fixture.unreachable_database_file();
     let (code, out) = reprocess(&file, &["--since", "last tuesday"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--since"), "{out}");

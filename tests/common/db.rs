@@ -390,6 +390,14 @@ impl TestDb {
         self.number(&format!("SELECT COUNT(*) FROM {table}")).await
     }
 
+    /// How many deliveries of `event_deliveries` are in `state` (`pending`, `delivered`, `dead`).
+    pub async fn deliveries_in(&self, state: &str) -> i64 {
+        self.number(&format!(
+            "SELECT COUNT(*) FROM event_deliveries WHERE state = '{state}'"
+        ))
+        .await
+    }
+
     pub async fn bytes(&self, sql: &str) -> Vec<u8> {
         match &self.pool {
             Pool::Pg(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
