@@ -357,6 +357,16 @@ impl TestDb {
         rows[0].clone()
     }
 
+    /// Where the notification `uuid` came from: the `source_address` of each stored copy, joined
+    /// by commas.
+    pub async fn source_of(&self, uuid: &str) -> String {
+        self.column(&format!(
+            "SELECT source_address FROM notifications WHERE notification_uuid = '{uuid}'"
+        ))
+        .await
+        .join(",")
+    }
+
     /// The first column of the row `sql` returns, if it returns one (more is an error).
     pub async fn at_most_one(&self, sql: &str) -> Option<String> {
         let rows = self.column(sql).await;
