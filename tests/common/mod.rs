@@ -6,6 +6,7 @@
 
 pub mod daemon;
 pub mod db;
+pub mod db_proxy;
 pub mod payloads;
 pub mod process;
 pub mod proxy;
@@ -14,6 +15,7 @@ pub mod wait;
 
 pub use daemon::*;
 pub use db::*;
+pub use db_proxy::*;
 pub use payloads::*;
 pub use process::*;
 pub use proxy::*;
