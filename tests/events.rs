@@ -66,6 +66,19 @@ fn config_file(fixture: &Fixture, db: &TestDb, extra: &str) -> (PathBuf, Config)
     (file, Config::from_toml_str(&text, Vec::new()).unwrap())
 }
 
+/// A fixture, a database and a configuration file (with its parsed form) sending every event to
+/// `receiver` as destination `backend`: for tests that run the daemon as a process, or none.
+async fn sending_to(receiver: &Receiver, backend: Backend) -> (Fixture, TestDb, PathBuf, Config) {
+    let fixture = Fixture::new();
+    let db = TestDb::new(backend).await;
+    let (file, config) = config_file(
+        &fixture,
+        &db,
+        &destination("backend", receiver, "event", ""),
+    );
+    (fixture, db, file, config)
+}
+
 /// `asnd deliveries <args> --config <file>`: its exit code, stdout and stderr.
 fn deliveries(file: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = asnd()
@@ -416,13 +429,7 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
     let receiver = Receiver::start().await;
     // Nothing is answered until the daemon is killed.
     receiver.hold();
-    let fixture = Fixture::new();
-    let db = TestDb::new(backend).await;
-    let (file, _) = config_file(
-        &fixture,
-        &db,
-        &destination("backend", &receiver, "event", ""),
-    );
+    let (fixture, db, file, _) = sending_to(&receiver, backend).await;
     let client = client(&fixture.tls_cert_der);
     let (mut first, url) = serve(&file);
     let mut uuids = Vec::new();
@@ -474,13 +481,7 @@ async fn two_replicas_share_the_work() {
         return;
     }
     let receiver = Receiver::start().await;
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Postgres).await;
-    let (file, _) = config_file(
-        &fixture,
-        &db,
-        &destination("backend", &receiver, "event", ""),
-    );
+    let (fixture, db, file, _) = sending_to(&receiver, Backend::Postgres).await;
     let client = client(&fixture.tls_cert_der);
     let (mut a, url_a) = serve(&file);
     let (mut b, url_b) = serve(&file);
@@ -689,13 +690,7 @@ fn secrets_come_from_the_environment() {
 /// result of the worker that leased the delivery since.
 async fn a_lost_lease_records_nothing(backend: Backend) {
     let receiver = Receiver::start().await;
-    let fixture = Fixture::new();
-    let db = TestDb::new(backend).await;
-    let (_, config) = config_file(
-        &fixture,
-        &db,
-        &destination("backend", &receiver, "event", ""),
-    );
+    let (_fixture, db, _, config) = sending_to(&receiver, backend).await;
     // Stored through a pipeline alone: no workers run, the test leases by hand.
     let store = db.store().await;
     let pipeline = asnd::ingest::Pipeline::from_config(&config, store.clone()).unwrap();
