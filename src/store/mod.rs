@@ -61,25 +61,28 @@ impl NewNotification {
     /// Every transaction row, by `transaction_id`: concurrent writers then lock rows in one order
     /// and cannot deadlock each other.
     pub fn transaction_rows(&self) -> Vec<&TransactionRow> {
-        let mut rows: Vec<&TransactionRow> = self
-            .transaction
-            .iter()
-            .chain(&self.other_transactions)
-            .collect();
-        rows.sort_by(|a, b| a.transaction_id.cmp(&b.transaction_id));
-        rows
+        in_key_order(&self.transaction, &self.other_transactions, |t| {
+            &t.transaction_id
+        })
     }
 
     /// Every subscription row, by `original_transaction_id` (same reason).
     pub fn subscription_rows(&self) -> Vec<&SubscriptionRow> {
-        let mut rows: Vec<&SubscriptionRow> = self
-            .subscription
-            .iter()
-            .chain(&self.other_subscriptions)
-            .collect();
-        rows.sort_by(|a, b| a.original_transaction_id.cmp(&b.original_transaction_id));
-        rows
+        in_key_order(&self.subscription, &self.other_subscriptions, |s| {
+            &s.original_transaction_id
+        })
     }
+}
+
+/// `first` (when there is one) and `others`, ordered by `key`.
+fn in_key_order<'a, T>(
+    first: &'a Option<T>,
+    others: &'a [T],
+    key: impl Fn(&T) -> &String,
+) -> Vec<&'a T> {
+    let mut rows: Vec<&T> = first.iter().chain(others).collect();
+    rows.sort_by(|a, b| key(a).cmp(key(b)));
+    rows
 }
 
 /// One row of `transactions`: newest `signed_date` wins.
