@@ -66,6 +66,13 @@ fn config_file(fixture: &Fixture, db: &TestDb, extra: &str) -> (PathBuf, Config)
     (file, Config::from_toml_str(&text, Vec::new()).unwrap())
 }
 
+/// The fixture's configuration (on an SQLite file it never opens) with `destinations` appended,
+/// read with the overrides `env`, for the tests of the configuration alone.
+fn with_destinations(fixture: &Fixture, destinations: &str, env: Vec<(String, String)>) -> Config {
+    let text = fixture.toml("sqlite://x.db", LOOPBACK, destinations);
+    Config::from_toml_str(&text, env).unwrap()
+}
+
 /// A fixture, a database and a configuration file (with its parsed form) sending every event to
 /// `receiver` as destination `backend`: for tests that run the daemon as a process, or none.
 async fn sending_to(receiver: &Receiver, backend: Backend) -> (Fixture, TestDb, PathBuf, Config) {
@@ -534,12 +541,11 @@ async fn two_replicas_share_the_work() {
 #[test]
 fn a_destination_needs_a_url_and_a_secret() {
     let fixture = Fixture::new();
-    let text = fixture.toml(
-        "sqlite://x.db",
-        LOOPBACK,
+    let config = with_destinations(
+        &fixture,
         "[[destinations]]\nname = \"two words\"\nurl = \"ftp://x\"\nsecrets = [\"plain\"]\n",
+        Vec::new(),
     );
-    let config = Config::from_toml_str(&text, Vec::new()).unwrap();
     let problems = config.validate().unwrap_err().to_string();
     for expected in [
         "destinations[0].name",
@@ -617,15 +623,9 @@ on_both_stores!(retention_deletes_only_delivered_rows);
 /// The configuration shown in docs/events.md is valid.
 #[test]
 fn the_documented_configuration_is_valid() {
-    let docs = include_str!("../docs/events.md");
-    let block = docs
-        .split("```toml\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .unwrap();
+    let block = code_blocks(include_str!("../docs/events.md"), "toml")[0];
     let fixture = Fixture::new();
-    let text = fixture.toml("sqlite://x.db", LOOPBACK, block);
-    let config = Config::from_toml_str(&text, Vec::new()).unwrap();
+    let config = with_destinations(&fixture, block, Vec::new());
     config.validate().unwrap();
     assert_eq!(config.destinations[0].name, "backend");
     assert_eq!(config.destinations[0].types, ["DID_RENEW", "REFUND"]);
@@ -665,16 +665,15 @@ on_both_stores!(a_subscription_waits_for_its_earlier_event);
 #[test]
 fn secrets_come_from_the_environment() {
     let fixture = Fixture::new();
-    let text = fixture.toml(
-        "sqlite://x.db",
-        LOOPBACK,
-        "[[destinations]]\nname = \"backend\"\nurl = \"http://127.0.0.1:9/\"\n",
-    );
     let env = vec![(
         "ASND_DESTINATIONS__0__SECRETS".to_string(),
         format!("{},{}", secret("one"), secret("two")),
     )];
-    let config = Config::from_toml_str(&text, env).unwrap();
+    let config = with_destinations(
+        &fixture,
+        "[[destinations]]\nname = \"backend\"\nurl = \"http://127.0.0.1:9/\"\n",
+        env,
+    );
     config.validate().unwrap();
     let secrets: Vec<&String> = config.destinations[0]
         .secrets

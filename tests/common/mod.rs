@@ -7,6 +7,7 @@
 pub mod daemon;
 pub mod db;
 pub mod db_proxy;
+pub mod docs;
 pub mod payloads;
 pub mod process;
 pub mod proxy;
@@ -16,6 +17,7 @@ pub mod wait;
 pub use daemon::*;
 pub use db::*;
 pub use db_proxy::*;
+pub use docs::*;
 pub use payloads::*;
 pub use process::*;
 pub use proxy::*;
