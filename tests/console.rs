@@ -685,6 +685,19 @@ impl Browser {
     }
 }
 
+/// A browser test's browser and console (with `extra` configuration); `None`, the test skipped,
+/// without Chromium.
+async fn browser_and_console(test: &str, extra: &str) -> Option<(Browser, Console)> {
+    let browser = Browser::start(test).await?;
+    Some((browser, Console::start(Backend::Sqlite, extra).await))
+}
+
+/// Ends a browser test: the browser, then the console.
+async fn close(browser: Browser, c: Console) {
+    browser.close().await;
+    c.stop().await;
+}
+
 fn screenshot_dir() -> PathBuf {
     match std::env::var_os("ASND_CONSOLE_SCREENSHOTS") {
         Some(dir) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir),
@@ -697,12 +710,10 @@ fn screenshot_dir() -> PathBuf {
 /// in order; a quarantined body with `<script>` and `onerror=` stays text and runs nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
-    let Some(browser) =
-        Browser::start("in_a_browser_login_overview_search_timeline_and_a_hostile_body").await
-    else {
+    let test = "in_a_browser_login_overview_search_timeline_and_a_hostile_body";
+    let Some((browser, c)) = browser_and_console(test, "").await else {
         return;
     };
-    let c = Console::start(Backend::Sqlite, "").await;
     let scenario = post_lifecycle(&c.daemon, &Target::default()).await;
     assert_eq!(c.daemon.post(HOSTILE).await.0, 400);
     let otid = scenario[0].original_transaction_id.clone().unwrap();
@@ -804,22 +815,19 @@ async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
         .unwrap();
     assert!(images.is_empty(), "the body made no element");
     browser.screenshot("quarantine").await;
-    browser.close().await;
-    c.stop().await;
+    close(browser, c).await;
 }
 
 /// "Reprocess" after a configuration fix stores the notification; "Retry" delivers a dead
 /// delivery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
-    let Some(browser) =
-        Browser::start("in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery").await
-    else {
-        return;
-    };
     let receiver = Receiver::start().await;
     receiver.answer_next(&[410]);
-    let c = Console::start(Backend::Sqlite, &destination(&receiver)).await;
+    let test = "in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery";
+    let Some((browser, c)) = browser_and_console(test, &destination(&receiver)).await else {
+        return;
+    };
     // A notification of an app not configured yet: quarantined.
     let second = Target {
         bundle_id: SECOND_BUNDLE.into(),
@@ -916,19 +924,16 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
         2,
         "the dead event was sent again"
     );
-    browser.close().await;
-    c.stop().await;
+    close(browser, c).await;
 }
 
 /// Without the token every page goes to the login; a POST from another site is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_without_the_token_and_from_another_site() {
-    let Some(browser) =
-        Browser::start("in_a_browser_without_the_token_and_from_another_site").await
-    else {
+    let test = "in_a_browser_without_the_token_and_from_another_site";
+    let Some((browser, c)) = browser_and_console(test, "").await else {
         return;
     };
-    let c = Console::start(Backend::Sqlite, "").await;
     for page in [
         "/",
         "/notifications",
@@ -983,8 +988,7 @@ async fn in_a_browser_without_the_token_and_from_another_site() {
     browser.goto(&c.url("/")).await;
     assert_eq!(browser.at().await, "/");
     site.abort();
-    browser.close().await;
-    c.stop().await;
+    close(browser, c).await;
 }
 
 /// A path as the login's `next=` carries it.
