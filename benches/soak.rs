@@ -22,7 +22,11 @@ use std::time::{Duration, Instant};
 
 use plotters::prelude::*;
 use sqlx::Connection;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+#[path = "../tests/common/db_proxy.rs"]
+mod db_proxy;
+use db_proxy::DbProxy;
 
 /// The binary this build made; the soak runs a copy, so that a rebuild meanwhile changes nothing.
 const BUILT_ASND: &str = env!("CARGO_BIN_EXE_asnd");
@@ -465,68 +469,6 @@ impl Fds {
     /// Everything but the database pool, which keeps its connections for a while.
     fn clients(&self) -> usize {
         self.total - self.database
-    }
-}
-
-/// A TCP proxy in front of PostgreSQL. Cutting it closes every connection through it and refuses
-/// new ones until it is restored.
-#[derive(Clone)]
-struct DbProxy {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    /// Bumped at each cut: a connection ends when the generation it started in has passed.
-    generation: Arc<tokio::sync::watch::Sender<u64>>,
-    task: Arc<tokio::task::JoinHandle<()>>,
-}
-
-impl DbProxy {
-    async fn start(upstream: String, up: Arc<AtomicBool>) -> DbProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let (generation, _) = tokio::sync::watch::channel(0u64);
-        let generation = Arc::new(generation);
-        let (up2, generation2) = (up.clone(), generation.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    continue;
-                };
-                if !up2.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let mut cut = generation2.subscribe();
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        DbProxy {
-            addr,
-            up,
-            generation,
-            task: Arc::new(task),
-        }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.generation.send_modify(|g| *g += 1);
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-
-    fn stop(&self) {
-        self.task.abort();
     }
 }
 

@@ -86,32 +86,6 @@ fn status(response: &Option<String>) -> Option<u16> {
     response.as_ref()?.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn proxy_v1(client: &str) -> Vec<u8> {
-    format!("PROXY TCP4 {client} 10.0.0.1 40000 443\r\n").into_bytes()
-}
-
-/// A PROXY v2 LOCAL header: the balancer's own connection.
-fn proxy_v2_local() -> Vec<u8> {
-    use ppp::v2::{Builder, Command, Protocol, Version};
-    Builder::with_addresses(
-        Version::Two | Command::Local,
-        Protocol::Stream,
-        (
-            SocketAddr::from(([17, 9, 9, 9], 40000)),
-            SocketAddr::from(([10, 0, 0, 1], 443)),
-        ),
-    )
-    .build()
-    .unwrap()
-}
-
-async fn source_of(db: &TestDb, uuid: &str) -> String {
-    db.one(&format!(
-        "SELECT source_address FROM notifications WHERE notification_uuid = '{uuid}'"
-    ))
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn silent_outsiders_do_not_delay_deliveries_in_proxy_mode() {
     // Silent peers would hold their socket for a minute if they held anything at all.
@@ -146,7 +120,7 @@ async fn silent_outsiders_do_not_delay_deliveries_in_proxy_mode() {
     )
     .await;
     assert_eq!(status(&answer), Some(200), "{answer:?}");
-    assert_eq!(source_of(&db, &uuid).await, "17.1.2.3");
+    assert_eq!(db.source_of(&uuid).await, "17.1.2.3");
     // Directly from an allowed address, without a PROXY header.
     let (uuid, body) = signed_renewal();
     let answer = request_from(
@@ -158,7 +132,7 @@ async fn silent_outsiders_do_not_delay_deliveries_in_proxy_mode() {
     )
     .await;
     assert_eq!(status(&answer), Some(200), "{answer:?}");
-    assert_eq!(source_of(&db, &uuid).await, ALLOWED_DIRECT);
+    assert_eq!(db.source_of(&uuid).await, ALLOWED_DIRECT);
     assert_eq!(silent.len(), 300, "every silent socket stayed connected");
     drop(silent);
     daemon.server.shutdown().await;
@@ -194,9 +168,12 @@ async fn forwarding_headers_are_never_read_in_proxy_mode() {
     )
     .await;
     assert_eq!(status(&answer), Some(200), "{answer:?}");
-    assert_eq!(source_of(&db, &uuid).await, "17.4.5.6");
+    assert_eq!(db.source_of(&uuid).await, "17.4.5.6");
     // LOCAL and UNKNOWN connections (the balancer's own) reach only the health endpoints.
-    for header in [proxy_v2_local(), b"PROXY UNKNOWN\r\n".to_vec()] {
+    for header in [
+        proxy_v2("17.9.9.9".parse().unwrap(), true),
+        b"PROXY UNKNOWN\r\n".to_vec(),
+    ] {
         let (_, answer) = post(header.clone(), spoofs).await;
         assert_eq!(status(&answer), Some(403), "{answer:?}");
         assert!(

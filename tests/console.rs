@@ -220,6 +220,12 @@ async fn pages_show_what_is_stored(backend: Backend) {
 
 on_both_stores!(pages_show_what_is_stored);
 
+/// How many quarantine rows were reprocessed (have a `reprocess_result`).
+async fn reprocessed(db: &TestDb) -> i64 {
+    db.number("SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL")
+        .await
+}
+
 /// Every page and action, without the token, sends to the login; a POST from another origin, or
 /// with the cookie but not the form's CSRF token, is refused; scripts use the bearer token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -260,13 +266,7 @@ async fn without_the_token_nothing_is_reachable() {
         assert_eq!(answer.status().as_u16(), 303, "{action}");
         assert_eq!(answer.headers()["location"], "/login?next=%2F");
     }
-    assert_eq!(
-        c.db.number(
-            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
-        )
-        .await,
-        0
-    );
+    assert_eq!(reprocessed(&c.db).await, 0);
 
     // A wrong token at the login: 401 and no cookie.
     let wrong = c
@@ -333,26 +333,14 @@ async fn without_the_token_nothing_is_reachable() {
         post(vec![("csrf", "forged".into()), ("id", id.clone())], None).await,
         403
     );
-    assert_eq!(
-        c.db.number(
-            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
-        )
-        .await,
-        0
-    );
+    assert_eq!(reprocessed(&c.db).await, 0);
     let origin: &'static str = Box::leak(c.base.clone().into_boxed_str());
     assert_eq!(
         post(with_csrf, Some(origin)).await,
         303,
         "from the console itself"
     );
-    assert_eq!(
-        c.db.number(
-            "SELECT COUNT(*) FROM rejected_notifications WHERE reprocess_result IS NOT NULL"
-        )
-        .await,
-        1
-    );
+    assert_eq!(reprocessed(&c.db).await, 1);
     // Scripts: the bearer token and no CSRF token.
     let scripted = c
         .http
@@ -643,14 +631,16 @@ impl Browser {
         }
     }
 
-    async fn text(&self, css: &str) -> String {
+    /// The element `css` selects; a test fails naming the selector when there is none.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .find(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
     }
 
     async fn texts(&self, css: &str) -> Vec<String> {
@@ -662,13 +652,7 @@ impl Browser {
     }
 
     async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        self.find(css).await.click().await.unwrap();
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -701,6 +685,19 @@ impl Browser {
     }
 }
 
+/// A browser test's browser and console (with `extra` configuration); `None`, the test skipped,
+/// without Chromium.
+async fn browser_and_console(test: &str, extra: &str) -> Option<(Browser, Console)> {
+    let browser = Browser::start(test).await?;
+    Some((browser, Console::start(Backend::Sqlite, extra).await))
+}
+
+/// Ends a browser test: the browser, then the console.
+async fn close(browser: Browser, c: Console) {
+    browser.close().await;
+    c.stop().await;
+}
+
 fn screenshot_dir() -> PathBuf {
     match std::env::var_os("ASND_CONSOLE_SCREENSHOTS") {
         Some(dir) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir),
@@ -713,12 +710,10 @@ fn screenshot_dir() -> PathBuf {
 /// in order; a quarantined body with `<script>` and `onerror=` stays text and runs nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
-    let Some(browser) =
-        Browser::start("in_a_browser_login_overview_search_timeline_and_a_hostile_body").await
-    else {
+    let test = "in_a_browser_login_overview_search_timeline_and_a_hostile_body";
+    let Some((browser, c)) = browser_and_console(test, "").await else {
         return;
     };
-    let c = Console::start(Backend::Sqlite, "").await;
     let scenario = post_lifecycle(&c.daemon, &Target::default()).await;
     assert_eq!(c.daemon.post(HOSTILE).await.0, 400);
     let otid = scenario[0].original_transaction_id.clone().unwrap();
@@ -820,22 +815,19 @@ async fn in_a_browser_login_overview_search_timeline_and_a_hostile_body() {
         .unwrap();
     assert!(images.is_empty(), "the body made no element");
     browser.screenshot("quarantine").await;
-    browser.close().await;
-    c.stop().await;
+    close(browser, c).await;
 }
 
 /// "Reprocess" after a configuration fix stores the notification; "Retry" delivers a dead
 /// delivery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
-    let Some(browser) =
-        Browser::start("in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery").await
-    else {
-        return;
-    };
     let receiver = Receiver::start().await;
     receiver.answer_next(&[410]);
-    let c = Console::start(Backend::Sqlite, &destination(&receiver)).await;
+    let test = "in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery";
+    let Some((browser, c)) = browser_and_console(test, &destination(&receiver)).await else {
+        return;
+    };
     // A notification of an app not configured yet: quarantined.
     let second = Target {
         bundle_id: SECOND_BUNDLE.into(),
@@ -857,11 +849,7 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
         200
     );
     wait_for("a dead delivery", Duration::from_secs(30), || async {
-        (c.db
-            .number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'dead'")
-            .await
-            == 1)
-            .then_some(())
+        (c.db.deliveries_in("dead").await == 1).then_some(())
     })
     .await;
 
@@ -922,13 +910,7 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
     wait_for(
         "the retried delivery delivered",
         Duration::from_secs(30),
-        || async {
-            (c.db
-                .number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-                .await
-                >= 2)
-                .then_some(())
-        },
+        || async { (c.db.deliveries_in("delivered").await >= 2).then_some(()) },
     )
     .await;
     // The refused event, the reprocessed notification's, and the refused one again.
@@ -942,19 +924,16 @@ async fn in_a_browser_reprocess_after_a_fix_and_retry_a_dead_delivery() {
         2,
         "the dead event was sent again"
     );
-    browser.close().await;
-    c.stop().await;
+    close(browser, c).await;
 }
 
 /// Without the token every page goes to the login; a POST from another site is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_a_browser_without_the_token_and_from_another_site() {
-    let Some(browser) =
-        Browser::start("in_a_browser_without_the_token_and_from_another_site").await
-    else {
+    let test = "in_a_browser_without_the_token_and_from_another_site";
+    let Some((browser, c)) = browser_and_console(test, "").await else {
         return;
     };
-    let c = Console::start(Backend::Sqlite, "").await;
     for page in [
         "/",
         "/notifications",
@@ -1009,8 +988,7 @@ async fn in_a_browser_without_the_token_and_from_another_site() {
     browser.goto(&c.url("/")).await;
     assert_eq!(browser.at().await, "/");
     site.abort();
-    browser.close().await;
-    c.stop().await;
+    close(browser, c).await;
 }
 
 /// A path as the login's `next=` carries it.

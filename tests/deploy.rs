@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use common::*;
@@ -101,41 +100,6 @@ async fn post_with_headers(
     .await
 }
 
-fn v1_header(client: &str) -> Vec<u8> {
-    format!("PROXY TCP4 {client} 10.0.0.1 40000 443\r\n").into_bytes()
-}
-
-fn v2_header(client: IpAddr, local: bool) -> Vec<u8> {
-    use ppp::v2::{Builder, Command, Protocol, Version};
-    let dest: IpAddr = match client {
-        IpAddr::V4(_) => "10.0.0.1".parse().unwrap(),
-        IpAddr::V6(_) => "fd00::1".parse().unwrap(),
-    };
-    let command = if local {
-        Command::Local
-    } else {
-        Command::Proxy
-    };
-    Builder::with_addresses(
-        Version::Two | command,
-        Protocol::Stream,
-        (
-            std::net::SocketAddr::new(client, 40000),
-            std::net::SocketAddr::new(dest, 443),
-        ),
-    )
-    .build()
-    .unwrap()
-}
-
-async fn source_of(db: &TestDb, uuid: &str) -> String {
-    db.column(&format!(
-        "SELECT source_address FROM notifications WHERE notification_uuid = '{uuid}'"
-    ))
-    .await
-    .join(",")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
     let (fixture, db, daemon) = start_behind_proxy(&["127.0.0.0/8"], |_| {}).await;
@@ -143,28 +107,28 @@ async fn proxy_protocol_from_a_trusted_balancer_names_the_client() {
 
     let (uuid, body) = signed_renewal();
     assert_eq!(
-        post_after(&daemon, cert, &v1_header("17.1.2.3"), &body).await,
+        post_after(&daemon, cert, &proxy_v1("17.1.2.3"), &body).await,
         Some(200)
     );
-    assert_eq!(source_of(&db, &uuid).await, "17.1.2.3");
+    assert_eq!(db.source_of(&uuid).await, "17.1.2.3");
     let (_, body) = signed_renewal();
     assert_eq!(
-        post_after(&daemon, cert, &v1_header("192.0.2.1"), &body).await,
+        post_after(&daemon, cert, &proxy_v1("192.0.2.1"), &body).await,
         Some(403)
     );
 
     let (uuid, body) = signed_renewal();
-    let v2 = v2_header("17.4.5.6".parse().unwrap(), false);
+    let v2 = proxy_v2("17.4.5.6".parse().unwrap(), false);
     assert_eq!(post_after(&daemon, cert, &v2, &body).await, Some(200));
-    assert_eq!(source_of(&db, &uuid).await, "17.4.5.6");
-    let v2_outside = v2_header("2001:db8::5".parse().unwrap(), false);
+    assert_eq!(db.source_of(&uuid).await, "17.4.5.6");
+    let v2_outside = proxy_v2("2001:db8::5".parse().unwrap(), false);
     assert_eq!(
         post_after(&daemon, cert, &v2_outside, &signed_renewal().1).await,
         Some(403)
     );
 
     // LOCAL (the balancer's own health check) means the peer itself: 127.0.0.1 is not Apple.
-    let local = v2_header("17.9.9.9".parse().unwrap(), true);
+    let local = proxy_v2("17.9.9.9".parse().unwrap(), true);
     assert_eq!(
         post_after(&daemon, cert, &local, &signed_renewal().1).await,
         Some(403)
@@ -207,8 +171,8 @@ async fn an_untrusted_peer_may_not_send_a_proxy_header() {
     .await;
     let cert = &fixture.tls_cert_der;
     for header in [
-        v1_header("17.1.2.3"),
-        v2_header("17.1.2.3".parse().unwrap(), false),
+        proxy_v1("17.1.2.3"),
+        proxy_v2("17.1.2.3".parse().unwrap(), false),
     ] {
         assert_eq!(
             post_after(&daemon, cert, &header, &signed_renewal().1).await,
@@ -218,7 +182,7 @@ async fn an_untrusted_peer_may_not_send_a_proxy_header() {
     // Without a header it is an ordinary client, judged by its own address.
     let (uuid, body) = signed_renewal();
     assert_eq!(post_after(&daemon, cert, b"", &body).await, Some(200));
-    assert_eq!(source_of(&db, &uuid).await, "127.0.0.1");
+    assert_eq!(db.source_of(&uuid).await, "127.0.0.1");
     assert_eq!(db.count("notifications").await, 1);
     daemon.server.shutdown().await;
 }
@@ -254,7 +218,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     let (uuid, body) = signed_renewal();
     let h = "X-Forwarded-For: 17.9.9.9, 10.1.1.1, 10.2.2.2\r\n";
     assert_eq!(post_with_headers(&daemon, &cert, h, &body).await, Some(200));
-    assert_eq!(source_of(&db, &uuid).await, "17.9.9.9");
+    assert_eq!(db.source_of(&uuid).await, "17.9.9.9");
     let spoofed = "X-Forwarded-For: 17.1.1.1, 192.0.2.7, 10.1.1.1\r\n";
     assert_eq!(
         post_with_headers(&daemon, &cert, spoofed, &signed_renewal().1).await,
@@ -286,7 +250,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     let (uuid, body) = signed_renewal();
     let status = post_with_headers(&daemon, &cert, forwarded, &body).await;
     assert_eq!(status, Some(200));
-    assert_eq!(source_of(&db, &uuid).await, "17.3.3.3");
+    assert_eq!(db.source_of(&uuid).await, "17.3.3.3");
     daemon.server.shutdown().await;
 }
 
@@ -315,7 +279,7 @@ async fn plain_http_behind_a_tls_terminating_balancer() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert_eq!(source_of(&db, &uuid).await, "17.5.5.5");
+    assert_eq!(db.source_of(&uuid).await, "17.5.5.5");
     let resp = http
         .post(&url)
         .body(signed_renewal().1)
@@ -588,7 +552,7 @@ async fn outsiders_cannot_take_the_connections_apple_needs() {
     // can make one of them be refused, so each probe that gets in is answered with one more.
     let idle_outsider = || async {
         let mut tcp = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
-        tcp.write_all(&v1_header("192.0.2.1")).await.unwrap();
+        tcp.write_all(&proxy_v1("192.0.2.1")).await.unwrap();
         tcp
     };
     let idle = std::sync::Mutex::new(Vec::new());
@@ -609,10 +573,10 @@ async fn outsiders_cannot_take_the_connections_apple_needs() {
     // Apple still gets in.
     let (uuid, body) = signed_renewal();
     assert_eq!(
-        post_after(&daemon, cert, &v1_header("17.1.1.1"), &body).await,
+        post_after(&daemon, cert, &proxy_v1("17.1.1.1"), &body).await,
         Some(200)
     );
-    assert_eq!(source_of(&db, &uuid).await, "17.1.1.1");
+    assert_eq!(db.source_of(&uuid).await, "17.1.1.1");
     // Once outsiders leave, another one is answered again (403 for a notification, 200 for health).
     drop(idle);
     wait_for("an outsider is answered again", QUOTA_SETTLES, || async {

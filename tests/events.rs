@@ -66,6 +66,26 @@ fn config_file(fixture: &Fixture, db: &TestDb, extra: &str) -> (PathBuf, Config)
     (file, Config::from_toml_str(&text, Vec::new()).unwrap())
 }
 
+/// The fixture's configuration (on an SQLite file it never opens) with `destinations` appended,
+/// read with the overrides `env`, for the tests of the configuration alone.
+fn with_destinations(fixture: &Fixture, destinations: &str, env: Vec<(String, String)>) -> Config {
+    let text = fixture.toml("sqlite://x.db", LOOPBACK, destinations);
+    Config::from_toml_str(&text, env).unwrap()
+}
+
+/// A fixture, a database and a configuration file (with its parsed form) sending every event to
+/// `receiver` as destination `backend`: for tests that run the daemon as a process, or none.
+async fn sending_to(receiver: &Receiver, backend: Backend) -> (Fixture, TestDb, PathBuf, Config) {
+    let fixture = Fixture::new();
+    let db = TestDb::new(backend).await;
+    let (file, config) = config_file(
+        &fixture,
+        &db,
+        &destination("backend", receiver, "event", ""),
+    );
+    (fixture, db, file, config)
+}
+
 /// `asnd deliveries <args> --config <file>`: its exit code, stdout and stderr.
 fn deliveries(file: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = asnd()
@@ -158,11 +178,7 @@ async fn lifecycle_arrives_in_order_in_both_formats(backend: Backend) {
             .expect("the forwarded body verifies");
     }
     // Each event went to each destination once.
-    assert_eq!(
-        s.db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-            .await,
-        12
-    );
+    assert_eq!(s.db.deliveries_in("delivered").await, 12);
     s.daemon.server.shutdown().await;
 }
 on_both_stores!(lifecycle_arrives_in_order_in_both_formats);
@@ -231,10 +247,7 @@ async fn failures_retry_and_gone_stops(backend: Backend) {
         "the retried delivery is delivered",
         Duration::from_secs(10),
         || async {
-            (s.db.count("event_deliveries").await
-                == s.db
-                    .number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-                    .await)
+            (s.db.count("event_deliveries").await == s.db.deliveries_in("delivered").await)
                 .then_some(())
         },
     )
@@ -339,11 +352,7 @@ async fn a_slow_destination_does_not_hold_up_ingest(backend: Backend) {
         assert_eq!(s.daemon.post(body).await.0, 200);
     }
     assert_eq!(s.db.count("notifications").await, 20);
-    assert_eq!(
-        s.db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'pending'")
-            .await,
-        20
-    );
+    assert_eq!(s.db.deliveries_in("pending").await, 20);
     s.daemon.server.shutdown().await;
 }
 on_both_stores!(a_slow_destination_does_not_hold_up_ingest);
@@ -427,13 +436,7 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
     let receiver = Receiver::start().await;
     // Nothing is answered until the daemon is killed.
     receiver.hold();
-    let fixture = Fixture::new();
-    let db = TestDb::new(backend).await;
-    let (file, _) = config_file(
-        &fixture,
-        &db,
-        &destination("backend", &receiver, "event", ""),
-    );
+    let (fixture, db, file, _) = sending_to(&receiver, backend).await;
     let client = client(&fixture.tls_cert_der);
     let (mut first, url) = serve(&file);
     let mut uuids = Vec::new();
@@ -485,13 +488,7 @@ async fn two_replicas_share_the_work() {
         return;
     }
     let receiver = Receiver::start().await;
-    let fixture = Fixture::new();
-    let db = TestDb::new(Backend::Postgres).await;
-    let (file, _) = config_file(
-        &fixture,
-        &db,
-        &destination("backend", &receiver, "event", ""),
-    );
+    let (fixture, db, file, _) = sending_to(&receiver, Backend::Postgres).await;
     let client = client(&fixture.tls_cert_der);
     let (mut a, url_a) = serve(&file);
     let (mut b, url_b) = serve(&file);
@@ -502,10 +499,7 @@ async fn two_replicas_share_the_work() {
     }
     let requests = receiver.wait_for(20).await;
     wait_for("all delivered", Duration::from_secs(10), || async {
-        (db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-            .await
-            == 20)
-            .then_some(())
+        (db.deliveries_in("delivered").await == 20).then_some(())
     })
     .await;
     let mut ids: Vec<&str> = requests.iter().map(|r| r.header("webhook-id")).collect();
@@ -529,12 +523,7 @@ async fn two_replicas_share_the_work() {
     wait_for(
         "the survivor delivers the rest",
         Duration::from_secs(60),
-        || async {
-            (db.number("SELECT COUNT(*) FROM event_deliveries WHERE state = 'delivered'")
-                .await
-                == 30)
-                .then_some(())
-        },
+        || async { (db.deliveries_in("delivered").await == 30).then_some(()) },
     )
     .await;
     let mut ids: Vec<String> = receiver
@@ -552,12 +541,11 @@ async fn two_replicas_share_the_work() {
 #[test]
 fn a_destination_needs_a_url_and_a_secret() {
     let fixture = Fixture::new();
-    let text = fixture.toml(
-        "sqlite://x.db",
-        LOOPBACK,
+    let config = with_destinations(
+        &fixture,
         "[[destinations]]\nname = \"two words\"\nurl = \"ftp://x\"\nsecrets = [\"plain\"]\n",
+        Vec::new(),
     );
-    let config = Config::from_toml_str(&text, Vec::new()).unwrap();
     let problems = config.validate().unwrap_err().to_string();
     for expected in [
         "destinations[0].name",
@@ -635,15 +623,9 @@ on_both_stores!(retention_deletes_only_delivered_rows);
 /// The configuration shown in docs/events.md is valid.
 #[test]
 fn the_documented_configuration_is_valid() {
-    let docs = include_str!("../docs/events.md");
-    let block = docs
-        .split("```toml\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .unwrap();
+    let block = code_blocks(include_str!("../docs/events.md"), "toml")[0];
     let fixture = Fixture::new();
-    let text = fixture.toml("sqlite://x.db", LOOPBACK, block);
-    let config = Config::from_toml_str(&text, Vec::new()).unwrap();
+    let config = with_destinations(&fixture, block, Vec::new());
     config.validate().unwrap();
     assert_eq!(config.destinations[0].name, "backend");
     assert_eq!(config.destinations[0].types, ["DID_RENEW", "REFUND"]);
@@ -683,16 +665,15 @@ on_both_stores!(a_subscription_waits_for_its_earlier_event);
 #[test]
 fn secrets_come_from_the_environment() {
     let fixture = Fixture::new();
-    let text = fixture.toml(
-        "sqlite://x.db",
-        LOOPBACK,
-        "[[destinations]]\nname = \"backend\"\nurl = \"http://127.0.0.1:9/\"\n",
-    );
     let env = vec![(
         "ASND_DESTINATIONS__0__SECRETS".to_string(),
         format!("{},{}", secret("one"), secret("two")),
     )];
-    let config = Config::from_toml_str(&text, env).unwrap();
+    let config = with_destinations(
+        &fixture,
+        "[[destinations]]\nname = \"backend\"\nurl = \"http://127.0.0.1:9/\"\n",
+        env,
+    );
     config.validate().unwrap();
     let secrets: Vec<&String> = config.destinations[0]
         .secrets
@@ -708,13 +689,7 @@ fn secrets_come_from_the_environment() {
 /// result of the worker that leased the delivery since.
 async fn a_lost_lease_records_nothing(backend: Backend) {
     let receiver = Receiver::start().await;
-    let fixture = Fixture::new();
-    let db = TestDb::new(backend).await;
-    let (_, config) = config_file(
-        &fixture,
-        &db,
-        &destination("backend", &receiver, "event", ""),
-    );
+    let (_fixture, db, _, config) = sending_to(&receiver, backend).await;
     // Stored through a pipeline alone: no workers run, the test leases by hand.
     let store = db.store().await;
     let pipeline = asnd::ingest::Pipeline::from_config(&config, store.clone()).unwrap();
@@ -788,9 +763,7 @@ on_both_stores!(url_credentials_stay_out_of_errors);
 #[test]
 fn deliveries_says_what_is_wrong() {
     let fixture = Fixture::new();
-    let file = fixture.dir.path().join("asnd.toml");
-    let unreachable = "postgres://postgres:hunter2@127.0.0.1:1/asnd";
-    std::fs::write(&file, fixture.toml(unreachable, LOOPBACK, "")).unwrap();
+    let file = fixture.unreachable_database_file();
     let (code, _, stderr) = deliveries(&file, &["list"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(

@@ -146,6 +146,12 @@ fn serve(path: &Path, envs: &[(&str, &str)]) -> (Child, Vec<String>, String) {
     (child, seen, url)
 }
 
+/// `serve` with `cert` and `key`, trusting the development CA `ca` for notifications.
+fn serve_trusting(dir: &Path, ca: &Path, cert: &Path, key: &Path) -> (Child, Vec<String>, String) {
+    let roots = format!("[verify]\nroots = [\"{}\"]", ca.join("root.pem").display());
+    serve(&serve_config(dir, cert, key, &roots), &[])
+}
+
 fn stop(mut child: Child) {
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(25)).success());
@@ -159,17 +165,14 @@ fn simulate_with_no_server_says_so_once_and_stops() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dev_ca(dir.path());
     let url = format!("https://localhost:{}/notifications", closed_port());
+    let simulate = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--url", &url, "--ca", ca.to_str().unwrap()];
+        args.push("--insecure");
+        args.extend_from_slice(extra);
+        run(&args)
+    };
     let started = Instant::now();
-    let (code, stdout, stderr) = run(&[
-        "simulate",
-        "--url",
-        &url,
-        "--ca",
-        ca.to_str().unwrap(),
-        "--insecure",
-        "--scenario",
-        "lifecycle",
-    ]);
+    let (code, stdout, stderr) = simulate(&["--scenario", "lifecycle"]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert_eq!(
         stderr.matches("Connection refused").count(),
@@ -188,18 +191,7 @@ fn simulate_with_no_server_says_so_once_and_stops() {
     assert!(started.elapsed() < Duration::from_secs(20));
 
     // A load run with nothing delivered: no latency, no throughput.
-    let (code, stdout, stderr) = run(&[
-        "simulate",
-        "--url",
-        &url,
-        "--ca",
-        ca.to_str().unwrap(),
-        "--insecure",
-        "--count",
-        "4",
-        "--concurrency",
-        "2",
-    ]);
+    let (code, stdout, stderr) = simulate(&["--count", "4", "--concurrency", "2"]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stdout.contains("status error (connect): 4"), "{stdout}");
     assert!(!stdout.contains("throughput"), "{stdout}");
@@ -213,13 +205,7 @@ fn a_ca_certificate_is_warned_about_by_serve_and_explained_by_simulate() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dev_ca(dir.path());
     let (cert, key) = certificate(dir.path(), "openssl-like", true, 365);
-    let config = serve_config(
-        dir.path(),
-        &cert,
-        &key,
-        &format!("[verify]\nroots = [\"{}\"]", ca.join("root.pem").display()),
-    );
-    let (child, logged, url) = serve(&config, &[]);
+    let (child, logged, url) = serve_trusting(dir.path(), &ca, &cert, &key);
     assert!(
         logged
             .iter()
@@ -245,13 +231,7 @@ fn an_unknown_issuer_asks_for_cacert_and_a_soon_expiring_certificate_is_warned_a
     let ca = dev_ca(dir.path());
     let (cert, key) = certificate(dir.path(), "server", false, 10);
     let (other, _) = certificate(dir.path(), "unrelated", false, 365);
-    let config = serve_config(
-        dir.path(),
-        &cert,
-        &key,
-        &format!("[verify]\nroots = [\"{}\"]", ca.join("root.pem").display()),
-    );
-    let (child, logged, url) = serve(&config, &[]);
+    let (child, logged, url) = serve_trusting(dir.path(), &ca, &cert, &key);
     assert!(
         logged.iter().any(|l| l.contains("WARN")
             && l.contains("the TLS certificate expires at")
@@ -358,12 +338,12 @@ fn latency_ms_is_rounded_in_json_logs() {
 fn config_errors_name_the_key_with_an_example_and_every_unknown_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("asnd.toml");
-    std::fs::write(
-        &path,
-        "[server]\nhandshake_timeout = \"10\"\n[[apps]]\nbundle_id = \"a\"\n",
-    )
-    .unwrap();
-    let (code, _, stderr) = run(&["check-config", "--config", path.to_str().unwrap()]);
+    let check = |toml: &str| {
+        std::fs::write(&path, toml).unwrap();
+        run(&["check-config", "--config", path.to_str().unwrap()])
+    };
+    let (code, _, stderr) =
+        check("[server]\nhandshake_timeout = \"10\"\n[[apps]]\nbundle_id = \"a\"\n");
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains(
@@ -376,12 +356,8 @@ fn config_errors_name_the_key_with_an_example_and_every_unknown_key() {
         "{stderr}"
     );
 
-    std::fs::write(
-        &path,
-        "[server]\nlisen = \"x\"\n\n[log]\nlevel = \"info\"\ncolour = true\n",
-    )
-    .unwrap();
-    let (code, _, stderr) = run(&["check-config", "--config", path.to_str().unwrap()]);
+    let (code, _, stderr) =
+        check("[server]\nlisen = \"x\"\n\n[log]\nlevel = \"info\"\ncolour = true\n");
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("unknown key `server.lisen`") && stderr.contains("line 2, column 1"),

@@ -451,11 +451,9 @@ on_both_stores!(quarantine_stays_bounded_under_a_flood);
 /// The README's `[quarantine]` block is valid configuration and shows the defaults.
 #[test]
 fn the_readme_quarantine_block_is_the_defaults() {
-    let readme = include_str!("../README.md");
-    let block = readme
-        .split("```toml\n")
+    let block = code_blocks(include_str!("../README.md"), "toml")
+        .into_iter()
         .find(|b| b.starts_with("[quarantine]"))
-        .and_then(|b| b.split("```").next())
         .expect("a [quarantine] block in the README");
     let config = asnd::config::Config::from_toml_str(block, Vec::new()).unwrap();
     assert_eq!(config.quarantine, asnd::config::QuarantineConfig::default());
@@ -519,9 +517,7 @@ fn verify_refuses_a_transaction_as_a_notification() {
 #[test]
 fn reprocess_says_what_is_wrong() {
     let fixture = Fixture::new();
-    let file = fixture.dir.path().join("asnd.toml");
-    let unreachable = "postgres://postgres:hunter2@127.0.0.1:1/asnd";
-    std::fs::write(&file, fixture.toml(unreachable, LOOPBACK, "")).unwrap();
+    let file = fixture.unreachable_database_file();
     let (code, out) = reprocess(&file, &["--since", "last tuesday"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--since"), "{out}");

@@ -6,62 +6,10 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use common::*;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-/// Forwards to PostgreSQL until cut; while cut, refuses new connections and kills open ones.
-struct CuttableProxy {
-    port: u16,
-    down: Arc<AtomicBool>,
-    cut: watch::Sender<u64>,
-}
-
-impl CuttableProxy {
-    async fn start(upstream: String) -> CuttableProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let down = Arc::new(AtomicBool::new(false));
-        let (cut, cut_rx) = watch::channel(0u64);
-        let down2 = down.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                if down2.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let mut cut_rx = cut_rx.clone();
-                cut_rx.borrow_and_update();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut_rx.changed() => {}
-                    }
-                });
-            }
-        });
-        CuttableProxy { port, down, cut }
-    }
-
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        self.cut.send_modify(|n| *n += 1);
-    }
-
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
 
 fn upstream_addr() -> String {
     let url = admin_url();
@@ -81,7 +29,7 @@ async fn database_outage_answers_503_and_loses_nothing() {
     }
     let fixture = Fixture::new();
     let db = TestDb::new(Backend::Postgres).await;
-    let proxy = CuttableProxy::start(upstream_addr()).await;
+    let proxy = DbProxy::start(upstream_addr(), Arc::new(AtomicBool::new(true))).await;
     let name = db
         .url
         .rsplit('/')
@@ -92,7 +40,10 @@ async fn database_outage_answers_503_and_loses_nothing() {
         .unwrap()
         .to_string();
     let via_proxy = with_database(
-        &format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port),
+        &format!(
+            "postgres://postgres@127.0.0.1:{}/postgres",
+            proxy.addr.port()
+        ),
         &name,
     );
     let mut config = fixture.config(&via_proxy, LOOPBACK);

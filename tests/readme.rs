@@ -94,8 +94,7 @@ fn expected(document: &str, backend: Backend) -> Vec<Expect> {
 /// `(backend, query)` for each ```sql block of `text`; the block's first line names the backend.
 fn queries(document: &str, text: &str) -> Vec<(Backend, String)> {
     let mut out = Vec::new();
-    for block in text.split("```sql\n").skip(1) {
-        let body = block.split("```").next().unwrap();
+    for body in code_blocks(text, "sql") {
         let first = body.lines().next().unwrap_or_default();
         let backend = match first.trim() {
             "-- PostgreSQL" => Backend::Postgres,

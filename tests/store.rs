@@ -596,45 +596,36 @@ async fn newest_state_wins(backend: Backend) {
         .await
     };
 
-    // Newer first (status 1, price 100)...
-    let newer_id = uuid();
-    let mut newer = notification(&newer_id, "4000", SIGNED, 1);
-    newer.transaction.as_mut().unwrap().price = Some(100);
-    assert_eq!(save(&store, &newer).await, SaveOutcome::Stored);
+    // Saves a state of subscription 4000 (its transaction's price too); returns its UUID.
+    let save_state = async |signed: i64, status: i64, price: i64| {
+        let id = uuid();
+        let mut n = notification(&id, "4000", signed, status);
+        n.transaction.as_mut().unwrap().price = Some(price);
+        assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+        id
+    };
+    // What `state` reads when the notification `id` set both rows.
+    let set_by = |id: &str, status: &str, signed: i64, price: &str| {
+        vec![
+            Some(status.to_owned()),
+            Some(id.to_owned()),
+            Some(iso(signed)),
+            Some(id.to_owned()),
+            Some(price.to_owned()),
+        ]
+    };
 
+    // Newer first (status 1, price 100)...
+    let newer_id = save_state(SIGNED, 1, 100).await;
     // ...then an older one (status 2, price 200), delivered late: stored as an event, but the
     // derived state stays the newer one.
-    let older_id = uuid();
-    let mut older = notification(&older_id, "4000", SIGNED - 1, 2);
-    older.transaction.as_mut().unwrap().price = Some(200);
-    assert_eq!(save(&store, &older).await, SaveOutcome::Stored);
-    assert_eq!(
-        state().await,
-        vec![
-            Some("1".into()),
-            Some(newer_id.clone()),
-            Some(iso(SIGNED)),
-            Some(newer_id.clone()),
-            Some("100".into())
-        ]
-    );
+    save_state(SIGNED - 1, 2, 200).await;
+    assert_eq!(state().await, set_by(&newer_id, "1", SIGNED, "100"));
     assert_eq!(db.count("notifications").await, 2);
 
     // A still newer one does update (status 5, price 300).
-    let newest_id = uuid();
-    let mut newest = notification(&newest_id, "4000", SIGNED + 1, 5);
-    newest.transaction.as_mut().unwrap().price = Some(300);
-    assert_eq!(save(&store, &newest).await, SaveOutcome::Stored);
-    assert_eq!(
-        state().await,
-        vec![
-            Some("5".into()),
-            Some(newest_id.clone()),
-            Some(iso(SIGNED + 1)),
-            Some(newest_id.clone()),
-            Some("300".into())
-        ]
-    );
+    let newest_id = save_state(SIGNED + 1, 5, 300).await;
+    assert_eq!(state().await, set_by(&newest_id, "5", SIGNED + 1, "300"));
     assert_rows(&db, [3, 1, 1]).await;
     store.close().await;
 }

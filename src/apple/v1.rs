@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::error::Status;
 use super::models::Environment;
+use crate::store::representable::holds_nul;
 
 /// `verified_by` of a stored V1 notification.
 pub const VERIFIED_BY: &str = "v1-shared-secret";
@@ -280,7 +281,7 @@ fn read(
 ) -> Result<V1Notification, V1Error> {
     if body
         .iter()
-        .any(|(key, value)| key != "password" && (key.contains('\0') || has_nul(value)))
+        .any(|(key, value)| key != "password" && (key.contains('\0') || holds_nul(value)))
     {
         // PostgreSQL can store neither in text nor in jsonb.
         return Err(V1Error::Model(
@@ -663,15 +664,6 @@ fn number_text(n: &Number) -> String {
         (Some(u), _) => u.to_string(),
         (None, Some(i)) => i.to_string(),
         (None, None) => n.to_string(),
-    }
-}
-
-fn has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
     }
 }
 

@@ -267,13 +267,7 @@ fn run_inner(args: &SimulateArgs) -> anyhow::Result<bool> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
-    let target = Target {
-        environment: args.environment.as_str().to_owned(),
-        bundle_id: args.bundle_id.clone(),
-        app_apple_id: args.app_apple_id,
-        ..Target::default()
-    };
-    target.check()?;
+    let target = target(args)?;
     if args.v1 && args.v1_secret.as_deref().is_none_or(str::is_empty) {
         bail!("V1 bodies need the app's shared secret: --v1-secret SECRET (or ASND_V1_SECRET)");
     }
@@ -369,13 +363,7 @@ fn run_mix(args: &SimulateArgs, mix: &simulate::mix::Mix) -> anyhow::Result<bool
             "the mix has v1 bodies: give the app's shared secret with --v1-secret SECRET (or ASND_V1_SECRET), or set v1=0"
         );
     }
-    let target = Target {
-        environment: args.environment.as_str().to_owned(),
-        bundle_id: args.bundle_id.clone(),
-        app_apple_id: args.app_apple_id,
-        ..Target::default()
-    };
-    target.check()?;
+    let target = target(args)?;
     let chain = signing_chain(args)?.map(|(c, _)| std::sync::Arc::new(c));
     let url = receiver_url(args, "(or --dev)")?;
     let options = client_options(args)?;
@@ -540,6 +528,19 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// The app the notifications are for, from `--environment`, `--bundle-id` and `--app-apple-id`,
+/// checked.
+fn target(args: &SimulateArgs) -> anyhow::Result<Target> {
+    let target = Target {
+        environment: args.environment.as_str().to_owned(),
+        bundle_id: args.bundle_id.clone(),
+        app_apple_id: args.app_apple_id,
+        ..Target::default()
+    };
+    target.check()?;
+    Ok(target)
 }
 
 /// The notification URL: `--url`, or `serve --dev`'s with `--dev`; `alternatives` completes the

@@ -661,9 +661,7 @@ mod tests {
             expected,
             "bundle_id, app_apple_id, environments, v1_shared_secrets, api"
         );
-        let err = Config::from_toml_str("[[apps]]\nbundel_id = \"a\"\n", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = read_error("[[apps]]\nbundel_id = \"a\"\n");
         assert!(
             err.starts_with("unknown key `apps[0].bundel_id` in configuration, line 2"),
             "{err}"
@@ -672,9 +670,7 @@ mod tests {
 
     #[test]
     fn a_duration_without_a_unit_names_the_key_and_a_valid_example() {
-        let err = Config::from_toml_str("[server]\nhandshake_timeout = \"10\"\n", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = read_error("[server]\nhandshake_timeout = \"10\"\n");
         assert!(
             err.starts_with(
                 "configuration, line 2, column 21: server.handshake_timeout: expected a duration such as \"10s\""
@@ -686,12 +682,7 @@ mod tests {
             "{err}"
         );
         // In an app's API section, with the example the file shows commented out.
-        let err = Config::from_toml_str(
-            "[[apps]]\nbundle_id = \"a\"\n[apps.api]\ntimeout = \"thirty\"\n",
-            no_env(),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = read_error("[[apps]]\nbundle_id = \"a\"\n[apps.api]\ntimeout = \"thirty\"\n");
         assert!(err.contains("line 4"), "{err}");
         assert!(
             err.contains("apps[0].api.timeout: expected a duration such as \"30s\""),
@@ -746,9 +737,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\n'), "{text}");
-        let err = Config::from_toml_str("[server\n", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = read_error("[server\n");
         assert!(err.starts_with("configuration, line 1"), "{err}");
     }
 
@@ -836,9 +825,7 @@ mod tests {
 
     #[test]
     fn unknown_choices_are_refused_when_read() {
-        let err = Config::from_toml_str("[log]\nformat = \"xml\"\n", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = read_error("[log]\nformat = \"xml\"\n");
         assert_eq!(
             err,
             "configuration, line 2, column 10: log.format: \"xml\" is not a format; use \"pretty\" or \"json\"; for example: format = \"pretty\""
@@ -851,9 +838,7 @@ mod tests {
             err,
             "environment variable ASND_APPS__0__ENVIRONMENTS: \"sandbox\" is not an environment; use \"Production\" or \"Sandbox\""
         );
-        let err = Config::from_toml_str("[sources]\nforwarded_header = \"x-real-ip\"\n", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = read_error("[sources]\nforwarded_header = \"x-real-ip\"\n");
         assert!(
             err.starts_with("configuration, line 2")
                 && err.contains(

@@ -52,6 +52,13 @@ pub(crate) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The message of the error that reading `text` (without overrides) gives.
+pub(crate) fn read_error(text: &str) -> String {
+    Config::from_toml_str(text, no_env())
+        .unwrap_err()
+        .to_string()
+}
+
 pub(crate) fn parse_with(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_toml_str(text, env(pairs))
 }

@@ -685,9 +685,7 @@ mod tests {
             "v1_shared_secrets = [true]",
         ] {
             let file = format!("{EXAMPLE}{wrong}\n");
-            let err = Config::from_toml_str(&file, no_env())
-                .unwrap_err()
-                .to_string();
+            let err = read_error(&file);
             assert!(err.contains("value not shown"), "{wrong}: {err}");
             assert!(
                 !err.contains("s3cret") && !err.contains("12345678"),

@@ -4,14 +4,15 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::store::StoredEvent;
 use crate::store::outbox::event_id;
+use crate::store::reads::NotificationDetail;
 use crate::time::format_ms;
 
 /// The event JSON of a stored notification: who it is about, the decoded notification with its
 /// nested payloads, and the transaction and subscription state it carries.
-pub fn event_body(e: &StoredEvent) -> Vec<u8> {
-    let payload = &e.payload.0;
+pub fn event_body(stored: &NotificationDetail) -> Vec<u8> {
+    let payload = &stored.payload.0;
+    let e = &stored.summary;
     // V2 puts the decoded nested payloads in `data` (or `appData`); V1 bodies have neither.
     let container = ["data", "appData"]
         .iter()

@@ -61,25 +61,28 @@ impl NewNotification {
     /// Every transaction row, by `transaction_id`: concurrent writers then lock rows in one order
     /// and cannot deadlock each other.
     pub fn transaction_rows(&self) -> Vec<&TransactionRow> {
-        let mut rows: Vec<&TransactionRow> = self
-            .transaction
-            .iter()
-            .chain(&self.other_transactions)
-            .collect();
-        rows.sort_by(|a, b| a.transaction_id.cmp(&b.transaction_id));
-        rows
+        in_key_order(&self.transaction, &self.other_transactions, |t| {
+            &t.transaction_id
+        })
     }
 
     /// Every subscription row, by `original_transaction_id` (same reason).
     pub fn subscription_rows(&self) -> Vec<&SubscriptionRow> {
-        let mut rows: Vec<&SubscriptionRow> = self
-            .subscription
-            .iter()
-            .chain(&self.other_subscriptions)
-            .collect();
-        rows.sort_by(|a, b| a.original_transaction_id.cmp(&b.original_transaction_id));
-        rows
+        in_key_order(&self.subscription, &self.other_subscriptions, |s| {
+            &s.original_transaction_id
+        })
     }
+}
+
+/// `first` (when there is one) and `others`, ordered by `key`.
+fn in_key_order<'a, T>(
+    first: &'a Option<T>,
+    others: &'a [T],
+    key: impl Fn(&T) -> &String,
+) -> Vec<&'a T> {
+    let mut rows: Vec<&T> = first.iter().chain(others).collect();
+    rows.sort_by(|a, b| key(a).cmp(key(b)));
+    rows
 }
 
 /// One row of `transactions`: newest `signed_date` wins.
@@ -327,37 +330,6 @@ pub struct AttemptResult {
     pub attempts: i64,
 }
 
-/// A stored notification as an event is made of it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct StoredEvent {
-    pub id: i64,
-    pub notification_uuid: String,
-    pub notification_type: String,
-    pub subtype: Option<String>,
-    pub environment: Option<String>,
-    pub bundle_id: Option<String>,
-    pub original_transaction_id: Option<String>,
-    pub transaction_id: Option<String>,
-    /// Milliseconds.
-    pub signed_date: Option<i64>,
-    /// Milliseconds.
-    pub received_at: i64,
-    pub verified_by: String,
-    pub raw_body: Vec<u8>,
-    pub payload: sqlx::types::Json<Value>,
-}
-
-/// What a destination's filters look at, for `asnd deliveries replay`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct EventSummary {
-    pub id: i64,
-    pub notification_type: String,
-    pub subtype: Option<String>,
-    pub environment: Option<String>,
-    pub bundle_id: Option<String>,
-    pub original_transaction_id: Option<String>,
-}
-
 /// One row of `event_deliveries`, as `asnd deliveries list` shows it (times in milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -571,7 +543,10 @@ pub trait Outbox: Send + Sync {
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
     /// The stored notification with this row id.
-    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError>;
+    async fn stored_event(
+        &self,
+        notification_id: i64,
+    ) -> Result<Option<reads::NotificationDetail>, StoreError>;
     /// Records how the attempt of `delivery` ended, and ends its lease; nothing when the lease
     /// was lost (another worker took the delivery since). Whether it was recorded.
     async fn finish(
@@ -596,12 +571,12 @@ pub trait Outbox: Send + Sync {
         until_ms: i64,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<EventSummary>, StoreError>;
+    ) -> Result<Vec<reads::NotificationSummary>, StoreError>;
     /// New pending deliveries of stored notifications to `destination` (a replay).
     async fn enqueue(
         &self,
         destination: &str,
-        events: &[EventSummary],
+        events: &[reads::NotificationSummary],
         now_ms: i64,
     ) -> Result<u64, StoreError>;
     /// Pending and dead deliveries per destination.

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
 use super::mapping::{Dialect, RowsAffected};
+use super::reads::{NotificationDetail, NotificationSummary};
 use super::tables::SqlTables;
 use super::{
-    AttemptResult, Backlog, ClaimedDelivery, DeliveryFilter, DeliveryRow, EventSummary,
-    NewNotification, Outbox, StoreError, StoredEvent,
+    AttemptResult, Backlog, ClaimedDelivery, DeliveryFilter, DeliveryRow, NewNotification, Outbox,
+    StoreError,
 };
 
 /// The `pg_notify` channel of stored events; its payload is the event id.
@@ -56,6 +57,7 @@ impl OutboxStatements {
         let p = d.placeholder;
         let t = |n: usize| (d.time_from_millis)(&p(n));
         let m = d.millis_of;
+        let summary = super::reads::summary_columns(d);
         OutboxStatements {
             insert: format!(
                 "INSERT INTO event_deliveries
@@ -101,12 +103,8 @@ impl OutboxStatements {
                 skip_locked = d.skip_locked,
             ),
             stored_event: format!(
-                "SELECT id, notification_uuid, notification_type, subtype, environment, bundle_id,
-                        original_transaction_id, transaction_id, {} AS signed_date,
-                        {} AS received_at, verified_by, raw_body, payload
-                 FROM notifications WHERE id = {}",
-                m("signed_date"),
-                m("received_at"),
+                "SELECT {summary}, version, raw_body, payload FROM notifications
+                 WHERE notifications.id = {}",
                 p(1)
             ),
             // Only while the lease is this worker's: a later lease counted one attempt more.
@@ -150,11 +148,10 @@ impl OutboxStatements {
                 dest = p(3)
             ),
             events_between: format!(
-                "SELECT id, notification_type, subtype, environment, bundle_id,
-                        original_transaction_id
-                 FROM notifications
-                 WHERE received_at >= {} AND received_at < {} AND id > {}
-                 ORDER BY id LIMIT {}",
+                "SELECT {summary} FROM notifications
+                 WHERE notifications.received_at >= {} AND notifications.received_at < {}
+                   AND notifications.id > {}
+                 ORDER BY notifications.id LIMIT {}",
                 t(1),
                 t(2),
                 p(3),
@@ -217,9 +214,9 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'r> ClaimedDelivery: sqlx::FromRow<'r, DB::Row>,
-    for<'r> StoredEvent: sqlx::FromRow<'r, DB::Row>,
+    for<'r> NotificationDetail: sqlx::FromRow<'r, DB::Row>,
     for<'r> DeliveryRow: sqlx::FromRow<'r, DB::Row>,
-    for<'r> EventSummary: sqlx::FromRow<'r, DB::Row>,
+    for<'r> NotificationSummary: sqlx::FromRow<'r, DB::Row>,
     for<'r> Backlog: sqlx::FromRow<'r, DB::Row>,
 {
     async fn claim(
@@ -237,7 +234,10 @@ where
             .await?)
     }
 
-    async fn stored_event(&self, notification_id: i64) -> Result<Option<StoredEvent>, StoreError> {
+    async fn stored_event(
+        &self,
+        notification_id: i64,
+    ) -> Result<Option<NotificationDetail>, StoreError> {
         Ok(sqlx::query_as(&self.outbox_sql.stored_event)
             .bind(notification_id)
             .fetch_optional(&self.pool)
@@ -293,7 +293,7 @@ where
         until_ms: i64,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<EventSummary>, StoreError> {
+    ) -> Result<Vec<NotificationSummary>, StoreError> {
         Ok(sqlx::query_as(&self.outbox_sql.events_between)
             .bind(since_ms)
             .bind(until_ms)
@@ -306,7 +306,7 @@ where
     async fn enqueue(
         &self,
         destination: &str,
-        events: &[EventSummary],
+        events: &[NotificationSummary],
         now_ms: i64,
     ) -> Result<u64, StoreError> {
         let _writer = self.writer().await;

@@ -52,7 +52,7 @@ pub struct NotificationSearch {
     pub limit: i64,
 }
 
-/// One notification as a list shows it.
+/// One notification as a list shows it, and as `asnd deliveries replay` filters it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct NotificationSummary {
     pub id: i64,
@@ -71,7 +71,7 @@ pub struct NotificationSummary {
     pub verified_by: String,
 }
 
-/// One stored notification in full.
+/// One stored notification in full: as the console shows it, and as a delivery sends it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct NotificationDetail {
     #[sqlx(flatten)]
@@ -192,13 +192,7 @@ impl ReadStatements {
         let p = d.placeholder;
         let t = |n: usize| (d.time_from_millis)(&p(n));
         let m = d.millis_of;
-        let summary = format!(
-            "notifications.id, notification_uuid, notification_type, subtype, environment,
-             bundle_id, transaction_id, original_transaction_id,
-             {} AS signed_date, {} AS received_at, source_address, verified_by",
-            m("notifications.signed_date"),
-            m("notifications.received_at")
-        );
+        let summary = summary_columns(d);
         let apple_first = format!(
             "verified_by = '{}' DESC",
             crate::apple::roots::APPLE_ROOT_LABEL
@@ -298,6 +292,18 @@ impl ReadStatements {
             ),
         }
     }
+}
+
+/// The columns of a [`NotificationSummary`] (and the first of a [`NotificationDetail`]), selected
+/// from `notifications`: the console and the outbox read a notification alike.
+pub(super) fn summary_columns(d: &Dialect) -> String {
+    format!(
+        "notifications.id, notification_uuid, notification_type, subtype, environment,
+         bundle_id, transaction_id, original_transaction_id,
+         {} AS signed_date, {} AS received_at, source_address, verified_by",
+        (d.millis_of)("notifications.signed_date"),
+        (d.millis_of)("notifications.received_at")
+    )
 }
 
 #[async_trait::async_trait]

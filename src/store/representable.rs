@@ -43,7 +43,8 @@ pub(super) fn escaped_json(value: &Value) -> Option<Value> {
     holds_nul(value).then(|| escape(value.clone()))
 }
 
-fn holds_nul(value: &Value) -> bool {
+/// Whether a NUL stands in any string or key of the document (the V1 reader refuses such a body).
+pub fn holds_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(holds_nul),

@@ -78,6 +78,15 @@ environments = ["Production", "Sandbox"]
         )
     }
 
+    /// A configuration file whose database cannot be reached, its URL holding the password
+    /// `hunter2` (which no message may show).
+    pub fn unreachable_database_file(&self) -> PathBuf {
+        let file = self.dir.path().join("asnd.toml");
+        let unreachable = "postgres://postgres:hunter2@127.0.0.1:1/asnd";
+        std::fs::write(&file, self.toml(unreachable, LOOPBACK, "")).unwrap();
+        file
+    }
+
     /// [`Fixture::toml`] without anything extra, parsed.
     pub fn config(&self, db_url: &str, sources: &str) -> Config {
         Config::from_toml_str(

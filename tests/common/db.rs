@@ -357,6 +357,16 @@ impl TestDb {
         rows[0].clone()
     }
 
+    /// Where the notification `uuid` came from: the `source_address` of each stored copy, joined
+    /// by commas.
+    pub async fn source_of(&self, uuid: &str) -> String {
+        self.column(&format!(
+            "SELECT source_address FROM notifications WHERE notification_uuid = '{uuid}'"
+        ))
+        .await
+        .join(",")
+    }
+
     /// The first column of the row `sql` returns, if it returns one (more is an error).
     pub async fn at_most_one(&self, sql: &str) -> Option<String> {
         let rows = self.column(sql).await;
@@ -388,6 +398,14 @@ impl TestDb {
     /// How many rows `table` holds.
     pub async fn count(&self, table: &str) -> i64 {
         self.number(&format!("SELECT COUNT(*) FROM {table}")).await
+    }
+
+    /// How many deliveries of `event_deliveries` are in `state` (`pending`, `delivered`, `dead`).
+    pub async fn deliveries_in(&self, state: &str) -> i64 {
+        self.number(&format!(
+            "SELECT COUNT(*) FROM event_deliveries WHERE state = '{state}'"
+        ))
+        .await
     }
 
     pub async fn bytes(&self, sql: &str) -> Vec<u8> {

@@ -1,20 +1,26 @@
 //! The one shared test harness: a real daemon over real TLS on 127.0.0.1:0 ([`daemon`]), a real
 //! database (an SQLite file, or a PostgreSQL database copied from a migrated template, dropped even
 //! when the test panics: [`db`]), realistic signed payloads ([`payloads`]), the `asnd` binary as an
-//! operator runs it ([`process`]) and waiting for a condition instead of sleeping ([`wait`]).
+//! operator runs it ([`process`]), PROXY protocol headers ([`proxy`]) and waiting for a condition instead of sleeping ([`wait`]).
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod daemon;
 pub mod db;
+pub mod db_proxy;
+pub mod docs;
 pub mod payloads;
 pub mod process;
+pub mod proxy;
 pub mod receiver;
 pub mod wait;
 
 pub use daemon::*;
 pub use db::*;
+pub use db_proxy::*;
+pub use docs::*;
 pub use payloads::*;
 pub use process::*;
+pub use proxy::*;
 pub use receiver::*;
 pub use wait::*;
 
