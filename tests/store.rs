@@ -952,7 +952,10 @@ async fn concurrent_burst_stores_what_one_at_a_time_would(backend: Backend) {
             .await
             .unwrap();
         let transactions: usize = transactions.parse().unwrap();
-        assert!(transactions < 60, "{transactions} transactions for 60 notifications");
+        assert!(
+            transactions < 60,
+            "{transactions} transactions for 60 notifications"
+        );
     }
     store.close().await;
 }

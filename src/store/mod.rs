@@ -19,6 +19,7 @@ pub mod representable;
 pub mod sqlite;
 mod sqlite_writer;
 mod tables;
+mod write_queue;
 
 /// One verified notification and the rows derived from it.
 #[derive(Debug, Clone, PartialEq, Default)]

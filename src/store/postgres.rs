@@ -23,7 +23,6 @@ use super::{
 
 mod batch;
 mod lock;
-use batch::BatchWriter;
 pub(crate) use lock::AdvisoryLock;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -52,7 +51,7 @@ pub struct PgStore {
     target: String,
     tables: Arc<SqlTables<sqlx::Postgres>>,
     /// Notifications of the common shape are written in batches, one commit per batch.
-    batches: BatchWriter,
+    batches: super::write_queue::WriteQueue,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -112,7 +111,7 @@ impl PgStore {
         let statements = (&*SQL, &*OUTBOX, &*READS);
         let tables = SqlTables::new(pool.clone(), statements, &MIGRATOR, None);
         // Half the pool writes batches; the rest serves everything else (the outbox, reads).
-        let batches = BatchWriter::start(pool.clone(), options.max_connections as usize / 2);
+        let batches = batch::start(pool.clone(), options.max_connections as usize / 2);
         Ok(PgStore {
             pool,
             target,

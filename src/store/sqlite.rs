@@ -21,8 +21,8 @@ use sqlx::sqlite::{
 use super::mapping::{Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS, bind_row};
 use super::outbox::{self, OutboxStatements};
 use super::reads::ReadStatements;
-use super::sqlite_writer::GroupWriter;
 use super::tables::SqlTables;
+use super::write_queue::WriteQueue;
 use super::{
     ExclusiveLock, HeldLock, NewNotification, SaveOutcome, Store, StoreError, StoreOptions, Tables,
 };
@@ -63,7 +63,7 @@ pub struct SqliteStore {
     filename: String,
     tables: Arc<SqlTables<sqlx::Sqlite>>,
     /// Notifications are written in groups, one fsync per group.
-    group: GroupWriter,
+    group: WriteQueue,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -102,7 +102,7 @@ impl SqliteStore {
         let pool = pool_options.connect_with(connect_options).await?;
 
         let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-        let group = GroupWriter::start(pool.clone(), writer.clone());
+        let group = super::sqlite_writer::start(pool.clone(), writer.clone());
         let statements = (&*SQL, &*OUTBOX, &*READS);
         let tables = SqlTables::new(pool.clone(), statements, &MIGRATOR, Some(writer));
         Ok(SqliteStore {

@@ -7,61 +7,42 @@
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::Mutex;
 
+use super::write_queue::{Job, WriteQueue};
 use super::{NewNotification, SaveOutcome, StoreError};
 
 /// Enough to amortise the fsync; small enough that a batch stays a few milliseconds long.
 const MAX_BATCH: usize = 64;
 
-type Reply = oneshot::Sender<Result<SaveOutcome, StoreError>>;
-
-/// The queue into the writer task.
-#[derive(Debug, Clone)]
-pub(super) struct GroupWriter {
-    jobs: mpsc::Sender<(NewNotification, Reply)>,
-}
-
-impl GroupWriter {
-    /// Starts the writer task. `lock` serialises it with this process's other writes.
-    pub(super) fn start(pool: SqlitePool, lock: Arc<Mutex<()>>) -> GroupWriter {
-        let (jobs, mut queue) = mpsc::channel::<(NewNotification, Reply)>(1024);
-        tokio::spawn(async move {
-            while let Some(first) = queue.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
+/// Starts the writer task; notifications queued on the returned queue are written in groups.
+/// `lock` serialises the writer with this process's other writes.
+pub(super) fn start(pool: SqlitePool, lock: Arc<Mutex<()>>) -> WriteQueue {
+    let (queue, mut jobs) = WriteQueue::new("SQLite writer");
+    tokio::spawn(async move {
+        while let Some(first) = jobs.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
                 }
-                let _writer = lock.lock().await;
-                write_batch(&pool, batch).await;
             }
-        });
-        GroupWriter { jobs }
-    }
-
-    pub(super) async fn save(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send((n.clone(), reply))
-            .await
-            .map_err(|_| StoreError::Write("the SQLite writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Write("the SQLite writer has stopped".into()))?
-    }
+            let _writer = lock.lock().await;
+            write_batch(&pool, batch).await;
+        }
+    });
+    queue
 }
 
 /// Writes the batch in one transaction and answers every caller after the COMMIT. The batch is
 /// first written straight through, two statements fewer per notification than with savepoints; if
 /// any notification fails, that attempt is rolled back whole and the batch is written again with
 /// a savepoint per notification, so the failure stays its own.
-async fn write_batch(pool: &SqlitePool, batch: Vec<(NewNotification, Reply)>) {
-    let written = match write_straight(pool, &batch).await {
+async fn write_batch(pool: &SqlitePool, batch: Vec<Job>) {
+    let written = match write_all(pool, &batch, false).await {
         Ok(results) => Ok(results),
-        Err(_) => write_isolated(pool, &batch).await,
+        Err(_) => write_all(pool, &batch, true).await,
     };
     match written {
         Ok(results) => {
@@ -78,10 +59,13 @@ async fn write_batch(pool: &SqlitePool, batch: Vec<(NewNotification, Reply)>) {
     }
 }
 
-/// Every notification of the batch, committed only if none of them failed.
-async fn write_straight(
+/// Every notification of the batch in one transaction, each outcome in order. Straight through
+/// (`isolated` false), any failure rolls back the whole transaction; with `isolated`, each
+/// notification has its own savepoint and a failure is only that notification's outcome.
+async fn write_all(
     pool: &SqlitePool,
-    batch: &[(NewNotification, Reply)],
+    batch: &[Job],
+    isolated: bool,
 ) -> Result<Vec<Result<SaveOutcome, StoreError>>, String> {
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
@@ -89,38 +73,23 @@ async fn write_straight(
         .map_err(|e| e.to_string())?;
     let mut results = Vec::with_capacity(batch.len());
     for (n, _) in batch {
-        match super::sqlite::save_one(&mut tx, n).await {
-            Ok(outcome) => results.push(Ok(outcome)),
-            Err(e) => {
+        let result = if isolated {
+            // Err: the savepoint itself could not be released or rolled back, so the
+            // transaction may hold part of a notification and none of the batch may commit.
+            save_with_savepoint(&mut tx, n)
+                .await
+                .map_err(|e| format!("savepoint failed: {e}"))
+        } else {
+            super::sqlite::save_one(&mut tx, n)
+                .await
+                .map(Ok)
+                .map_err(|e| e.to_string())
+        };
+        match result {
+            Ok(outcome) => results.push(outcome),
+            Err(message) => {
                 let _ = tx.rollback().await;
-                return Err(e.to_string());
-            }
-        }
-    }
-    tx.commit()
-        .await
-        .map_err(|e| format!("commit failed: {e}"))?;
-    Ok(results)
-}
-
-/// Each notification under its own savepoint: one that fails is undone alone and reported alone.
-async fn write_isolated(
-    pool: &SqlitePool,
-    batch: &[(NewNotification, Reply)],
-) -> Result<Vec<Result<SaveOutcome, StoreError>>, String> {
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut results = Vec::with_capacity(batch.len());
-    for (n, _) in batch {
-        match save_with_savepoint(&mut tx, n).await {
-            Ok(result) => results.push(result),
-            Err(e) => {
-                // The savepoint itself could not be released or rolled back: the transaction may
-                // hold part of a notification, so none of the batch may commit.
-                let _ = tx.rollback().await;
-                return Err(format!("savepoint failed: {e}"));
+                return Err(message);
             }
         }
     }

@@ -16,11 +16,12 @@ use std::sync::{Arc, LazyLock};
 use sqlx::PgPool;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::super::mapping::{
     Bound, Field, NOTIFICATIONS, SUBSCRIPTIONS, Source, TRANSACTIONS, Table,
 };
+use super::super::write_queue::{Job, WriteQueue};
 use super::super::{NewNotification, SaveOutcome, StoreError, SubscriptionRow, TransactionRow};
 use super::super::{outbox, representable};
 use super::{DIALECT, ORDERING_LOCK};
@@ -28,47 +29,23 @@ use super::{DIALECT, ORDERING_LOCK};
 /// Enough to amortise the statement and the commit; small enough that a batch stays short.
 const MAX_BATCH: usize = 64;
 
-type Reply = oneshot::Sender<Result<SaveOutcome, StoreError>>;
-
-/// The queue into the batching task.
-#[derive(Debug, Clone)]
-pub(super) struct BatchWriter {
-    jobs: mpsc::Sender<(NewNotification, Reply)>,
-}
-
-impl BatchWriter {
-    /// Starts the batching task; at most `concurrency` batches are written at once (each holds
-    /// one connection of the pool).
-    pub(super) fn start(pool: PgPool, concurrency: usize) -> BatchWriter {
-        let (jobs, queue) = mpsc::channel(1024);
-        tokio::spawn(collect(
-            pool,
-            queue,
-            Arc::new(Semaphore::new(concurrency.max(1))),
-        ));
-        BatchWriter { jobs }
-    }
-
-    pub(super) async fn save(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError> {
-        let stopped = || StoreError::Write("the PostgreSQL batch writer has stopped".into());
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send((n.clone(), reply))
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
+/// Starts the batching task; notifications queued on the returned queue are written in
+/// batches, at most `concurrency` at once (each holds one connection of the pool).
+pub(super) fn start(pool: PgPool, concurrency: usize) -> WriteQueue {
+    let (queue, jobs) = WriteQueue::new("PostgreSQL batch writer");
+    tokio::spawn(collect(
+        pool,
+        jobs,
+        Arc::new(Semaphore::new(concurrency.max(1))),
+    ));
+    queue
 }
 
 /// Takes what is queued into batches and writes each on its own task, as a connection permit
 /// frees up; while all permits are taken, arrivals gather into the next batch.
-async fn collect(
-    pool: PgPool,
-    mut queue: mpsc::Receiver<(NewNotification, Reply)>,
-    permits: Arc<Semaphore>,
-) {
+async fn collect(pool: PgPool, mut queue: mpsc::Receiver<Job>, permits: Arc<Semaphore>) {
     // Notifications that clashed with the batch being built; they lead the next one.
-    let mut waiting: VecDeque<(NewNotification, Reply)> = VecDeque::new();
+    let mut waiting: VecDeque<Job> = VecDeque::new();
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
@@ -110,7 +87,7 @@ async fn collect(
 /// Notifications to be written by one statement, none sharing a key with another.
 #[derive(Default)]
 struct Batch {
-    jobs: Vec<(NewNotification, Reply)>,
+    jobs: Vec<Job>,
     keys: HashSet<String>,
 }
 
@@ -136,7 +113,7 @@ impl Batch {
         Batch::keys_of(n).any(|key| self.keys.contains(&key))
     }
 
-    fn push(&mut self, job: (NewNotification, Reply)) {
+    fn push(&mut self, job: Job) {
         self.keys.extend(Batch::keys_of(&job.0));
         self.jobs.push(job);
     }
@@ -203,19 +180,9 @@ async fn write_batch(
     }
 
     let mut query = sqlx::query(&BATCH_SQL).bind(locks);
-    query = bind_columns(query, &NOTIFICATIONS, &NewNotification::default(), batch)?;
-    query = bind_columns(
-        query,
-        &TRANSACTIONS,
-        &TransactionRow::default(),
-        &transactions,
-    )?;
-    query = bind_columns(
-        query,
-        &SUBSCRIPTIONS,
-        &SubscriptionRow::default(),
-        &subscriptions,
-    )?;
+    query = bind_columns(query, &NOTIFICATIONS, batch)?;
+    query = bind_columns(query, &TRANSACTIONS, &transactions)?;
+    query = bind_columns(query, &SUBSCRIPTIONS, &subscriptions)?;
     let rows = query
         .bind(uuids)
         .bind(destinations)
@@ -246,28 +213,13 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
             .replace("$1", "k")
     );
     next += 1;
-    let notifications = insert_from_arrays(
-        &NOTIFICATIONS,
-        &NewNotification::default(),
-        &mut next,
-        "(SELECT count(*) FROM l) >= 0",
-        "notification_uuid",
-    );
+    let after_locks = "(SELECT count(*) FROM l) >= 0";
+    let notifications =
+        insert_from_arrays(&NOTIFICATIONS, &mut next, after_locks, "notification_uuid");
     let inserted = "u.last_notification_uuid IN (SELECT notification_uuid FROM n)";
-    let transactions = insert_from_arrays(
-        &TRANSACTIONS,
-        &TransactionRow::default(),
-        &mut next,
-        inserted,
-        "transaction_id",
-    );
-    let subscriptions = insert_from_arrays(
-        &SUBSCRIPTIONS,
-        &SubscriptionRow::default(),
-        &mut next,
-        inserted,
-        "original_transaction_id",
-    );
+    let transactions = insert_from_arrays(&TRANSACTIONS, &mut next, inserted, "transaction_id");
+    let key = "original_transaction_id";
+    let subscriptions = insert_from_arrays(&SUBSCRIPTIONS, &mut next, inserted, key);
     let (uuids, destinations, keys) = (next, next + 1, next + 2);
     format!(
         "WITH {locks}, \
@@ -286,16 +238,16 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// `INSERT INTO table (columns) SELECT ... FROM unnest(one array per bound column) AS u WHERE
-/// condition ORDER BY u.key ON CONFLICT ...`: every row of a batch in one insert. `sample` is any
-/// row: the kind of each [`Field`] depends on the model's type, not its value, and names the
-/// array's type.
-fn insert_from_arrays<R>(
+/// condition ORDER BY u.key ON CONFLICT ...`: every row of a batch in one insert. Each array's
+/// type is the kind of [`Field`] a default row gives: it depends on the model's type, not on the
+/// value.
+fn insert_from_arrays<R: Default>(
     table: &Table<R>,
-    sample: &R,
     next: &mut usize,
     condition: &str,
     key: &str,
 ) -> String {
+    let sample = &R::default();
     let mut arrays = Vec::new();
     let mut aliases = Vec::new();
     let mut values = Vec::new();
@@ -421,14 +373,14 @@ impl<'q> Array<'q> {
 }
 
 /// Binds one array per bound column of `table`, each holding that column's value for every row,
-/// under the same representation rule as one row's binding. `sample` names each array's type, as
-/// in [`insert_from_arrays`].
-fn bind_columns<'q, R>(
+/// under the same representation rule as one row's binding, each array of the type
+/// [`insert_from_arrays`] names.
+fn bind_columns<'q, R: Default>(
     mut query: Query<'q, sqlx::Postgres, PgArguments>,
     table: &Table<R>,
-    sample: &R,
     rows: &[&'q R],
 ) -> Result<Query<'q, sqlx::Postgres, PgArguments>, StoreError> {
+    let sample = &R::default();
     for column in table.columns {
         let array = match &column.source {
             Source::Now => continue,
