@@ -62,7 +62,7 @@ fn expected(document: &str, backend: Backend) -> Vec<Expect> {
             with(1, "product_id", &["pro.monthly"]),
             // One subscription's history.
             with(2, "notification_type", &["SUBSCRIBED", "REFUND"]),
-            // Notifications per type per day.
+            // Notifications per type over the last 24 hours.
             with(
                 4,
                 "notification_type",
