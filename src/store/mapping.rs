@@ -146,40 +146,37 @@ impl<R> Table<R> {
             .count()
     }
 
-    /// `INSERT INTO table (columns) VALUES (...) ON CONFLICT ...`, its parameters numbered from
-    /// `first_parameter`. With `only_if`, the row is a `SELECT ... WHERE only_if` instead of
-    /// `VALUES`, so that it is inserted only when that condition holds.
-    pub fn insert_sql(
-        &self,
-        dialect: &Dialect,
-        first_parameter: usize,
-        only_if: Option<&str>,
-    ) -> String {
+    /// `INSERT INTO table (columns) VALUES (...), ... ON CONFLICT ...` for `rows` rows, the
+    /// parameters numbered from 1 in row order: bind the rows with [`bind_row`], one after the
+    /// other.
+    pub fn insert_sql(&self, dialect: &Dialect, rows: usize) -> String {
         let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
-        let mut next = first_parameter;
-        let values: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| {
-                let mut parameter = || {
-                    next += 1;
-                    (dialect.placeholder)(next - 1)
-                };
-                match c.source {
-                    Source::Value(_) => parameter(),
-                    Source::Time(_) => (dialect.time_from_millis)(&parameter()),
-                    Source::Now => dialect.now.to_owned(),
-                }
+        let mut next = 1;
+        let tuples: Vec<String> = (0..rows)
+            .map(|_| {
+                let values: Vec<String> = self
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let mut parameter = || {
+                            next += 1;
+                            (dialect.placeholder)(next - 1)
+                        };
+                        match c.source {
+                            Source::Value(_) => parameter(),
+                            Source::Time(_) => (dialect.time_from_millis)(&parameter()),
+                            Source::Now => dialect.now.to_owned(),
+                        }
+                    })
+                    .collect();
+                format!("({})", values.join(", "))
             })
             .collect();
-        let row = match only_if {
-            None => format!("VALUES ({})", values.join(", ")),
-            Some(condition) => format!("SELECT {} WHERE {condition}", values.join(", ")),
-        };
         format!(
-            "INSERT INTO {} ({}) {row}{}",
+            "INSERT INTO {} ({}) VALUES {}{}",
             self.name,
             names.join(", "),
+            tuples.join(", "),
             self.on_conflict_sql()
         )
     }
@@ -628,11 +625,11 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) fn of(dialect: &Dialect) -> Statements {
         Statements {
-            insert_notification: NOTIFICATIONS.insert_sql(dialect, 1, None) + " RETURNING id",
-            upsert_transaction: TRANSACTIONS.insert_sql(dialect, 1, None),
-            upsert_subscription: SUBSCRIPTIONS.insert_sql(dialect, 1, None),
-            insert_rejection: REJECTIONS.insert_sql(dialect, 1, None) + " RETURNING id",
-            insert_delivery_attempt: DELIVERY_ATTEMPTS.insert_sql(dialect, 1, None),
+            insert_notification: NOTIFICATIONS.insert_sql(dialect, 1) + " RETURNING id",
+            upsert_transaction: TRANSACTIONS.insert_sql(dialect, 1),
+            upsert_subscription: SUBSCRIPTIONS.insert_sql(dialect, 1),
+            insert_rejection: REJECTIONS.insert_sql(dialect, 1) + " RETURNING id",
+            insert_delivery_attempt: DELIVERY_ATTEMPTS.insert_sql(dialect, 1),
             find_notification: find_notification_sql(dialect),
             find_rejections: find_rejections_sql(dialect),
             prune_quarantine: prune_quarantine_sql(dialect),

@@ -36,7 +36,7 @@ pub(super) fn start(pool: SqlitePool, lock: Arc<Mutex<()>>) -> WriteQueue {
 }
 
 /// Writes the batch in one transaction and answers every caller after the COMMIT. The batch is
-/// first written straight through, two statements fewer per notification than with savepoints; if
+/// first written straight through, one statement per table for the whole batch; if
 /// any notification fails, that attempt is rolled back whole and the batch is written again with
 /// a savepoint per notification, so the failure stays its own.
 async fn write_batch(pool: &SqlitePool, batch: Vec<Job>) {
@@ -60,8 +60,9 @@ async fn write_batch(pool: &SqlitePool, batch: Vec<Job>) {
 }
 
 /// Every notification of the batch in one transaction, each outcome in order. Straight through
-/// (`isolated` false), any failure rolls back the whole transaction; with `isolated`, each
-/// notification has its own savepoint and a failure is only that notification's outcome.
+/// (`isolated` false: one statement per table for the whole batch), any failure rolls back the
+/// whole transaction; with `isolated`, each notification has its own savepoint and a failure is
+/// only that notification's outcome.
 async fn write_all(
     pool: &SqlitePool,
     batch: &[Job],
@@ -71,28 +72,30 @@ async fn write_all(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(|e| e.to_string())?;
-    let mut results = Vec::with_capacity(batch.len());
-    for (n, _) in batch {
-        let result = if isolated {
-            // Err: the savepoint itself could not be released or rolled back, so the
-            // transaction may hold part of a notification and none of the batch may commit.
-            save_with_savepoint(&mut tx, n)
-                .await
-                .map_err(|e| format!("savepoint failed: {e}"))
-        } else {
-            super::sqlite::save_one(&mut tx, n)
-                .await
-                .map(Ok)
-                .map_err(|e| e.to_string())
-        };
-        match result {
-            Ok(outcome) => results.push(outcome),
-            Err(message) => {
-                let _ = tx.rollback().await;
-                return Err(message);
+    let results = if isolated {
+        let mut results = Vec::with_capacity(batch.len());
+        for (n, _) in batch {
+            match save_with_savepoint(&mut tx, n).await {
+                Ok(outcome) => results.push(outcome),
+                Err(e) => {
+                    // The savepoint itself could not be released or rolled back, so the
+                    // transaction may hold part of a notification: none of the batch may commit.
+                    let _ = tx.rollback().await;
+                    return Err(format!("savepoint failed: {e}"));
+                }
             }
         }
-    }
+        results
+    } else {
+        let notifications: Vec<&NewNotification> = batch.iter().map(|(n, _)| n).collect();
+        match super::sqlite::save_batch(&mut tx, &notifications).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e.to_string());
+            }
+        }
+    };
     tx.commit()
         .await
         .map_err(|e| format!("commit failed: {e}"))?;

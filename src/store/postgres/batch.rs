@@ -132,8 +132,9 @@ impl Batch {
                 }
             }
             Err(e) if self.jobs.len() == 1 => {
-                let (_, reply) = self.jobs.into_iter().next().expect("one job");
-                let _ = reply.send(Err(e));
+                if let Some((_, reply)) = self.jobs.into_iter().next() {
+                    let _ = reply.send(Err(e));
+                }
             }
             // One notification's failure must not become the others': each on its own.
             Err(_) => {
