@@ -1002,7 +1002,43 @@ async fn sqlite_connection_is_durable_and_waits_for_writers() {
     assert_eq!(pragma("synchronous").await, "2", "synchronous = FULL");
     assert_eq!(pragma("foreign_keys").await, "1");
     assert_eq!(pragma("busy_timeout").await, "5000");
+    // Checkpoints run beside the group writer, not in its commits.
+    assert_eq!(pragma("wal_autocheckpoint").await, "0");
+    assert_eq!(pragma("temp_store").await, "2", "temp_store = MEMORY");
+    assert_eq!(pragma("cache_size").await, "-16000");
     drop(conn);
+    store.close().await;
+}
+
+/// With SQLite's automatic checkpoint off, the store's own checkpoint must still copy committed
+/// notifications from the WAL into the database file.
+#[tokio::test]
+async fn sqlite_checkpoints_in_the_background() {
+    let (db, store) = migrated(Backend::Sqlite).await;
+    let n = notification(&uuid(), "9700", SIGNED, 1);
+    assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+    // `immutable` reads the database file alone, never the WAL.
+    let file = db.url.trim_start_matches("sqlite://").to_string();
+    common::wait::wait_for(
+        "the notification in the database file",
+        Duration::from_secs(10),
+        || {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&file)
+                .immutable(true)
+                .read_only(true);
+            async move {
+                let mut conn = sqlx::ConnectOptions::connect(&options).await.ok()?;
+                let row = sqlx::query("SELECT COUNT(*) FROM notifications")
+                    .fetch_one(&mut conn)
+                    .await
+                    .ok()?;
+                (row.get::<i64, _>(0) == 1).then_some(())
+            }
+        },
+    )
+    .await;
+    assert_eq!(in_file, ());
     store.close().await;
 }
 

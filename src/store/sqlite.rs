@@ -37,6 +37,9 @@ pub(crate) use lock::GrantedLock;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// How often the WAL is copied into the database file (see [`checkpoint_in_background`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
 /// How long a writer waits for another writer before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -91,7 +94,10 @@ impl SqliteStore {
             // spilling it to a temporary file, and the indexes' pages stay cached between
             // batches (16 MB, against SQLite's 2 MB default).
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-16000");
+            .pragma("cache_size", "-16000")
+            // SQLite's own checkpoint runs inside the commit that crosses its threshold, on the
+            // group writer's path; `checkpoint_in_background` does it beside the writer instead.
+            .pragma("wal_autocheckpoint", "0");
         let filename = connect_options.get_filename().display().to_string();
 
         let mut pool_options = SqlitePoolOptions::new()
@@ -111,6 +117,7 @@ impl SqliteStore {
         // path fails at start-up.
         let pool = pool_options.connect_with(connect_options).await?;
 
+        checkpoint_in_background(pool.clone());
         let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         let group = super::sqlite_writer::start(pool.clone(), writer.clone());
         let statements = (&*SQL, &*OUTBOX, &*READS);
@@ -156,6 +163,28 @@ pub(super) async fn save_one(
             .await?;
     }
     Ok(SaveOutcome::Stored)
+}
+
+/// Copies the WAL's committed pages into the database file every [`CHECKPOINT_EVERY`], without
+/// waiting for readers or blocking the writer (`PASSIVE`), until the pool closes. What a
+/// checkpoint has not copied yet is safe in the WAL, which every commit has synced.
+fn checkpoint_in_background(pool: SqlitePool) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        loop {
+            every.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+                && !pool.is_closed()
+            {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; the next one retries");
+            }
+        }
+    });
 }
 
 /// A whole batch inside the caller's transaction (the group writer's), one statement per table:
