@@ -67,6 +67,7 @@ on_both_stores!(
     failed_subscription_row_leaves_nothing,
     one_failure_among_concurrent_saves_fails_alone,
     concurrent_burst_stores_what_one_at_a_time_would,
+    rows_among_the_others_are_stored,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -906,19 +907,21 @@ async fn concurrent_burst_stores_what_one_at_a_time_would(backend: Backend) {
     let (db, store) = migrated(backend).await;
     let mut burst = Vec::new();
     for subscription in 0..20 {
-        for state in 0..3 {
+        // Newest state first, so that "the last one written wins" would fail the check below.
+        for state in [2, 0, 1] {
             let original = format!("96{subscription:02}");
             let mut n = notification(&uuid(), &original, SIGNED + state, 1 + state);
             if subscription % 2 == 0 {
                 n.destinations = vec!["backend".into(), "analytics".into()];
             }
+            // Apple's retries: ten of the notifications delivered twice at once.
+            if burst.len() % 7 == 0 {
+                burst.push(n.clone());
+            }
             burst.push(n);
         }
     }
-    // Apple's retries: ten notifications of the burst, delivered twice at once.
-    let retries: Vec<NewNotification> = burst.iter().step_by(6).cloned().collect();
-    assert_eq!(retries.len(), 10);
-    burst.extend(retries);
+    assert_eq!(burst.len(), 60 + 10);
     let tasks: Vec<_> = burst
         .into_iter()
         .map(|n| {
@@ -957,6 +960,19 @@ async fn concurrent_burst_stores_what_one_at_a_time_would(backend: Backend) {
             "{transactions} transactions for 60 notifications"
         );
     }
+    store.close().await;
+}
+
+/// A notification may hold its only transaction and subscription rows in `other_transactions` and
+/// `other_subscriptions` (a V1 body whose renewal info is for another subscription): they are
+/// stored like the first ones.
+async fn rows_among_the_others_are_stored(backend: Backend) {
+    let (db, store) = migrated(backend).await;
+    let mut n = notification(&uuid(), "9800", SIGNED, 1);
+    n.other_transactions = n.transaction.take().into_iter().collect();
+    n.other_subscriptions = n.subscription.take().into_iter().collect();
+    assert_eq!(save(&store, &n).await, SaveOutcome::Stored);
+    assert_rows(&db, [1, 1, 1]).await;
     store.close().await;
 }
 

@@ -95,8 +95,8 @@ impl SqliteStore {
             // batches (16 MB, against SQLite's 2 MB default).
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-16000")
-            // SQLite's own checkpoint runs inside the commit that crosses its threshold, on the
-            // group writer's path; `checkpoint_in_background` does it beside the writer instead.
+            // SQLite's own checkpoint runs inside the commit that crosses its threshold (every
+            // 4 MB of WAL); `checkpoint_in_background` does it once a second instead.
             .pragma("wal_autocheckpoint", "0");
         let filename = connect_options.get_filename().display().to_string();
 
@@ -117,8 +117,8 @@ impl SqliteStore {
         // path fails at start-up.
         let pool = pool_options.connect_with(connect_options).await?;
 
-        checkpoint_in_background(pool.clone());
         let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        checkpoint_in_background(pool.clone(), writer.clone());
         let group = super::sqlite_writer::start(pool.clone(), writer.clone());
         let statements = (&*SQL, &*OUTBOX, &*READS);
         let tables = SqlTables::new(pool.clone(), statements, &MIGRATOR, Some(writer));
@@ -165,10 +165,11 @@ pub(super) async fn save_one(
     Ok(SaveOutcome::Stored)
 }
 
-/// Copies the WAL's committed pages into the database file every [`CHECKPOINT_EVERY`], without
-/// waiting for readers or blocking the writer (`PASSIVE`), until the pool closes. What a
-/// checkpoint has not copied yet is safe in the WAL, which every commit has synced.
-fn checkpoint_in_background(pool: SqlitePool) {
+/// Copies the WAL's committed pages into the database file every [`CHECKPOINT_EVERY`], until
+/// the pool closes. It holds `writer` (this process's write lock) meanwhile, so that the copy
+/// completes and the next write starts the WAL over instead of growing it under steady load.
+/// What a checkpoint has not copied yet is safe in the WAL, which every commit has synced.
+fn checkpoint_in_background(pool: SqlitePool, writer: Arc<tokio::sync::Mutex<()>>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(CHECKPOINT_EVERY);
         loop {
@@ -176,6 +177,7 @@ fn checkpoint_in_background(pool: SqlitePool) {
             if pool.is_closed() {
                 return;
             }
+            let _writing = writer.lock().await;
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&pool)
                 .await

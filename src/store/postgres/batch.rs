@@ -60,7 +60,11 @@ async fn collect(pool: PgPool, mut queue: mpsc::Receiver<Job>, permits: Arc<Sema
         let mut batch = Batch::default();
         batch.push(first);
         let mut clashed = VecDeque::new();
-        while batch.jobs.len() < MAX_BATCH {
+        // Clashing jobs are set aside, not taken: stop looking after a few batches' worth, so
+        // that a burst for one subscription is not scanned over and over.
+        let mut looked_at = 1;
+        while batch.jobs.len() < MAX_BATCH && looked_at < 4 * MAX_BATCH {
+            looked_at += 1;
             let next = match waiting.pop_front() {
                 Some(job) => job,
                 None => match queue.try_recv() {
@@ -92,25 +96,24 @@ struct Batch {
 }
 
 impl Batch {
-    /// The keys one statement may write only once: the UUID, the transaction, the subscription
-    /// (which is also the events' ordering key).
-    fn keys_of(n: &NewNotification) -> impl Iterator<Item = String> + '_ {
-        let transaction = n.transaction.as_ref().map(|t| &t.transaction_id);
-        let subscription = n.subscription.as_ref().map(|s| &s.original_transaction_id);
+    /// The keys one statement may write only once, as the columns store them: the UUID, the
+    /// transaction, the subscription (which is also the events' ordering key).
+    fn keys_of(n: &NewNotification) -> Vec<String> {
+        let (transaction, subscription) = rows_of(n);
+        let text = |id: &str| representable::required_text(id).into_owned();
         [
-            Some(format!("n:{}", n.notification_uuid)),
-            transaction.map(|id| format!("t:{id}")),
-            subscription.map(|id| format!("s:{id}")),
-            n.original_transaction_id
-                .as_ref()
-                .map(|id| format!("s:{id}")),
+            Some(format!("n:{}", stored_uuid(n))),
+            transaction.map(|t| format!("t:{}", text(&t.transaction_id))),
+            subscription.map(|s| format!("s:{}", text(&s.original_transaction_id))),
+            outbox::ordering_key(n.original_transaction_id.as_deref()).map(|id| format!("s:{id}")),
         ]
         .into_iter()
         .flatten()
+        .collect()
     }
 
     fn clashes(&self, n: &NewNotification) -> bool {
-        Batch::keys_of(n).any(|key| self.keys.contains(&key))
+        Batch::keys_of(n).iter().any(|key| self.keys.contains(key))
     }
 
     fn push(&mut self, job: Job) {
@@ -136,18 +139,26 @@ impl Batch {
                     let _ = reply.send(Err(e));
                 }
             }
-            // One notification's failure must not become the others': each on its own.
+            // The database is unreachable or the pool is closed: one at a time would fail alike.
+            Err(StoreError::Database(e)) if !matches!(e, sqlx::Error::Database(_)) => {
+                let message = e.to_string();
+                for (_, reply) in self.jobs {
+                    let _ = reply.send(Err(StoreError::Write(message.clone())));
+                }
+            }
+            // A statement failed: one notification's failure must not become the others'. Each
+            // on its own, one after the other (this batch holds one connection, not more).
             Err(_) => {
-                let alone = self.jobs.into_iter().map(|(n, reply)| async move {
-                    let _ = reply.send(write_batch(pool, &[&n]).await.map(|stored| {
+                for (n, reply) in self.jobs {
+                    let alone = write_batch(pool, &[&n]).await.map(|stored| {
                         if stored.is_empty() {
                             SaveOutcome::Duplicate
                         } else {
                             SaveOutcome::Stored
                         }
-                    }));
-                });
-                futures_util::future::join_all(alone).await;
+                    });
+                    let _ = reply.send(alone);
+                }
             }
         }
     }
@@ -159,14 +170,8 @@ async fn write_batch(
     pool: &PgPool,
     batch: &[&NewNotification],
 ) -> Result<HashSet<String>, StoreError> {
-    let transactions: Vec<&TransactionRow> = batch
-        .iter()
-        .filter_map(|n| n.transaction.as_ref())
-        .collect();
-    let subscriptions: Vec<&SubscriptionRow> = batch
-        .iter()
-        .filter_map(|n| n.subscription.as_ref())
-        .collect();
+    let transactions: Vec<&TransactionRow> = batch.iter().filter_map(|n| rows_of(n).0).collect();
+    let subscriptions: Vec<&SubscriptionRow> = batch.iter().filter_map(|n| rows_of(n).1).collect();
     let ordering_key =
         |n: &NewNotification| outbox::ordering_key(n.original_transaction_id.as_deref());
     let with_deliveries = batch.iter().filter(|n| !n.destinations.is_empty());
@@ -195,6 +200,15 @@ async fn write_batch(
         .collect()
 }
 
+/// The one transaction row and the one subscription row a batched notification may have
+/// (`PgStore::save_notification` sends the others a transaction of their own): wherever the
+/// notification holds them, `transaction` or `other_transactions`.
+fn rows_of(n: &NewNotification) -> (Option<&TransactionRow>, Option<&SubscriptionRow>) {
+    let transactions = n.transaction.iter().chain(&n.other_transactions);
+    let subscriptions = n.subscription.iter().chain(&n.other_subscriptions);
+    (transactions.clone().next(), subscriptions.clone().next())
+}
+
 /// A notification's UUID as the `notification_uuid` column holds it (the representation rule
 /// may have escaped it), which the batch statement returns and the derived rows refer to.
 fn stored_uuid(n: &NewNotification) -> String {
@@ -219,13 +233,15 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
         insert_from_arrays(&NOTIFICATIONS, &mut next, after_locks, "notification_uuid");
     let inserted = "u.last_notification_uuid IN (SELECT notification_uuid FROM n)";
     let transactions = insert_from_arrays(&TRANSACTIONS, &mut next, inserted, "transaction_id");
+    // After `t`: every writer locks transaction rows before subscription rows.
+    let inserted_after_t = format!("{inserted} AND (SELECT count(*) FROM t) >= 0");
     let key = "original_transaction_id";
-    let subscriptions = insert_from_arrays(&SUBSCRIPTIONS, &mut next, inserted, key);
+    let subscriptions = insert_from_arrays(&SUBSCRIPTIONS, &mut next, &inserted_after_t, key);
     let (uuids, destinations, keys) = (next, next + 1, next + 2);
     format!(
         "WITH {locks}, \
          n AS ({notifications} RETURNING id, notification_uuid, received_at), \
-         t AS ({transactions}), \
+         t AS ({transactions} RETURNING 1), \
          s AS ({subscriptions}), \
          d AS (INSERT INTO event_deliveries \
                  (notification_id, destination, ordering_key, next_attempt_at, created_at) \
