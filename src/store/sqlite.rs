@@ -40,6 +40,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// How often the WAL is copied into the database file (see [`checkpoint_in_background`]).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
+/// The WAL's size (frames of one 4 KiB page) past which a checkpoint also makes it start over.
+const WAL_RESTART_FRAMES: i64 = 8192;
+
 /// How long a writer waits for another writer before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -165,10 +168,11 @@ pub(super) async fn save_one(
     Ok(SaveOutcome::Stored)
 }
 
-/// Copies the WAL's committed pages into the database file every [`CHECKPOINT_EVERY`], until
-/// the pool closes. It holds `writer` (this process's write lock) meanwhile, so that the copy
-/// completes and the next write starts the WAL over instead of growing it under steady load.
-/// What a checkpoint has not copied yet is safe in the WAL, which every commit has synced.
+/// Copies the WAL's committed pages into the database file every [`CHECKPOINT_EVERY`], beside the
+/// writer, until the pool closes. The WAL starts over only after a checkpoint that copied every
+/// frame, which steady writing prevents; once it holds more than [`WAL_RESTART_FRAMES`], the few
+/// frames left are copied while holding `writer` (this process's write lock), so it stays
+/// bounded. What a checkpoint has not copied yet is safe in the WAL, which every commit synced.
 fn checkpoint_in_background(pool: SqlitePool, writer: Arc<tokio::sync::Mutex<()>>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(CHECKPOINT_EVERY);
@@ -177,16 +181,31 @@ fn checkpoint_in_background(pool: SqlitePool, writer: Arc<tokio::sync::Mutex<()>
             if pool.is_closed() {
                 return;
             }
-            let _writing = writer.lock().await;
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
+            if checkpoint(&pool)
                 .await
-                && !pool.is_closed()
+                .is_some_and(|frames| frames > WAL_RESTART_FRAMES)
             {
-                tracing::warn!(error = %e, "SQLite checkpoint failed; the next one retries");
+                let _writing = writer.lock().await;
+                checkpoint(&pool).await;
             }
         }
     });
+}
+
+/// One `PASSIVE` checkpoint (it waits for no reader or writer); the frames in the WAL.
+async fn checkpoint(pool: &SqlitePool) -> Option<i64> {
+    match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(pool)
+        .await
+    {
+        Ok(row) => row.try_get::<i64, _>(1).ok(),
+        Err(e) => {
+            if !pool.is_closed() {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; the next one retries");
+            }
+            None
+        }
+    }
 }
 
 /// A whole batch inside the caller's transaction (the group writer's), one statement per table:
