@@ -58,8 +58,7 @@ async fn collect(pool: PgPool, mut queue: mpsc::Receiver<Job>, permits: Arc<Sema
             },
         };
         let mut batch = Batch::default();
-        batch.push(first);
-        let mut clashed = VecDeque::new();
+        let mut clashed: VecDeque<Job> = batch.take(first).into_iter().collect();
         // Clashing jobs are set aside, not taken: stop looking after a few batches' worth, so
         // that a burst for one subscription is not scanned over and over.
         let mut looked_at = 1;
@@ -72,10 +71,8 @@ async fn collect(pool: PgPool, mut queue: mpsc::Receiver<Job>, permits: Arc<Sema
                     Err(_) => break,
                 },
             };
-            if batch.clashes(&next.0) {
-                clashed.push_back(next);
-            } else {
-                batch.push(next);
+            if let Some(clashing) = batch.take(next) {
+                clashed.push_back(clashing);
             }
         }
         clashed.append(&mut waiting);
@@ -99,7 +96,8 @@ impl Batch {
     /// The keys one statement may write only once, as the columns store them: the UUID, the
     /// transaction, the subscription (which is also the events' ordering key).
     fn keys_of(n: &NewNotification) -> Vec<String> {
-        let (transaction, subscription) = rows_of(n);
+        let transaction = n.transaction_rows().first().copied();
+        let subscription = n.subscription_rows().first().copied();
         let text = |id: &str| representable::required_text(id).into_owned();
         [
             Some(format!("n:{}", stored_uuid(n))),
@@ -112,13 +110,16 @@ impl Batch {
         .collect()
     }
 
-    fn clashes(&self, n: &NewNotification) -> bool {
-        Batch::keys_of(n).iter().any(|key| self.keys.contains(key))
-    }
-
-    fn push(&mut self, job: Job) {
-        self.keys.extend(Batch::keys_of(&job.0));
+    /// Takes `job` unless it shares a key with a job already taken; gives it back if so.
+    #[must_use]
+    fn take(&mut self, job: Job) -> Option<Job> {
+        let keys = Batch::keys_of(&job.0);
+        if keys.iter().any(|key| self.keys.contains(key)) {
+            return Some(job);
+        }
+        self.keys.extend(keys);
         self.jobs.push(job);
+        None
     }
 
     async fn write(self, pool: &PgPool) {
@@ -170,8 +171,16 @@ async fn write_batch(
     pool: &PgPool,
     batch: &[&NewNotification],
 ) -> Result<HashSet<String>, StoreError> {
-    let transactions: Vec<&TransactionRow> = batch.iter().filter_map(|n| rows_of(n).0).collect();
-    let subscriptions: Vec<&SubscriptionRow> = batch.iter().filter_map(|n| rows_of(n).1).collect();
+    // At most one of each per notification (`PgStore::save_notification` sends the others a
+    // transaction of their own), wherever the notification holds it.
+    let transactions: Vec<&TransactionRow> = batch
+        .iter()
+        .flat_map(|n| n.transaction_rows().first().copied())
+        .collect();
+    let subscriptions: Vec<&SubscriptionRow> = batch
+        .iter()
+        .flat_map(|n| n.subscription_rows().first().copied())
+        .collect();
     let ordering_key =
         |n: &NewNotification| outbox::ordering_key(n.original_transaction_id.as_deref());
     let with_deliveries = batch.iter().filter(|n| !n.destinations.is_empty());
@@ -198,15 +207,6 @@ async fn write_batch(
     rows.iter()
         .map(|row| sqlx::Row::try_get::<String, _>(row, 0).map_err(StoreError::from))
         .collect()
-}
-
-/// The one transaction row and the one subscription row a batched notification may have
-/// (`PgStore::save_notification` sends the others a transaction of their own): wherever the
-/// notification holds them, `transaction` or `other_transactions`.
-fn rows_of(n: &NewNotification) -> (Option<&TransactionRow>, Option<&SubscriptionRow>) {
-    let transactions = n.transaction.iter().chain(&n.other_transactions);
-    let subscriptions = n.subscription.iter().chain(&n.other_subscriptions);
-    (transactions.clone().next(), subscriptions.clone().next())
 }
 
 /// A notification's UUID as the `notification_uuid` column holds it (the representation rule
