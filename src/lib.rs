@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod logging;
 pub mod pipeline;
 pub mod reprocess;
+pub mod secret;
 pub mod server;
 pub mod simulate;
 pub mod store;

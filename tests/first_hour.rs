@@ -57,8 +57,8 @@ fn dev_ca(dir: &Path) -> PathBuf {
 }
 
 /// A self-signed certificate for localhost, a CA one (what a plain `openssl req -x509` makes)
-/// or a server one, valid for `days`; written as `name.pem` and `name.key` in `dir`.
-fn certificate(dir: &Path, name: &str, ca: bool, days: i64) -> (PathBuf, PathBuf) {
+/// or a server one, valid for `days`, and its key.
+fn self_signed(name: &str, ca: bool, days: i64) -> (rcgen::Certificate, rcgen::KeyPair) {
     let mut params =
         rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     // A name of its own: certificates sharing one would be mistaken for each other's issuer.
@@ -73,7 +73,12 @@ fn certificate(dir: &Path, name: &str, ca: bool, days: i64) -> (PathBuf, PathBuf
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(days);
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
+    (params.self_signed(&key).unwrap(), key)
+}
+
+/// [`self_signed`], written as `name.pem` and `name.key` in `dir`.
+fn certificate(dir: &Path, name: &str, ca: bool, days: i64) -> (PathBuf, PathBuf) {
+    let (cert, key) = self_signed(name, ca, days);
     let (pem, key_path) = (
         dir.join(format!("{name}.pem")),
         dir.join(format!("{name}.key")),
@@ -81,6 +86,38 @@ fn certificate(dir: &Path, name: &str, ca: bool, days: i64) -> (PathBuf, PathBuf
     std::fs::write(&pem, cert.pem()).unwrap();
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
     (pem, key_path)
+}
+
+fn warnings_for(ca: bool, days: i64, now_secs: i64) -> Vec<String> {
+    let (cert, _) = self_signed("warned", ca, days);
+    asnd::server::tls::certificate_warnings(cert.der(), now_secs)
+}
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[test]
+fn a_server_certificate_far_from_expiry_is_fine() {
+    assert!(warnings_for(false, 90, now_secs()).is_empty());
+}
+
+#[test]
+fn a_ca_certificate_is_named() {
+    let warnings = warnings_for(true, 90, now_secs());
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("CA certificate"), "{warnings:?}");
+    assert!(warnings[0].contains("CA:FALSE"), "{warnings:?}");
+}
+
+#[test]
+fn expiry_within_fourteen_days_is_named() {
+    let warnings = warnings_for(false, 10, now_secs());
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("in 9 days") || warnings[0].contains("in 10 days"));
+    assert!(warnings_for(false, 15, now_secs()).is_empty());
+    let expired = warnings_for(false, 1, now_secs() + 3 * 86_400);
+    assert!(expired[0].contains("expired"), "{expired:?}");
 }
 
 /// A configuration for `serve` in `dir`: SQLite, loopback sources, the given certificate.

@@ -9,14 +9,13 @@
 //! other type (an object where a date belongs, `unified_receipt` not an object, ...) is a model
 //! error: the body is not the one Apple documents.
 
-use std::fmt;
-
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use serde_json::{Map, Number, Value};
 use uuid::Uuid;
 
 use super::error::Status;
 use super::models::Environment;
+use crate::secret::Secret;
 use crate::store::representable::holds_nul;
 
 /// `verified_by` of a stored V1 notification.
@@ -31,23 +30,17 @@ pub const MAX_ENTRIES: usize = 100;
 const UUID_NAMESPACE: Uuid = Uuid::from_u128(0x6173_6e64_7631_4e6f_7469_6669_6361_7469);
 
 /// One V1 shared secret. `Debug` shows `***`, never the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SharedSecret(String);
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SharedSecret(Secret<String>);
 
 impl SharedSecret {
     pub fn new(secret: impl Into<String>) -> Self {
-        SharedSecret(secret.into())
+        SharedSecret(Secret::new(secret.into()))
     }
 
     /// Constant time in the content; the length may show, and Apple's secrets all have one length.
     fn matches(&self, given: &str) -> bool {
-        verify_slices_are_equal(self.0.as_bytes(), given.as_bytes()).is_ok()
-    }
-}
-
-impl fmt::Debug for SharedSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
+        verify_slices_are_equal(self.0.expose().as_bytes(), given.as_bytes()).is_ok()
     }
 }
 
@@ -532,7 +525,7 @@ pub fn redact_refused(body: &[u8], apps: &[V1App]) -> Vec<u8> {
         _ => body.to_vec(),
     };
     for secret in apps.iter().flat_map(|app| &app.secrets) {
-        bytes = replace_all(&bytes, secret.0.as_bytes(), b"***");
+        bytes = replace_all(&bytes, secret.0.expose().as_bytes(), b"***");
     }
     bytes
 }

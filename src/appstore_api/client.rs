@@ -25,6 +25,7 @@ use crate::apple::models::{
     CheckTestNotificationResponse, NotificationHistoryResponse, SendTestNotificationResponse,
 };
 use crate::config::{ApiConfig, AppConfig};
+use crate::secret::Secret;
 
 /// A token is valid this long (Apple allows at most 60 minutes; Apple's libraries use 5).
 pub const TOKEN_LIFETIME_SECS: u64 = 300;
@@ -197,24 +198,14 @@ pub fn retry_after_wait(header: Option<&str>, now_ms: i64, cap: Duration) -> Opt
 }
 
 /// Signs the bearer tokens of one API key for one app, and keeps the current one.
+#[derive(Debug)]
 pub struct TokenSigner {
     key_id: String,
     issuer_id: String,
     bundle_id: String,
-    key: EncodingKey,
+    key: Secret<EncodingKey>,
     /// The current token and its `exp` (UNIX seconds).
-    current: Mutex<Option<(String, u64)>>,
-}
-
-impl std::fmt::Debug for TokenSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSigner")
-            .field("key_id", &self.key_id)
-            .field("issuer_id", &self.issuer_id)
-            .field("bundle_id", &self.bundle_id)
-            .field("key", &"<redacted>")
-            .finish()
-    }
+    current: Mutex<Option<(Secret<String>, u64)>>,
 }
 
 impl TokenSigner {
@@ -237,7 +228,7 @@ impl TokenSigner {
             key_id: key_id.to_owned(),
             issuer_id: issuer_id.to_owned(),
             bundle_id: bundle_id.to_owned(),
-            key,
+            key: Secret::new(key),
             current: Mutex::new(None),
         })
     }
@@ -255,11 +246,11 @@ impl TokenSigner {
             && now + TOKEN_RENEW_BEFORE_SECS < *exp
             && now + TOKEN_LIFETIME_SECS >= *exp
         {
-            return Ok(token.clone());
+            return Ok(token.expose().clone());
         }
         let exp = now + TOKEN_LIFETIME_SECS;
         let token = self.sign(now, exp)?;
-        *current = Some((token.clone(), exp));
+        *current = Some((Secret::new(token.clone()), exp));
         Ok(token)
     }
 
@@ -275,7 +266,7 @@ impl TokenSigner {
             aud: AUDIENCE,
             bid: &self.bundle_id,
         };
-        jsonwebtoken::encode(&header, &claims, &self.key)
+        jsonwebtoken::encode(&header, &claims, self.key.expose())
             .map_err(|_| ApiError::Setup("signing the bearer token failed".into()))
     }
 }
@@ -295,24 +286,13 @@ struct Claims<'a> {
 }
 
 /// An HTTPS client for one app in one environment.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ApiClient {
     http: reqwest::Client,
     base_url: String,
     environment: ApiEnvironment,
     signer: Arc<TokenSigner>,
     retry: RetryPolicy,
-}
-
-impl std::fmt::Debug for ApiClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiClient")
-            .field("environment", &self.environment)
-            .field("base_url", &self.base_url)
-            .field("signer", &self.signer)
-            .field("retry", &self.retry)
-            .finish()
-    }
 }
 
 /// A reqwest client on rustls (aws-lc-rs) that trusts exactly `roots`, of which one at least

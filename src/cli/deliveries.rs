@@ -199,7 +199,7 @@ async fn replay(
     loop {
         let page = store
             .outbox()
-            .events_between(since_ms, until_ms, after, PAGE)
+            .events_between(since_ms..until_ms, (after, PAGE))
             .await
             .map_err(|e| e.to_string())?;
         let Some(last) = page.last() else { break };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::secret::Secret;
+use crate::secret::Secret;
 
 /// Apple's App Store Server API hosts (App Store Server API, "Base URLs").
 pub const API_PRODUCTION_URL: &str = "https://api.storekit.apple.com";

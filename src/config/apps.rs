@@ -6,7 +6,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::api::ApiConfig;
-use super::secret::Secret;
+use crate::secret::Secret;
 
 /// One `[[apps]]` entry: an app whose notifications are accepted. `Debug` and `Serialize` never
 /// show the V1 shared secrets.
@@ -55,40 +55,14 @@ pub enum AppEnvironment {
     Sandbox,
 }
 
-impl AppEnvironment {
-    pub const ALL: [AppEnvironment; 2] = [AppEnvironment::Production, AppEnvironment::Sandbox];
-
-    /// Apple's spelling: `Production` or `Sandbox`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppEnvironment::Production => "Production",
-            AppEnvironment::Sandbox => "Sandbox",
-        }
-    }
-}
+super::words::word_choice!(AppEnvironment, "an environment", ignore_case: false, {
+    Production => "Production",
+    Sandbox => "Sandbox",
+});
 
 impl fmt::Display for AppEnvironment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl TryFrom<String> for AppEnvironment {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, String> {
-        AppEnvironment::ALL
-            .into_iter()
-            .find(|e| e.as_str() == name)
-            .ok_or_else(|| {
-                format!("{name:?} is not an environment; use \"Production\" or \"Sandbox\"")
-            })
-    }
-}
-
-impl From<AppEnvironment> for &'static str {
-    fn from(environment: AppEnvironment) -> Self {
-        environment.as_str()
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use super::apps::{AppEnvironment, secret_list};
-use super::secret::Secret;
+use crate::secret::Secret;
 
 /// What a destination receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]

@@ -29,31 +29,7 @@ pub enum LogFormat {
     Json,
 }
 
-impl LogFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogFormat::Pretty => "pretty",
-            LogFormat::Json => "json",
-        }
-    }
-}
-
-impl TryFrom<String> for LogFormat {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, String> {
-        match name.as_str() {
-            "pretty" => Ok(LogFormat::Pretty),
-            "json" => Ok(LogFormat::Json),
-            _ => Err(format!(
-                "{name:?} is not a format; use \"pretty\" or \"json\""
-            )),
-        }
-    }
-}
-
-impl From<LogFormat> for &'static str {
-    fn from(format: LogFormat) -> Self {
-        format.as_str()
-    }
-}
+super::words::word_choice!(LogFormat, "a format", ignore_case: false, {
+    Pretty => "pretty",
+    Json => "json",
+});

@@ -28,7 +28,8 @@ mod log;
 mod probe;
 mod quarantine;
 mod reconcile;
-mod secret;
+mod words;
+
 mod server;
 mod sources;
 #[cfg(test)]
@@ -42,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 pub use crate::appstore_api::credentials::ApiPrivateKey;
+pub use crate::secret::{REDACTED, Secret};
 pub use api::{API_PRODUCTION_URL, API_SANDBOX_URL, ApiConfig, SYSTEM_CA_FILE};
 pub use apps::{AppConfig, AppEnvironment};
 pub use database::{DatabaseConfig, DatabaseUrl};
@@ -49,7 +51,6 @@ pub use destinations::{DeliveryConfig, DestinationConfig, EventFormat, signing_k
 pub use log::{LogConfig, LogFormat};
 pub use quarantine::QuarantineConfig;
 pub use reconcile::{MAX_LOOKBACK, ReconcileConfig};
-pub use secret::{REDACTED, Secret};
 pub use server::{
     AdminConfig, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_DURATION, MIN_ADMIN_TOKEN_CHARS,
     MIN_BODY_BYTES, ServerConfig,
@@ -842,7 +843,7 @@ mod tests {
         assert!(
             err.starts_with("configuration, line 2")
                 && err.contains(
-                    "must be \"x-forwarded-for\" or \"forwarded\"; for example: forwarded_header = "
+                    "\"x-real-ip\" is not a forwarded header; use \"x-forwarded-for\" or \"forwarded\"; for example: forwarded_header = "
                 ),
             "{err}"
         );

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::secret::Secret;
+use crate::secret::Secret;
 
 /// Bounds for `server.max_body_bytes`.
 pub const MIN_BODY_BYTES: usize = 1024;

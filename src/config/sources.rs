@@ -40,32 +40,7 @@ pub enum ForwardedHeader {
     Forwarded,
 }
 
-impl ForwardedHeader {
-    /// The header's name, as the configuration spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ForwardedHeader::XForwardedFor => "x-forwarded-for",
-            ForwardedHeader::Forwarded => "forwarded",
-        }
-    }
-}
-
-impl TryFrom<String> for ForwardedHeader {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, String> {
-        match name.to_ascii_lowercase().as_str() {
-            "x-forwarded-for" => Ok(ForwardedHeader::XForwardedFor),
-            "forwarded" => Ok(ForwardedHeader::Forwarded),
-            _ => Err(format!(
-                "{name:?} is not a forwarded header: must be \"x-forwarded-for\" or \"forwarded\""
-            )),
-        }
-    }
-}
-
-impl From<ForwardedHeader> for &'static str {
-    fn from(header: ForwardedHeader) -> Self {
-        header.as_str()
-    }
-}
+super::words::word_choice!(ForwardedHeader, "a forwarded header", ignore_case: true, {
+    XForwardedFor => "x-forwarded-for",
+    Forwarded => "forwarded",
+});

@@ -10,12 +10,13 @@ mod pages;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::Router;
+use axum::extract::{Form, FromRequest, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 pub use auth::{ConsoleAuth, Via};
 
@@ -164,32 +165,58 @@ async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) 
         .into_response()
 }
 
+/// A posted form that carries the console's CSRF token (`csrf`).
+trait CsrfForm: DeserializeOwned + Send {
+    fn csrf(&self) -> &str;
+}
+
+/// An action's form, taken only when its CSRF token is right (or the request came with the
+/// bearer token, which a browser never sends by itself): no action can forget the check.
+struct CheckedForm<T>(T);
+
+impl<T: CsrfForm> FromRequest<Arc<AppState>> for CheckedForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, Response> {
+        let via = request.extensions().get::<Via>().copied();
+        let Form(form) = Form::<T>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let checked = match via {
+            Some(via) => auth(state)
+                .map_err(IntoResponse::into_response)?
+                .csrf_ok(via, form.csrf()),
+            None => false,
+        };
+        match checked {
+            true => Ok(CheckedForm(form)),
+            false => Err(ConsoleError::Forbidden(
+                "the form's CSRF token is missing or wrong".into(),
+            )
+            .into_response()),
+        }
+    }
+}
+
+/// "Log out": nothing but the token.
 #[derive(Debug, Deserialize)]
-struct CsrfForm {
+struct LogoutForm {
     #[serde(default)]
     csrf: String,
 }
 
-async fn logout(
-    State(state): State<Arc<AppState>>,
-    Extension(via): Extension<Via>,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, ConsoleError> {
-    check_csrf(&state, via, &form.csrf)?;
-    Ok((
+impl CsrfForm for LogoutForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn logout(CheckedForm(_): CheckedForm<LogoutForm>) -> Response {
+    (
         [(header::SET_COOKIE, ConsoleAuth::ended_cookie())],
         Redirect::to("/login"),
     )
-        .into_response())
-}
-
-fn check_csrf(state: &AppState, via: Via, presented: &str) -> Result<(), ConsoleError> {
-    match auth(state)?.csrf_ok(via, presented) {
-        true => Ok(()),
-        false => Err(ConsoleError::Forbidden(
-            "the form's CSRF token is missing or wrong".into(),
-        )),
-    }
+        .into_response()
 }
 
 /// The search form's fields, as typed.
@@ -339,12 +366,16 @@ struct ReprocessForm {
     since: String,
 }
 
+impl CsrfForm for ReprocessForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn reprocess_action(
     State(state): State<Arc<AppState>>,
-    Extension(via): Extension<Via>,
-    Form(form): Form<ReprocessForm>,
+    CheckedForm(form): CheckedForm<ReprocessForm>,
 ) -> Result<Redirect, ConsoleError> {
-    check_csrf(&state, via, &form.csrf)?;
     let filter = match form.id {
         Some(id) => QuarantineFilter::one(id),
         None => {
@@ -428,12 +459,16 @@ struct RetryForm {
     destination: Option<String>,
 }
 
+impl CsrfForm for RetryForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn retry_action(
     State(state): State<Arc<AppState>>,
-    Extension(via): Extension<Via>,
-    Form(form): Form<RetryForm>,
+    CheckedForm(form): CheckedForm<RetryForm>,
 ) -> Result<Redirect, ConsoleError> {
-    check_csrf(&state, via, &form.csrf)?;
     let destination = form.destination.as_deref().filter(|d| !d.is_empty());
     if form.id.is_none() && destination.is_none() {
         return Err(ConsoleError::BadRequest(

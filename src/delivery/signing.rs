@@ -8,14 +8,9 @@ use base64::Engine;
 use crate::config::{Secret, signing_key};
 
 /// The keys of a destination's `whsec_` secrets.
+#[derive(Debug)]
 pub struct Signer {
-    keys: Vec<hmac::Key>,
-}
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Signer({} keys)", self.keys.len())
-    }
+    keys: Vec<Secret<hmac::Key>>,
 }
 
 impl Signer {
@@ -26,7 +21,7 @@ impl Signer {
             keys: secrets
                 .iter()
                 .filter_map(|s| signing_key(s.expose()))
-                .map(|key| hmac::Key::new(hmac::HMAC_SHA256, &key))
+                .map(|key| Secret::new(hmac::Key::new(hmac::HMAC_SHA256, &key)))
                 .collect(),
         }
     }
@@ -37,7 +32,7 @@ impl Signer {
         self.keys
             .iter()
             .map(|key| {
-                let mut context = hmac::Context::with_key(key);
+                let mut context = hmac::Context::with_key(key.expose());
                 context.update(prefix.as_bytes());
                 context.update(body);
                 let tag = context.sign();

@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
-use sqlx::Database;
 use sqlx::query::Query;
+use sqlx::{Database, Row};
 
 use super::representable;
 use super::{DeliveryAttempt, NewNotification, Rejection, SubscriptionRow, TransactionRow};
@@ -592,6 +592,49 @@ where
         inserted += query.execute(&mut **tx).await?.rows();
     }
     Ok(inserted)
+}
+
+/// Inserts the notification row; its id, or `None` when its UUID is stored already (a duplicate
+/// inserts nothing).
+pub(super) async fn insert_notification<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    sql: &Statements,
+    n: &NewNotification,
+) -> Result<Option<i64>, sqlx::Error>
+where
+    DB: BindRow,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let inserted = bind_row(sqlx::query(&sql.insert_notification), &NOTIFICATIONS, n)
+        .fetch_optional(&mut **tx)
+        .await?;
+    inserted.map(|row| row.try_get::<i64, _>(0)).transpose()
+}
+
+/// Upserts the notification's transaction rows, then its subscription rows, each in key order
+/// (see [`NewNotification::transaction_rows`]).
+pub(super) async fn upsert_rows<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    sql: &Statements,
+    n: &NewNotification,
+) -> Result<(), sqlx::Error>
+where
+    DB: BindRow,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    for t in n.transaction_rows() {
+        let query = bind_row(sqlx::query(&sql.upsert_transaction), &TRANSACTIONS, t);
+        query.execute(&mut **tx).await?;
+    }
+    for s in n.subscription_rows() {
+        let query = bind_row(sqlx::query(&sql.upsert_subscription), &SUBSCRIPTIONS, s);
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// The `delivery_attempts` rows of one notification's attempts.

@@ -565,13 +565,12 @@ pub trait Outbox: Send + Sync {
         destination: Option<&str>,
         now_ms: i64,
     ) -> Result<u64, StoreError>;
-    /// Notifications received in `[since_ms, until_ms)`, oldest first, after row `after_id`.
+    /// Notifications received in `received` (milliseconds, end excluded), oldest first, after
+    /// row `after_id`.
     async fn events_between(
         &self,
-        since_ms: i64,
-        until_ms: i64,
-        after_id: i64,
-        limit: i64,
+        received: std::ops::Range<i64>,
+        (after_id, limit): (i64, i64),
     ) -> Result<Vec<reads::NotificationSummary>, StoreError>;
     /// New pending deliveries of stored notifications to `destination` (a replay).
     async fn enqueue(

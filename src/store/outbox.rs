@@ -289,14 +289,12 @@ where
 
     async fn events_between(
         &self,
-        since_ms: i64,
-        until_ms: i64,
-        after_id: i64,
-        limit: i64,
+        received: std::ops::Range<i64>,
+        (after_id, limit): (i64, i64),
     ) -> Result<Vec<NotificationSummary>, StoreError> {
         Ok(sqlx::query_as(&self.outbox_sql.events_between)
-            .bind(since_ms)
-            .bind(until_ms)
+            .bind(received.start)
+            .bind(received.end)
             .bind(after_id)
             .bind(limit)
             .fetch_all(&self.pool)

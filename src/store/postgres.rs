@@ -13,10 +13,9 @@ use tokio::sync::Notify;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
-use super::mapping::{Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS, bind_row};
-use super::outbox::{self, OutboxStatements};
-use super::reads::ReadStatements;
-use super::tables::SqlTables;
+use super::mapping::{self, Dialect};
+use super::outbox;
+use super::tables::{BackendStatements, SqlTables};
 use super::{
     ExclusiveLock, HeldLock, NewNotification, SaveOutcome, Store, StoreError, StoreOptions, Tables,
 };
@@ -39,9 +38,7 @@ const DIALECT: Dialect = Dialect {
 };
 
 /// Each statement generated once, from the shared mappings.
-static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
-static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::of(&DIALECT));
-static READS: LazyLock<ReadStatements> = LazyLock::new(|| ReadStatements::of(&DIALECT));
+static STATEMENTS: LazyLock<BackendStatements> = LazyLock::new(|| BackendStatements::of(&DIALECT));
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -108,8 +105,7 @@ impl PgStore {
             }
         }
 
-        let statements = (&*SQL, &*OUTBOX, &*READS);
-        let tables = SqlTables::new(pool.clone(), statements, &MIGRATOR, None);
+        let tables = SqlTables::new(pool.clone(), &STATEMENTS, &MIGRATOR, None);
         // Half the pool writes batches; the rest serves everything else (the outbox, reads).
         let batches = batch::start(pool.clone(), options.max_connections as usize / 2);
         Ok(PgStore {
@@ -147,8 +143,7 @@ impl Store for PgStore {
     }
 
     async fn save_notification(&self, n: &NewNotification) -> Result<SaveOutcome, StoreError> {
-        let (transactions, subscriptions) = (n.transaction_rows(), n.subscription_rows());
-        if transactions.len() <= 1 && subscriptions.len() <= 1 {
+        if n.transaction_rows().len() <= 1 && n.subscription_rows().len() <= 1 {
             return self.batches.save(n).await;
         }
         let mut tx = self.pool.begin().await?;
@@ -161,27 +156,12 @@ impl Store for PgStore {
         }
         // Concurrent inserts of one UUID: the later ones wait for the first to commit and then
         // insert nothing, so exactly one caller sees a row inserted.
-        let inserted = bind_row(sqlx::query(&SQL.insert_notification), &NOTIFICATIONS, n)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(id) = inserted
-            .map(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
-            .transpose()?
-        else {
+        let Some(id) = mapping::insert_notification(&mut tx, &STATEMENTS.sql, n).await? else {
             tx.rollback().await?;
             return Ok(SaveOutcome::Duplicate);
         };
-        for t in transactions {
-            bind_row(sqlx::query(&SQL.upsert_transaction), &TRANSACTIONS, t)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for s in subscriptions {
-            bind_row(sqlx::query(&SQL.upsert_subscription), &SUBSCRIPTIONS, s)
-                .execute(&mut *tx)
-                .await?;
-        }
-        outbox::enqueue(&mut tx, &OUTBOX, id, n).await?;
+        mapping::upsert_rows(&mut tx, &STATEMENTS.sql, n).await?;
+        outbox::enqueue(&mut tx, &STATEMENTS.outbox, id, n).await?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(outbox::CHANNEL)
             .bind(outbox::event_id(id))

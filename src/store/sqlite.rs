@@ -18,13 +18,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::mapping::{
-    Dialect, NOTIFICATIONS, SUBSCRIPTIONS, Statements, TRANSACTIONS, Table, bind_row,
-};
-use super::outbox::{self, OutboxStatements};
-use super::reads::ReadStatements;
+use super::mapping::{self, Dialect, NOTIFICATIONS, SUBSCRIPTIONS, TRANSACTIONS, Table, bind_row};
+use super::outbox;
 use super::representable;
-use super::tables::SqlTables;
+use super::tables::{BackendStatements, SqlTables};
 use super::write_queue::WriteQueue;
 use super::{
     ExclusiveLock, HeldLock, NewNotification, SaveOutcome, Store, StoreError, StoreOptions,
@@ -63,9 +60,7 @@ const DIALECT: Dialect = Dialect {
 };
 
 /// Each statement generated once, from the shared mappings.
-static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::of(&DIALECT));
-static OUTBOX: LazyLock<OutboxStatements> = LazyLock::new(|| OutboxStatements::of(&DIALECT));
-static READS: LazyLock<ReadStatements> = LazyLock::new(|| ReadStatements::of(&DIALECT));
+static STATEMENTS: LazyLock<BackendStatements> = LazyLock::new(|| BackendStatements::of(&DIALECT));
 
 /// A pool of connections to one SQLite database file.
 #[derive(Clone)]
@@ -123,8 +118,7 @@ impl SqliteStore {
         let writer = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         checkpoint_in_background(pool.clone(), writer.clone());
         let group = super::sqlite_writer::start(pool.clone(), writer.clone());
-        let statements = (&*SQL, &*OUTBOX, &*READS);
-        let tables = SqlTables::new(pool.clone(), statements, &MIGRATOR, Some(writer));
+        let tables = SqlTables::new(pool.clone(), &STATEMENTS, &MIGRATOR, Some(writer));
         Ok(SqliteStore {
             pool,
             filename,
@@ -145,26 +139,11 @@ pub(super) async fn save_one(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     n: &NewNotification,
 ) -> Result<SaveOutcome, StoreError> {
-    let inserted = bind_row(sqlx::query(&SQL.insert_notification), &NOTIFICATIONS, n)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(id) = inserted
-        .map(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
-        .transpose()?
-    else {
+    let Some(id) = mapping::insert_notification(tx, &STATEMENTS.sql, n).await? else {
         return Ok(SaveOutcome::Duplicate);
     };
-    outbox::enqueue(tx, &OUTBOX, id, n).await?;
-    for t in n.transaction_rows() {
-        bind_row(sqlx::query(&SQL.upsert_transaction), &TRANSACTIONS, t)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for s in n.subscription_rows() {
-        bind_row(sqlx::query(&SQL.upsert_subscription), &SUBSCRIPTIONS, s)
-            .execute(&mut **tx)
-            .await?;
-    }
+    outbox::enqueue(tx, &STATEMENTS.outbox, id, n).await?;
+    mapping::upsert_rows(tx, &STATEMENTS.sql, n).await?;
     Ok(SaveOutcome::Stored)
 }
 
@@ -237,7 +216,7 @@ pub(super) async fn save_batch(
         );
         match inserted.remove(&key) {
             Some(id) => {
-                outbox::enqueue(tx, &OUTBOX, id, n).await?;
+                outbox::enqueue(tx, &STATEMENTS.outbox, id, n).await?;
                 stored.push(*n);
                 outcomes.push(SaveOutcome::Stored);
             }

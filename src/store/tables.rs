@@ -7,10 +7,27 @@ use std::sync::Arc;
 use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::mapping::{self, APPLIED_MIGRATIONS_SQL, BindRow, RowsAffected, Statements};
+use super::mapping::{self, APPLIED_MIGRATIONS_SQL, BindRow, Dialect, RowsAffected, Statements};
 use super::outbox::OutboxStatements;
 use super::reads::ReadStatements;
 use super::{DeliveryAttempt, StoreError, StoredNotification, StoredRejection, Tables};
+
+/// Every statement of one backend, generated once from its dialect.
+pub(super) struct BackendStatements {
+    pub sql: Statements,
+    pub outbox: OutboxStatements,
+    pub reads: ReadStatements,
+}
+
+impl BackendStatements {
+    pub(super) fn of(dialect: &Dialect) -> BackendStatements {
+        BackendStatements {
+            sql: Statements::of(dialect),
+            outbox: OutboxStatements::of(dialect),
+            reads: ReadStatements::of(dialect),
+        }
+    }
+}
 
 /// The parts of one backend that [`Tables`] runs on.
 pub(super) struct SqlTables<DB: Database> {
@@ -28,20 +45,15 @@ pub(super) struct SqlTables<DB: Database> {
 impl<DB: Database> SqlTables<DB> {
     pub(super) fn new(
         pool: Pool<DB>,
-        statements: (
-            &'static Statements,
-            &'static OutboxStatements,
-            &'static ReadStatements,
-        ),
+        statements: &'static BackendStatements,
         migrator: &'static sqlx::migrate::Migrator,
         writer: Option<Arc<Mutex<()>>>,
     ) -> Arc<SqlTables<DB>> {
-        let (sql, outbox_sql, reads_sql) = statements;
         Arc::new(SqlTables {
             pool,
-            sql,
-            outbox_sql,
-            reads_sql,
+            sql: &statements.sql,
+            outbox_sql: &statements.outbox,
+            reads_sql: &statements.reads,
             migrator,
             writer,
         })

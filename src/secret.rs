@@ -1,5 +1,6 @@
-//! One wrapper for every secret the configuration holds, so that no `Debug`, log line or printed
-//! configuration can show one by accident: reading the value takes an explicit [`Secret::expose`].
+//! One wrapper for every secret asnd holds (configured passwords and tokens, API and signing keys),
+//! so that no `Debug`, log line or printed configuration can show one by accident: reading the
+//! value takes an explicit [`Secret::expose`].
 
 use std::fmt;
 
