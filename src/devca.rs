@@ -19,6 +19,7 @@ use serde_json::json;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::apple::devchain::{ChainSpec, DevChain};
+use crate::apple::models::TransactionInfo;
 use crate::apple::{At, Policy, RootSet, TrustAnchor, Verifier};
 
 pub const ROOT_FILE: &str = "root.pem";
@@ -151,7 +152,7 @@ fn self_test(chain: &DevChain, root_der: &[u8]) -> Result<(), String> {
         "transactionId": "0", "bundleId": "asnd.devca.selftest", "environment": "Sandbox"
     }));
     verifier
-        .verify_transaction(&token, &Policy::any(), At::Now)
+        .verify_payload::<TransactionInfo>(&token, &Policy::any(), At::Now)
         .map(|_| ())
         .map_err(|e| e.report())
 }

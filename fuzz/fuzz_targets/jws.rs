@@ -4,6 +4,7 @@
 #![no_main]
 
 use asnd::apple::jws;
+use asnd::apple::models::{AppTransaction, RenewalInfo, TransactionInfo};
 use asnd::apple::{At, Policy, Verifier};
 use asnd_fuzz::{check_refusal, labels, roots, verifier};
 use libfuzzer_sys::fuzz_target;
@@ -39,18 +40,18 @@ fuzz_target!(|data: &[u8]| {
 
     // The same bytes as the other kinds of signed data.
     let t = (
-        verifier().verify_transaction(token, &policy, At::SignedDate),
-        cold.verify_transaction(token, &policy, At::SignedDate),
+        verifier().verify_payload::<TransactionInfo>(token, &policy, At::SignedDate),
+        cold.verify_payload::<TransactionInfo>(token, &policy, At::SignedDate),
     );
     agree(t.0.map(|v| v.json), t.1.map(|v| v.json));
     let r = (
-        verifier().verify_renewal_info(token, &policy, At::SignedDate),
-        cold.verify_renewal_info(token, &policy, At::SignedDate),
+        verifier().verify_payload::<RenewalInfo>(token, &policy, At::SignedDate),
+        cold.verify_payload::<RenewalInfo>(token, &policy, At::SignedDate),
     );
     agree(r.0.map(|v| v.json), r.1.map(|v| v.json));
     let a = (
-        verifier().verify_app_transaction(token, &policy, At::SignedDate),
-        cold.verify_app_transaction(token, &policy, At::SignedDate),
+        verifier().verify_payload::<AppTransaction>(token, &policy, At::SignedDate),
+        cold.verify_payload::<AppTransaction>(token, &policy, At::SignedDate),
     );
     agree(a.0.map(|v| v.json), a.1.map(|v| v.json));
 });

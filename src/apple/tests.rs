@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::devchain::{ChainSpec, DevChain};
 use super::jws::b64url;
-use super::models::Environment;
+use super::models::{Environment, TransactionInfo};
 use super::*;
 use crate::time::now_ms;
 
@@ -464,7 +464,7 @@ fn xcode_and_local_testing_data_is_never_accepted() {
             }),
         ] {
             let err = v
-                .verify_transaction(&token, &p, At::SignedDate)
+                .verify_payload::<TransactionInfo>(&token, &p, At::SignedDate)
                 .unwrap_err();
             assert_eq!(err.status(), Status::InvalidEnvironment, "{env}: {err}");
         }
@@ -553,7 +553,10 @@ fn real_apple_data_verifies_with_the_built_in_root() {
         app_apple_id: None,
         environments: vec![Environment::Sandbox],
     });
-    assert!(v.verify_transaction(t, &tp, At::SignedDate).is_ok());
+    assert!(
+        v.verify_payload::<TransactionInfo>(t, &tp, At::SignedDate)
+            .is_ok()
+    );
     // Apple's own test root, which has no Authority Key Identifier, is accepted as a root.
     let test_root =
         TrustAnchor::from_der(include_bytes!("../../tests/fixtures/apple-mock/testCA.der"))

@@ -137,8 +137,54 @@ impl VerifiedNotification {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+/// What a payload signed on its own (inside a notification, or from the API) says about where
+/// it belongs, for [`check_identity`].
+pub trait SignedPayload: DeserializeOwned {
+    const KIND: Kind;
+    /// The field whose date the chain must have been valid at (Apple's libraries' choice).
+    const DATE_FIELD: &'static str;
+    fn identity(&self) -> Identity;
+}
+
+impl SignedPayload for TransactionInfo {
+    const KIND: Kind = Kind::Transaction;
+    const DATE_FIELD: &'static str = "signedDate";
+    fn identity(&self) -> Identity {
+        Identity {
+            bundle_id: self.bundle_id.clone(),
+            app_apple_id: None,
+            environment: self.environment.clone(),
+        }
+    }
+}
+
+impl SignedPayload for RenewalInfo {
+    const KIND: Kind = Kind::RenewalInfo;
+    const DATE_FIELD: &'static str = "signedDate";
+    fn identity(&self) -> Identity {
+        Identity {
+            bundle_id: None,
+            app_apple_id: None,
+            environment: self.environment.clone(),
+        }
+    }
+}
+
+impl SignedPayload for AppTransaction {
+    const KIND: Kind = Kind::AppTransaction;
+    const DATE_FIELD: &'static str = "receiptCreationDate";
+    fn identity(&self) -> Identity {
+        Identity {
+            bundle_id: self.bundle_id.clone(),
+            app_apple_id: self.app_apple_id,
+            environment: self.receipt_type.clone(),
+        }
+    }
+}
+
+/// Which of Apple's signed payloads a token holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
     Notification,
     Transaction,
     RenewalInfo,
@@ -286,11 +332,11 @@ impl Verifier {
             }
         };
         let transaction = signed_txn
-            .map(|t| self.verify_transaction(t, &nested, at))
+            .map(|t| self.verify_payload(t, &nested, at))
             .transpose()
             .map_err(nest("data.signedTransactionInfo"))?;
         let renewal = signed_renewal
-            .map(|t| self.verify_renewal_info(t, &nested, at))
+            .map(|t| self.verify_payload(t, &nested, at))
             .transpose()
             .map_err(nest("data.signedRenewalInfo"))?;
         let app_transaction = notification
@@ -298,7 +344,7 @@ impl Verifier {
             .app_data
             .as_ref()
             .and_then(|a| a.signed_app_transaction_info.as_deref())
-            .map(|t| self.verify_app_transaction(t, &nested, at))
+            .map(|t| self.verify_payload(t, &nested, at))
             .transpose()
             .map_err(nest("appData.signedAppTransactionInfo"))?;
         Ok(VerifiedNotification {
@@ -310,51 +356,17 @@ impl Verifier {
         })
     }
 
-    pub fn verify_transaction(
+    /// A payload signed on its own (a transaction, renewal info or app transaction, as a
+    /// notification nests them or the API returns them); then the app and environment it names
+    /// are checked against `policy`.
+    pub fn verify_payload<T: SignedPayload>(
         &self,
         token: &str,
         policy: &Policy,
         at: At,
-    ) -> Result<Verified<TransactionInfo>, VerifyError> {
-        let v: Verified<TransactionInfo> = self.verify_signed(token, "signedDate", at)?;
-        let identity = Identity {
-            bundle_id: v.value.bundle_id.clone(),
-            app_apple_id: None,
-            environment: v.value.environment.clone(),
-        };
-        check_identity(policy, &identity, Kind::Transaction)?;
-        Ok(v)
-    }
-
-    pub fn verify_renewal_info(
-        &self,
-        token: &str,
-        policy: &Policy,
-        at: At,
-    ) -> Result<Verified<RenewalInfo>, VerifyError> {
-        let v: Verified<RenewalInfo> = self.verify_signed(token, "signedDate", at)?;
-        let identity = Identity {
-            bundle_id: None,
-            app_apple_id: None,
-            environment: v.value.environment.clone(),
-        };
-        check_identity(policy, &identity, Kind::RenewalInfo)?;
-        Ok(v)
-    }
-
-    pub fn verify_app_transaction(
-        &self,
-        token: &str,
-        policy: &Policy,
-        at: At,
-    ) -> Result<Verified<AppTransaction>, VerifyError> {
-        let v: Verified<AppTransaction> = self.verify_signed(token, "receiptCreationDate", at)?;
-        let identity = Identity {
-            bundle_id: v.value.bundle_id.clone(),
-            app_apple_id: v.value.app_apple_id,
-            environment: v.value.receipt_type.clone(),
-        };
-        check_identity(policy, &identity, Kind::AppTransaction)?;
+    ) -> Result<Verified<T>, VerifyError> {
+        let v: Verified<T> = self.verify_signed(token, T::DATE_FIELD, at)?;
+        check_identity(policy, &v.value.identity(), T::KIND)?;
         Ok(v)
     }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::apple::models::Environment;
+use crate::apple::models::{AppTransaction, Environment, RenewalInfo, TransactionInfo};
 use crate::apple::{AppRule, At, Policy, RootSet, Verifier, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,13 +109,13 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Outcome> {
                 Ok(v.decoded_json())
             }),
         DataKind::Transaction => verifier
-            .verify_transaction(&token, &policy, args.at)
+            .verify_payload::<TransactionInfo>(&token, &policy, args.at)
             .map(|v| Value::Object(v.json)),
         DataKind::RenewalInfo => verifier
-            .verify_renewal_info(&token, &policy, args.at)
+            .verify_payload::<RenewalInfo>(&token, &policy, args.at)
             .map(|v| Value::Object(v.json)),
         DataKind::AppTransaction => verifier
-            .verify_app_transaction(&token, &policy, args.at)
+            .verify_payload::<AppTransaction>(&token, &policy, args.at)
             .map(|v| Value::Object(v.json)),
     };
     Ok(match result {
