@@ -5,7 +5,7 @@
 //! changes nothing. `asnd reprocess` and the console's "Reprocess" both call [`reprocess`].
 
 use crate::ingest::{Outcome, Pipeline, Received};
-use crate::store::{QuarantineFilter, Quarantined};
+use crate::store::{QuarantineEntry, QuarantineFilter};
 use crate::time::now_ms;
 
 /// What `source_address` of a reprocessed notification starts with.
@@ -65,7 +65,7 @@ enum Judged {
 }
 
 /// The row as a delivery: its original time, its source marked as reprocessed.
-fn received(row: &Quarantined) -> Received {
+fn received(row: &QuarantineEntry) -> Received {
     Received {
         body: bytes::Bytes::copy_from_slice(&row.raw_body),
         source: format!("{SOURCE_PREFIX}{}", row.source_address),
@@ -73,14 +73,14 @@ fn received(row: &Quarantined) -> Received {
     }
 }
 
-fn judge(pipeline: &Pipeline, row: &Quarantined) -> Judged {
+fn judge(pipeline: &Pipeline, row: &QuarantineEntry) -> Judged {
     match pipeline.record(&received(row)) {
         Ok(_) => Judged::Stored,
         Err(_) => Judged::Refused,
     }
 }
 
-async fn reprocess_one(pipeline: &Pipeline, row: &Quarantined) -> Result<Judged, String> {
+async fn reprocess_one(pipeline: &Pipeline, row: &QuarantineEntry) -> Result<Judged, String> {
     let outcome = pipeline.process(&received(row)).await;
     let (judged, result) = match &outcome {
         Outcome::Stored(_) => (Judged::Stored, "stored".to_string()),

@@ -11,10 +11,10 @@ use super::SearchQuery;
 use super::chart;
 use crate::appstore_api::reconcile::ReconcileSnapshot;
 use crate::store::reads::{
-    AppActivity, NotificationDetail, NotificationSummary, QuarantineEntry, ReasonCount,
-    SubscriptionState, TimelineEntry,
+    AppActivity, NotificationDetail, NotificationSummary, ReasonCount, SubscriptionState,
+    TimelineEntry,
 };
-use crate::store::{Backlog, DeliveryAttempt, DeliveryRow};
+use crate::store::{Backlog, DeliveryAttempt, DeliveryRow, QuarantineEntry};
 use crate::time::format_ms;
 
 const CSS: &str = "

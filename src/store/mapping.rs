@@ -501,19 +501,27 @@ pub(super) fn prune_quarantine_sql(dialect: &Dialect) -> String {
     )
 }
 
+/// The columns of a [`super::QuarantineEntry`].
+pub(super) fn quarantine_entry_columns(dialect: &Dialect) -> String {
+    format!(
+        "id, {} AS received_at, source_address, reason, CAST(http_status AS BIGINT) AS http_status,
+         raw_body, body_length, reprocess_result",
+        (dialect.millis_of)("received_at")
+    )
+}
+
 /// The rows of a [`super::QuarantineFilter`] (parameters: since, reason prefix, after id,
 /// limit, until id). Rows an earlier run stored are done.
 pub(super) fn quarantined_sql(dialect: &Dialect) -> String {
     let p = dialect.placeholder;
     format!(
-        "SELECT id, {} AS received_at, source_address, reason, raw_body, body_length
-         FROM rejected_notifications
+        "SELECT {} FROM rejected_notifications
          WHERE rejected_notifications.received_at >= {}
            AND substr(reason, 1, length({})) = {}
            AND id > {} AND id <= {}
            AND (reprocess_result IS NULL OR reprocess_result NOT IN ('stored', 'duplicate'))
          ORDER BY id LIMIT {}",
-        (dialect.millis_of)("received_at"),
+        quarantine_entry_columns(dialect),
         (dialect.time_from_millis)(&p(1)),
         p(2),
         p(2),

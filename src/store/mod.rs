@@ -210,20 +210,24 @@ impl QuarantineFilter {
     }
 }
 
-/// A quarantine row, as `asnd reprocess` reads it.
+/// A quarantine row, as `asnd reprocess` and the console read it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Quarantined {
+pub struct QuarantineEntry {
     pub id: i64,
     /// Milliseconds since the epoch.
     pub received_at: i64,
     pub source_address: String,
     pub reason: String,
+    /// The HTTP status that was answered.
+    pub http_status: i64,
     pub raw_body: Vec<u8>,
     /// NULL for rows kept before lengths were recorded (never cut).
     pub body_length: Option<i64>,
+    /// What the last reprocessing of the row did (`stored`, `duplicate`, or a refusal), if any.
+    pub reprocess_result: Option<String>,
 }
 
-impl Quarantined {
+impl QuarantineEntry {
     /// Part of the body was cut when it was kept: it cannot be processed again.
     pub fn is_cut(&self) -> bool {
         self.body_length
@@ -521,7 +525,7 @@ pub trait Quarantine: Send + Sync {
     /// rows were deleted.
     async fn save(&self, r: &Rejection, limits: &QuarantineLimits) -> Result<u64, StoreError>;
     /// Rows for `asnd reprocess`, oldest first.
-    async fn read(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError>;
+    async fn read(&self, filter: &QuarantineFilter) -> Result<Vec<QuarantineEntry>, StoreError>;
     /// Records what reprocessing row `id` gave (`stored`, `duplicate`, or the refusal); a result
     /// equal to the recorded one changes nothing.
     async fn mark(&self, id: i64, result: &str, at_ms: i64) -> Result<(), StoreError>;

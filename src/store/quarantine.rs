@@ -5,7 +5,9 @@ use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
 use super::mapping::{BindRow, QUARANTINE_SIZE_SQL, REJECTIONS, RowsAffected, bind_row};
 use super::tables::SqlTables;
-use super::{Quarantine, QuarantineFilter, QuarantineLimits, Quarantined, Rejection, StoreError};
+use super::{
+    Quarantine, QuarantineEntry, QuarantineFilter, QuarantineLimits, Rejection, StoreError,
+};
 
 #[async_trait::async_trait]
 impl<DB> Quarantine for SqlTables<DB>
@@ -19,7 +21,7 @@ where
     for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
     usize: sqlx::ColumnIndex<DB::Row>,
-    for<'r> Quarantined: sqlx::FromRow<'r, DB::Row>,
+    for<'r> QuarantineEntry: sqlx::FromRow<'r, DB::Row>,
 {
     async fn save(&self, r: &Rejection, limits: &QuarantineLimits) -> Result<u64, StoreError> {
         let _writer = self.writer().await;
@@ -36,7 +38,7 @@ where
         Ok(pruned.rows())
     }
 
-    async fn read(&self, filter: &QuarantineFilter) -> Result<Vec<Quarantined>, StoreError> {
+    async fn read(&self, filter: &QuarantineFilter) -> Result<Vec<QuarantineEntry>, StoreError> {
         Ok(sqlx::query_as(&self.sql.quarantined)
             .bind(filter.since_ms)
             .bind(filter.reason_prefix.clone())

@@ -7,9 +7,9 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 
-use super::mapping::Dialect;
+use super::mapping::{self, Dialect};
 use super::tables::SqlTables;
-use super::{DeliveryAttempt, DeliveryRow, StoreError};
+use super::{DeliveryAttempt, DeliveryRow, QuarantineEntry, StoreError};
 
 /// The last notification stored for one app and environment, and how many there are.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -116,20 +116,6 @@ impl TimelineEntry {
             .pointer("/data/status")
             .and_then(Value::as_i64)
     }
-}
-
-/// A quarantine row as the console lists it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct QuarantineEntry {
-    pub id: i64,
-    /// Milliseconds.
-    pub received_at: i64,
-    pub source_address: String,
-    pub reason: String,
-    pub http_status: i64,
-    pub raw_body: Vec<u8>,
-    pub body_length: Option<i64>,
-    pub reprocess_result: Option<String>,
 }
 
 /// The console's read models. One implementation serves both backends ([`SqlTables`]).
@@ -279,13 +265,10 @@ impl ReadStatements {
                 p(2)
             ),
             quarantine_page: format!(
-                "SELECT id, {} AS received_at, source_address, reason,
-                        CAST(http_status AS BIGINT) AS http_status, raw_body, body_length,
-                        reprocess_result
-                 FROM rejected_notifications
+                "SELECT {} FROM rejected_notifications
                  WHERE substr(reason, 1, length({prefix})) = {prefix}
                  ORDER BY id DESC LIMIT {} OFFSET {}",
-                m("received_at"),
+                mapping::quarantine_entry_columns(d),
                 p(2),
                 p(3),
                 prefix = p(1),
