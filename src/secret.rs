@@ -1,6 +1,7 @@
-//! One wrapper for every secret asnd holds (configured passwords and tokens, API and signing keys),
-//! so that no `Debug`, log line or printed configuration can show one by accident: reading the
-//! value takes an explicit [`Secret::expose`].
+//! One wrapper for the secrets asnd is configured with (passwords, tokens, V1 shared secrets) and
+//! the keys made from them (the API key, webhook signing keys), so that no `Debug`, log line or
+//! printed configuration can show one by accident: reading the value takes an explicit
+//! [`Secret::expose`].
 
 use std::fmt;
 

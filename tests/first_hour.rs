@@ -1,5 +1,7 @@
 //! The first hour with asnd, as a newcomer meets it: every message on the way says what is wrong
-//! and what to do, and the command line keeps one convention. Each test runs the real binary.
+//! and what to do, and the command line keeps one convention. Each test runs the real binary,
+//! except those of the certificate warnings `serve` prints, which call the library's check
+//! directly with the same certificates.
 
 #[macro_use]
 mod common;

@@ -29,7 +29,7 @@ pub const MAX_ENTRIES: usize = 100;
 /// stored notifications depend on it.
 const UUID_NAMESPACE: Uuid = Uuid::from_u128(0x6173_6e64_7631_4e6f_7469_6669_6361_7469);
 
-/// One V1 shared secret. `Debug` shows `***`, never the value.
+/// One V1 shared secret. `Debug` shows `<redacted>`, never the value.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SharedSecret(Secret<String>);
 

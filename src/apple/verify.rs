@@ -138,7 +138,7 @@ impl VerifiedNotification {
 }
 
 /// What a payload signed on its own (inside a notification, or from the API) says about where
-/// it belongs, for [`check_identity`].
+/// it belongs, for the identity checks.
 pub trait SignedPayload: DeserializeOwned {
     const KIND: Kind;
     /// The field whose date the chain must have been valid at (Apple's libraries' choice).

@@ -708,13 +708,16 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_the_key() {
+    fn debug_hides_the_key_and_the_current_token() {
         let (signer, _) = signer();
+        let token = signer.token_at(1_000).unwrap();
         let debug = format!("{signer:?}");
         assert!(
             debug.contains("KEY123") && debug.contains("<redacted>"),
             "{debug}"
         );
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!debug.contains(signature), "{debug}");
     }
 
     #[test]

@@ -28,14 +28,13 @@ mod log;
 mod probe;
 mod quarantine;
 mod reconcile;
-mod words;
-
 mod server;
 mod sources;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod validate;
 mod verify;
+mod words;
 
 use std::path::{Path, PathBuf};
 
