@@ -333,6 +333,16 @@ async fn without_the_token_nothing_is_reachable() {
         post(vec![("csrf", "forged".into()), ("id", id.clone())], None).await,
         403
     );
+    // A form that does not parse is refused before anything runs, with its token right.
+    assert_eq!(
+        post(
+            vec![("csrf", csrf.clone()), ("id", "not-a-number".into())],
+            None
+        )
+        .await,
+        422,
+        "an id that is not a number"
+    );
     assert_eq!(reprocessed(&c.db).await, 0);
     let origin: &'static str = Box::leak(c.base.clone().into_boxed_str());
     assert_eq!(
